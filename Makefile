@@ -1,0 +1,67 @@
+# buurt — run `make help` for the targets.
+
+SHELL := /usr/bin/env bash -o pipefail
+.SHELLFLAGS := -ec
+.DEFAULT_GOAL := help
+
+# Tools are built from pinned Go modules under hack/tools and cached outside the
+# repository; each variable builds its tool the first time it is used.
+CONTROLLER_GEN = $(shell hack/tools.sh controller-gen)
+GOLANGCI_LINT = $(shell hack/tools.sh golangci-lint)
+
+# Generated files that `make verify` checks.
+GENERATED := api/v1alpha1/zz_generated.deepcopy.go config/crd/bases config/rbac/role.yaml charts/buurt/crds
+
+GO_TEST_FLAGS ?= -race -count=1
+
+##@ General
+
+.PHONY: help
+help: ## Show the targets.
+	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make \033[36m<target>\033[0m\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) }' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: manifests
+manifests: ## Generate CRDs and RBAC from the API markers (and copy the CRDs into the Helm chart).
+	$(CONTROLLER_GEN) rbac:roleName=buurt-manager crd paths=./... output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	rm -f charts/buurt/crds/*.yaml
+	cp config/crd/bases/*.yaml charts/buurt/crds/
+
+.PHONY: generate
+generate: ## Generate deepcopy code for the API types.
+	$(CONTROLLER_GEN) object paths=./api/...
+
+.PHONY: fmt
+fmt: ## Format the Go code.
+	go fmt ./...
+
+.PHONY: vet
+vet: ## Vet the Go code.
+	go vet ./...
+
+.PHONY: lint
+lint: ## Lint with golangci-lint (and kube-api-linter on api/).
+	$(GOLANGCI_LINT) run ./...
+
+.PHONY: verify
+verify: ## Fail when a generated file is stale or go.mod is untidy.
+	@hack/verify.sh
+
+##@ Test
+
+.PHONY: test
+test: ## Run unit, envtest and local-cluster tests against Kubernetes built from source.
+	@assets=$$(hack/tools.sh cluster) && \
+	echo "using Kubernetes binaries from $$assets" && \
+	KUBEBUILDER_ASSETS=$$assets go test $(GO_TEST_FLAGS) ./...
+
+##@ Build
+
+.PHONY: build
+build: ## Build the manager binary into bin/.
+	go build -o bin/manager ./cmd/manager
+
+.PHONY: run
+run: ## Run the manager against the cluster of the current kubeconfig.
+	go run ./cmd/manager

@@ -1,0 +1,110 @@
+package v1alpha1
+
+// Condition types. Every condition buurt writes carries observedGeneration.
+const (
+	// ReadyCondition is the roll-up: True when every other condition of the
+	// object is in its good state.
+	ReadyCondition = "Ready"
+
+	// NamespaceReadyCondition is True when the team's namespace exists, is
+	// buurt's and carries the blueprint's labels.
+	NamespaceReadyCondition = "NamespaceReady"
+
+	// AccessReadyCondition is True when the members' RoleBindings and the
+	// team's self-service role match spec.members.
+	AccessReadyCondition = "AccessReady"
+
+	// DatabaseReadyCondition is True when the team's database and its
+	// connection Secret exist, or when the team has no database.
+	DatabaseReadyCondition = "DatabaseReady"
+
+	// AppsReadyCondition is True when every app of the team is available, or
+	// scaled to zero while the team is Dormant.
+	AppsReadyCondition = "AppsReady"
+
+	// CoachAssignedCondition is True when the team's chosen coach has
+	// accepted it.
+	CoachAssignedCondition = "CoachAssigned"
+
+	// SizeWithinLimitCondition is True when the team has no more members than
+	// its blueprint's maxMembers.
+	SizeWithinLimitCondition = "SizeWithinLimit"
+
+	// AtCapacityCondition is True on a coach who supports maxTeams teams.
+	AtCapacityCondition = "AtCapacity"
+)
+
+// Condition reasons.
+const (
+	// ReconciledReason: the object's desired state is in place.
+	ReconciledReason = "Reconciled"
+
+	// ProvisioningReason: buurt is still making what the condition covers.
+	ProvisioningReason = "Provisioning"
+
+	// NotReadyReason: the Ready roll-up is False because another condition is.
+	NotReadyReason = "NotReady"
+
+	// BlueprintNotFoundReason: the team names a TeamBlueprint that does not
+	// exist.
+	BlueprintNotFoundReason = "BlueprintNotFound"
+
+	// NamespaceConflictReason: a namespace of the team's name exists and buurt
+	// did not make it for this team, so buurt leaves it alone.
+	NamespaceConflictReason = "NamespaceConflict"
+
+	// NamespaceTerminatingReason: the team's namespace is being deleted.
+	NamespaceTerminatingReason = "NamespaceTerminating"
+
+	// DatabaseNotRequestedReason: the team's database class is None.
+	DatabaseNotRequestedReason = "DatabaseNotRequested"
+
+	// DatabaseClassMismatchReason: the blueprint now names another database
+	// class than the one the team's database was made with; buurt does not
+	// move data.
+	DatabaseClassMismatchReason = "DatabaseClassMismatch"
+
+	// DatabaseUnavailableReason: the database server cannot be reached or
+	// refused an operation.
+	DatabaseUnavailableReason = "DatabaseUnavailable"
+
+	// AdminSecretInvalidReason: the shared server's admin Secret is missing
+	// or lacks a key.
+	AdminSecretInvalidReason = "AdminSecretInvalid"
+
+	// ImageNotAllowedReason: an app's image is not under the blueprint's
+	// allowedRegistries, so the app is not deployed.
+	ImageNotAllowedReason = "ImageNotAllowed"
+
+	// AppNameConflictReason: a team app has the name of a blueprint app.
+	AppNameConflictReason = "AppNameConflict"
+
+	// DormantReason: the team is Dormant; its apps are scaled to zero.
+	DormantReason = "Dormant"
+
+	// NoCoachReason: the team has not chosen a coach.
+	NoCoachReason = "NoCoach"
+
+	// CoachNotFoundReason: the team's chosen coach does not exist.
+	CoachNotFoundReason = "CoachNotFound"
+
+	// CoachAtCapacityReason: the team's chosen coach supports maxTeams other
+	// teams that chose them earlier.
+	CoachAtCapacityReason = "CoachAtCapacity"
+
+	// CoachAcceptedReason: the chosen coach supports the team.
+	CoachAcceptedReason = "CoachAccepted"
+
+	// TooManyMembersReason: the team lists more members than its blueprint's
+	// maxMembers.
+	TooManyMembersReason = "TooManyMembers"
+
+	// WithinLimitReason: the team's size is within its blueprint's limit.
+	WithinLimitReason = "WithinLimit"
+
+	// HasCapacityReason: the coach can accept more teams.
+	HasCapacityReason = "HasCapacity"
+
+	// CapacityReachedReason: the coach supports maxTeams teams.
+	CapacityReachedReason = "CapacityReached"
+)

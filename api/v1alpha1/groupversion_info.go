@@ -1,0 +1,36 @@
+// Package v1alpha1 holds the buurt API: TeamBlueprint, NeighbourhoodTeam and
+// Coach in the teams.buurt.dev group. All three kinds are cluster-scoped, since a
+// team owns a namespace rather than living in one.
+//
+// +kubebuilder:object:generate=true
+// +groupName=teams.buurt.dev
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+var (
+	// GroupVersion is the group and version of every kind in this package.
+	GroupVersion = schema.GroupVersion{Group: "teams.buurt.dev", Version: "v1alpha1"}
+
+	// schemeBuilder registers the kinds of this package with a scheme. It is
+	// apimachinery's own builder, so the API package needs nothing from
+	// controller-runtime.
+	schemeBuilder = runtime.NewSchemeBuilder(addKnownTypes)
+
+	// AddToScheme adds the kinds of this package to a scheme.
+	AddToScheme = schemeBuilder.AddToScheme
+)
+
+func addKnownTypes(scheme *runtime.Scheme) error {
+	scheme.AddKnownTypes(GroupVersion,
+		&TeamBlueprint{}, &TeamBlueprintList{},
+		&NeighbourhoodTeam{}, &NeighbourhoodTeamList{},
+		&Coach{}, &CoachList{},
+	)
+	metav1.AddToGroupVersion(scheme, GroupVersion)
+	return nil
+}

@@ -1,0 +1,226 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// NamespacePrefix is put before a team's name to make its namespace's name.
+const NamespacePrefix = "team-"
+
+// Lifecycle is whether a team's apps run.
+// +kubebuilder:validation:Enum=Active;Dormant
+type Lifecycle string
+
+const (
+	// LifecycleActive runs the team's apps.
+	LifecycleActive Lifecycle = "Active"
+	// LifecycleDormant scales the team's apps to zero and keeps its
+	// namespace, access and data.
+	LifecycleDormant Lifecycle = "Dormant"
+)
+
+// TeamPhase is the one-word summary of a team's health.
+type TeamPhase string
+
+const (
+	// TeamPhaseForming is a team whose workspace is being made.
+	TeamPhaseForming TeamPhase = "Forming"
+	// TeamPhaseActive is a team whose workspace is complete and healthy.
+	TeamPhaseActive TeamPhase = "Active"
+	// TeamPhaseDegraded is a team that was Active and now has a problem.
+	TeamPhaseDegraded TeamPhase = "Degraded"
+	// TeamPhaseDormant is a team with lifecycle Dormant: no apps run.
+	TeamPhaseDormant TeamPhase = "Dormant"
+	// TeamPhaseTerminating is a team being deleted.
+	TeamPhaseTerminating TeamPhase = "Terminating"
+)
+
+// NeighbourhoodTeamSpec is what a team asks for.
+type NeighbourhoodTeamSpec struct {
+	// neighbourhood is the area the team serves, e.g. riverside. It becomes a
+	// label on the team's namespace.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="neighbourhood must be a lowercase DNS label (a-z, 0-9 and '-'), since it becomes a label value"
+	Neighbourhood string `json:"neighbourhood"`
+
+	// blueprint names the TeamBlueprint the team is made from.
+	// +optional
+	// +kubebuilder:default=default
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Blueprint string `json:"blueprint,omitempty"`
+
+	// coach names the Coach the team has chosen. The coach gets read-only
+	// access to the team while it has capacity.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Coach string `json:"coach,omitempty"`
+
+	// members are the people (users or groups) in the team. Each is bound to
+	// the blueprint's member role in the team namespace and may edit this
+	// object within the blueprint's guardrails.
+	// +required
+	// +listType=map
+	// +listMapKey=kind
+	// +listMapKey=name
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=50
+	Members []Subject `json:"members"`
+
+	// apps are the team's own apps, beside its blueprint's standard apps.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=20
+	Apps []App `json:"apps,omitempty"`
+
+	// lifecycle is Active, or Dormant to scale every app to zero while
+	// keeping the namespace, access and data.
+	// +optional
+	// +kubebuilder:default=Active
+	Lifecycle Lifecycle `json:"lifecycle,omitempty"`
+
+	// database overrides the blueprint's database class or reclaim policy.
+	// +optional
+	Database *TeamDatabase `json:"database,omitempty"`
+}
+
+// TeamDatabase is a team's own choice about its database.
+type TeamDatabase struct {
+	// class overrides the blueprint's database class. It cannot be changed or
+	// removed once set: moving a team's data between classes is a migration,
+	// not an edit, and changing it here would strand the existing database.
+	// +optional
+	Class DatabaseClass `json:"class,omitempty"`
+
+	// reclaimPolicy overrides the blueprint's reclaim policy: Retain keeps
+	// the database when the team is deleted, Delete drops it.
+	// +optional
+	ReclaimPolicy ReclaimPolicy `json:"reclaimPolicy,omitempty"`
+}
+
+// NeighbourhoodTeamStatus is the team's health roll-up.
+type NeighbourhoodTeamStatus struct {
+	// observedGeneration is the generation of the last complete reconcile.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// phase is Forming, Active, Degraded, Dormant or Terminating.
+	// +optional
+	// +kubebuilder:validation:Enum=Forming;Active;Degraded;Dormant;Terminating
+	Phase TeamPhase `json:"phase,omitempty"`
+
+	// conditions are Ready, NamespaceReady, AccessReady, DatabaseReady,
+	// AppsReady, CoachAssigned and SizeWithinLimit.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=16
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// namespace is the team's namespace once buurt has made it.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace,omitempty"`
+
+	// memberCount is the number of member entries.
+	// +optional
+	MemberCount int32 `json:"memberCount,omitempty"`
+
+	// database is the team's database as provisioned.
+	// +optional
+	Database *TeamDatabaseStatus `json:"database,omitempty"`
+
+	// apps is the readiness of each of the team's apps.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=40
+	Apps []AppStatus `json:"apps,omitempty"`
+}
+
+// TeamDatabaseStatus is a team's database as provisioned. Its class is fixed
+// here once the database exists.
+type TeamDatabaseStatus struct {
+	// class is the class the database was provisioned with.
+	// +optional
+	Class DatabaseClass `json:"class,omitempty"`
+
+	// secretName names the Secret in the team namespace that says how to
+	// connect.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	SecretName string `json:"secretName,omitempty"`
+}
+
+// AppStatus is the readiness of one app.
+type AppStatus struct {
+	// name is the app's name.
+	// +required
+	// +kubebuilder:validation:MaxLength=50
+	Name string `json:"name"`
+
+	// desiredReplicas is how many replicas should run.
+	// +optional
+	DesiredReplicas int32 `json:"desiredReplicas,omitempty"`
+
+	// availableReplicas is how many replicas are available.
+	// +optional
+	AvailableReplicas int32 `json:"availableReplicas,omitempty"`
+
+	// url is where the app is reached when it has an Ingress.
+	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	URL string `json:"url,omitempty"`
+}
+
+// NeighbourhoodTeam is a small self-managing team and the workspace buurt
+// makes for it: a namespace team-<name> with access for its members, quota,
+// network isolation, a database and its apps.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:resource:scope=Cluster,shortName=nt;team;teams,categories=buurt
+// +kubebuilder:subresource:status
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Members",type=integer,JSONPath=`.status.memberCount`
+// +kubebuilder:printcolumn:name="Coach",type=string,JSONPath=`.spec.coach`
+// +kubebuilder:printcolumn:name="Namespace",type=string,JSONPath=`.status.namespace`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:printcolumn:name="Neighbourhood",type=string,JSONPath=`.spec.neighbourhood`,priority=1
+// +kubebuilder:printcolumn:name="Blueprint",type=string,JSONPath=`.spec.blueprint`,priority=1
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 58",message="team name must be at most 58 characters, so that its namespace team-<name> is at most 63"
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="team name must be a lowercase DNS label (a-z, 0-9 and '-'), since it names the team's namespace"
+// +kubebuilder:validation:XValidation:rule="oldSelf.spec.?database.?class.orValue('') == '' || self.spec.?database.?class.orValue('') == oldSelf.spec.database.class",message="spec.database.class cannot be changed or removed once set: moving a team's data between classes is a migration"
+type NeighbourhoodTeam struct {
+	metav1.TypeMeta `json:",inline"`
+
+	// metadata is the object's metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitzero"`
+
+	// spec is what the team asks for.
+	// +required
+	Spec NeighbourhoodTeamSpec `json:"spec"`
+
+	// status is the team's health roll-up.
+	// +optional
+	Status NeighbourhoodTeamStatus `json:"status,omitzero"`
+}
+
+// NamespaceName is the name of the namespace buurt makes for the team.
+func (t *NeighbourhoodTeam) NamespaceName() string {
+	return NamespacePrefix + t.Name
+}
+
+// NeighbourhoodTeamList is a list of NeighbourhoodTeams.
+//
+// +kubebuilder:object:root=true
+type NeighbourhoodTeamList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitzero"`
+	Items           []NeighbourhoodTeam `json:"items"`
+}

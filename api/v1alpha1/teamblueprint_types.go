@@ -1,0 +1,332 @@
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// DefaultBlueprintName is the blueprint a team uses when it names none.
+const DefaultBlueprintName = "default"
+
+// PodSecurityLevel is a Pod Security Standards level.
+// +kubebuilder:validation:Enum=privileged;baseline;restricted
+type PodSecurityLevel string
+
+const (
+	// PodSecurityPrivileged allows everything; only for trusted system work.
+	PodSecurityPrivileged PodSecurityLevel = "privileged"
+	// PodSecurityBaseline stops known privilege escalations.
+	PodSecurityBaseline PodSecurityLevel = "baseline"
+	// PodSecurityRestricted enforces current pod hardening best practice.
+	PodSecurityRestricted PodSecurityLevel = "restricted"
+)
+
+// TeamBlueprintSpec is what every team that uses this blueprint gets.
+type TeamBlueprintSpec struct {
+	// maxMembers is the most member entries a team may list. Teams grow by
+	// splitting into a second team, not by growing past this.
+	// +optional
+	// +kubebuilder:default=12
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=50
+	MaxMembers int32 `json:"maxMembers,omitempty"`
+
+	// podSecurity is the Pod Security Admission level enforced, audited and
+	// warned on in every team namespace, and the version it is pinned to.
+	// +optional
+	// +kubebuilder:default={}
+	PodSecurity PodSecurity `json:"podSecurity,omitzero"`
+
+	// memberRole is the ClusterRole bound to the team's members inside their
+	// namespace.
+	// +optional
+	// +kubebuilder:default="buurt:team-member"
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self != 'cluster-admin' && self != 'admin'",message="memberRole must not be cluster-admin or admin: members must not manage RBAC or buurt's guardrails in their namespace"
+	MemberRole string `json:"memberRole,omitempty"`
+
+	// coachRole is the ClusterRole bound to a team's coach inside the team's
+	// namespace. Coaches support, they do not manage: keep it read-only.
+	// +optional
+	// +kubebuilder:default="buurt:coach"
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="!(self in ['cluster-admin', 'admin', 'edit'])",message="coachRole must be read-only: cluster-admin, admin and edit are not allowed"
+	CoachRole string `json:"coachRole,omitempty"`
+
+	// quota is the team's ResourceQuota: base plus perMember for every member
+	// entry. When omitted the team gets no ResourceQuota.
+	// +optional
+	Quota *Quota `json:"quota,omitempty"`
+
+	// limits are the LimitRange defaults for containers in the team namespace.
+	// When omitted the team gets no LimitRange.
+	// +optional
+	Limits *ContainerLimits `json:"limits,omitempty"`
+
+	// network says which traffic the team namespace lets in and out besides
+	// its own.
+	// +optional
+	Network *Network `json:"network,omitempty"`
+
+	// database is how teams get their database.
+	// +optional
+	// +kubebuilder:default={}
+	Database BlueprintDatabase `json:"database,omitzero"`
+
+	// allowedRegistries are the image prefixes that apps may come from, each
+	// ending in '/', e.g. registry.example.org/care/. When empty, any image
+	// is allowed.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MinLength=2
+	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:items:XValidation:rule="self.endsWith('/')",message="allowedRegistries entries must end with '/', so that registry.example.org/ does not also allow registry.example.org.evil.com"
+	AllowedRegistries []string `json:"allowedRegistries,omitempty"`
+
+	// ingress, when set, gives every app an Ingress at
+	// <app>.<team>.<domain>.
+	// +optional
+	Ingress *Ingress `json:"ingress,omitempty"`
+
+	// apps are the standard apps every team gets.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=20
+	Apps []App `json:"apps,omitempty"`
+}
+
+// PodSecurity is a Pod Security Admission level and the version it is pinned
+// to, so that a cluster upgrade does not silently tighten or loosen it.
+type PodSecurity struct {
+	// level is the Pod Security Standards level.
+	// +optional
+	// +kubebuilder:default=restricted
+	Level PodSecurityLevel `json:"level,omitempty"`
+
+	// version is the Kubernetes minor version whose standard applies, e.g.
+	// v1.37, or latest.
+	// +optional
+	// +kubebuilder:default="v1.37"
+	// +kubebuilder:validation:MaxLength=16
+	// +kubebuilder:validation:XValidation:rule="self == 'latest' || self.matches('^v1\\\\.[0-9]+$')",message="podSecurity.version must be latest or a minor version such as v1.37"
+	Version string `json:"version,omitempty"`
+}
+
+// Quota is a team's ResourceQuota: base plus perMember times the number of
+// member entries.
+type Quota struct {
+	// base is what every team gets, e.g. {requests.cpu: "2", pods: "20"}.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=32
+	Base corev1.ResourceList `json:"base,omitempty"`
+
+	// perMember is added once for every member entry of the team.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=32
+	PerMember corev1.ResourceList `json:"perMember,omitempty"`
+}
+
+// ContainerLimits are LimitRange values for every container in a team
+// namespace.
+type ContainerLimits struct {
+	// defaultRequest is the request of a container that sets none.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=8
+	DefaultRequest corev1.ResourceList `json:"defaultRequest,omitempty"`
+
+	// default is the limit of a container that sets none.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=8
+	Default corev1.ResourceList `json:"default,omitempty"`
+
+	// max is the largest limit a container may set.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=8
+	Max corev1.ResourceList `json:"max,omitempty"`
+}
+
+// Network is the traffic a team namespace allows besides traffic within it.
+type Network struct {
+	// ingressNamespaceSelector selects the namespaces (the ingress
+	// controller's) that may send traffic into the team namespace.
+	// +optional
+	IngressNamespaceSelector *metav1.LabelSelector `json:"ingressNamespaceSelector,omitempty"`
+
+	// dns selects the cluster DNS pods that team pods may query. When
+	// omitted: pods labelled k8s-app=kube-dns in kube-system.
+	// +optional
+	DNS *PeerSelector `json:"dns,omitempty"`
+}
+
+// PeerSelector selects pods in namespaces for a NetworkPolicy peer.
+type PeerSelector struct {
+	// namespaceSelector selects the namespaces.
+	// +required
+	NamespaceSelector metav1.LabelSelector `json:"namespaceSelector"`
+
+	// podSelector selects pods in those namespaces; all pods when omitted.
+	// +optional
+	PodSelector *metav1.LabelSelector `json:"podSelector,omitempty"`
+}
+
+// BlueprintDatabase is how teams get their database.
+// +kubebuilder:validation:XValidation:rule="self.class == 'Shared' ? has(self.shared) : !has(self.shared)",message="shared is required when class is Shared and not allowed otherwise"
+// +kubebuilder:validation:XValidation:rule="self.class == 'Dedicated' || !has(self.dedicated)",message="dedicated is only allowed when class is Dedicated"
+type BlueprintDatabase struct {
+	// class is Shared (a database on an existing PostgreSQL server), Dedicated
+	// (a PostgreSQL StatefulSet in the team namespace) or None.
+	// +optional
+	// +kubebuilder:default=None
+	Class DatabaseClass `json:"class,omitempty"`
+
+	// reclaimPolicy says what happens to a team's database when the team is
+	// deleted: Retain keeps it, Delete drops it.
+	// +optional
+	// +kubebuilder:default=Retain
+	ReclaimPolicy ReclaimPolicy `json:"reclaimPolicy,omitempty"`
+
+	// shared configures the Shared class.
+	// +optional
+	Shared *SharedDatabase `json:"shared,omitempty"`
+
+	// dedicated configures the Dedicated class.
+	// +optional
+	Dedicated *DedicatedDatabase `json:"dedicated,omitempty"`
+}
+
+// SharedDatabase is an existing PostgreSQL server that teams share.
+type SharedDatabase struct {
+	// adminSecretName names a Secret in the operator's own namespace with the
+	// admin connection: host, port, user, password and sslmode. Only the
+	// operator's namespace is read, so a blueprint cannot make the operator
+	// read Secrets elsewhere.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="adminSecretName must be a valid Secret name"
+	AdminSecretName string `json:"adminSecretName"`
+
+	// egress is where team pods may reach the server. When omitted, no
+	// egress to the server is opened beyond what the team's other policies
+	// allow.
+	// +optional
+	Egress *DatabaseEgress `json:"egress,omitempty"`
+}
+
+// DatabaseEgress is where a shared database server can be reached: either an
+// IP range or pods selected by label.
+// +kubebuilder:validation:XValidation:rule="has(self.cidr) != has(self.peer)",message="set exactly one of cidr and peer"
+type DatabaseEgress struct {
+	// cidr is the server's address range, e.g. 10.0.12.5/32.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="isCIDR(self)",message="cidr must be an IP range such as 10.0.12.5/32"
+	CIDR string `json:"cidr,omitempty"`
+
+	// peer selects the server's pods when it runs in this cluster.
+	// +optional
+	Peer *PeerSelector `json:"peer,omitempty"`
+}
+
+// DedicatedDatabase is a PostgreSQL server of the team's own.
+type DedicatedDatabase struct {
+	// image is the PostgreSQL container image.
+	// +optional
+	// +kubebuilder:default="postgres:17"
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	Image string `json:"image,omitempty"`
+
+	// storageSize is the size of the data volume.
+	// +optional
+	// +kubebuilder:default="1Gi"
+	StorageSize *resource.Quantity `json:"storageSize,omitempty"`
+
+	// storageClassName is the StorageClass of the data volume; the cluster's
+	// default when omitted.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	StorageClassName string `json:"storageClassName,omitempty"`
+
+	// resources are the database container's requests and limits.
+	// +optional
+	Resources *Resources `json:"resources,omitempty"`
+}
+
+// Ingress gives every app a host name under a domain.
+type Ingress struct {
+	// domain is the parent domain of app host names, e.g. care.example.org.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=190
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$')",message="domain must be a DNS name such as care.example.org"
+	Domain string `json:"domain"`
+
+	// className is the IngressClass to use; the cluster's default when
+	// omitted.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	ClassName string `json:"className,omitempty"`
+}
+
+// TeamBlueprintStatus is what the operator observed of a blueprint.
+type TeamBlueprintStatus struct {
+	// observedGeneration is the generation last reconciled.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// teamCount is the number of teams that use this blueprint.
+	// +optional
+	TeamCount int32 `json:"teamCount,omitempty"`
+
+	// conditions are Ready and whatever else the operator reports.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=16
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// TeamBlueprint is what every team that uses it gets: member limit, quota,
+// limits, pod security, network rules, database class, standard apps and
+// allowed registries. Regional IT writes it; a Helm install makes "default".
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:resource:scope=Cluster,shortName=tb;blueprint;blueprints,categories=buurt
+// +kubebuilder:subresource:status
+// +kubebuilder:printcolumn:name="MaxMembers",type=integer,JSONPath=`.spec.maxMembers`
+// +kubebuilder:printcolumn:name="Database",type=string,JSONPath=`.spec.database.class`
+// +kubebuilder:printcolumn:name="Teams",type=integer,JSONPath=`.status.teamCount`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.allowedRegistries) || !has(self.spec.apps) || self.spec.apps.all(a, self.spec.allowedRegistries.exists(r, a.image.startsWith(r)))",message="every app image must start with one of allowedRegistries"
+type TeamBlueprint struct {
+	metav1.TypeMeta `json:",inline"`
+
+	// metadata is the object's metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitzero"`
+
+	// spec is what teams that use this blueprint get.
+	// +required
+	Spec TeamBlueprintSpec `json:"spec"`
+
+	// status is what the operator observed.
+	// +optional
+	Status TeamBlueprintStatus `json:"status,omitzero"`
+}
+
+// TeamBlueprintList is a list of TeamBlueprints.
+//
+// +kubebuilder:object:root=true
+type TeamBlueprintList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitzero"`
+	Items           []TeamBlueprint `json:"items"`
+}
