@@ -19,7 +19,7 @@ shopt -s nullglob
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 tools="$root/hack/tools"
 data=${XDG_DATA_HOME:-$HOME/.local/share}
-k8s_version=$(awk '$1 == "require" && $2 == "k8s.io/kubernetes" { sub(/^v/, "", $3); print $3 }' "$tools/kubernetes/go.mod")
+k8s_version=$(awk '$1 == "require" && $2 == "k8s.io/kubernetes" { v = $3 } $1 == "k8s.io/kubernetes" && $2 ~ /^v/ { v = $2 } END { sub(/^v/, "", v); print v }' "$tools/kubernetes/go.mod")
 platform="$(go env GOOS)-$(go env GOARCH)"
 k8s_dir=${KUBEBUILDER_ASSETS:-$data/kubebuilder-envtest/k8s/$k8s_version-$platform}
 bin_dir="$data/buurt/tools"

@@ -133,7 +133,6 @@ type EnvVar struct {
 }
 
 // Resources are a container's requests and limits.
-// +kubebuilder:validation:XValidation:rule="!has(self.requests) || !has(self.limits) || self.requests.all(k, !(k in self.limits) || quantity(string(self.requests[k])).compareTo(quantity(string(self.limits[k]))) <= 0)",message="each request must be less than or equal to its limit"
 type Resources struct {
 	// requests is what the container is guaranteed, e.g. {cpu: 100m, memory: 128Mi}.
 	// +optional

@@ -66,8 +66,8 @@ type NeighbourhoodTeamSpec struct {
 	// +listType=map
 	// +listMapKey=kind
 	// +listMapKey=name
-	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=50
+	// +kubebuilder:validation:XValidation:rule="self.size() >= 1",message="a team needs at least one member"
 	Members []Subject `json:"members"`
 
 	// apps are the team's own apps, beside its blueprint's standard apps.

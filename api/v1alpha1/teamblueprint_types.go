@@ -73,7 +73,7 @@ type TeamBlueprintSpec struct {
 
 	// database is how teams get their database.
 	// +optional
-	// +kubebuilder:default={}
+	// +kubebuilder:default={class: None, reclaimPolicy: Retain}
 	Database BlueprintDatabase `json:"database,omitzero"`
 
 	// allowedRegistries are the image prefixes that apps may come from, each
