@@ -78,7 +78,8 @@ func Start() (*Env, error) {
 	}
 	cfg, err := env.Start()
 	if err != nil {
-		return nil, fmt.Errorf("failed to start kube-apiserver and etcd from %s: %w", assets, err)
+		// Start can fail after the processes run (a CRD the apiserver refuses).
+		return nil, errors.Join(fmt.Errorf("failed to start kube-apiserver and etcd from %s: %w", assets, err), env.Stop())
 	}
 	c, err := client.New(cfg, client.Options{Scheme: Scheme})
 	if err != nil {
@@ -103,4 +104,19 @@ func (e *Env) Kubectl(stdin []byte, args ...string) (stdout, stderr string, err 
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err = cmd.Run()
 	return out.String(), errOut.String(), err
+}
+
+// WriteKubeconfig writes a kubeconfig for a cluster admin of the control
+// plane into dir and returns its path, for programs the tests start.
+func (e *Env) WriteKubeconfig(dir string) (string, error) {
+	user, err := e.env.AddUser(envtest.User{Name: "buurt-test-admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return "", fmt.Errorf("failed to add an admin user: %w", err)
+	}
+	data, err := user.KubeConfig()
+	if err != nil {
+		return "", fmt.Errorf("failed to make a kubeconfig: %w", err)
+	}
+	path := filepath.Join(dir, "kubeconfig")
+	return path, os.WriteFile(path, data, 0o600)
 }

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"io"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/buurt-dev/buurt/internal/testenv"
+)
+
+func TestHelpDescribesTheFlags(t *testing.T) {
+	g := NewWithT(t)
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"--help"}, &out)
+	g.Expect(errors.Is(err, flag.ErrHelp)).To(BeTrue())
+	for _, want := range []string{
+		"buurt gives every small, self-managed team its own workspace",
+		"-metrics-bind-address", "-metrics-secure", "-health-probe-bind-address",
+		"-leader-elect", "-leader-election-namespace", "-namespace", "-kubeconfig", "-zap-log-level",
+	} {
+		g.Expect(out.String()).To(ContainSubstring(want))
+	}
+}
+
+func TestRejectsStrayArguments(t *testing.T) {
+	g := NewWithT(t)
+	err := run(context.Background(), []string{"serve"}, io.Discard)
+	g.Expect(err).To(MatchError(`unexpected arguments ["serve"]; see --help`))
+}
+
+// TestManagerServesProbesAndProtectedMetrics runs the manager against a real
+// apiserver: probes answer, and metrics answer only a client the apiserver
+// authorizes for GET /metrics.
+func TestManagerServesProbesAndProtectedMetrics(t *testing.T) {
+	g := NewWithT(t)
+	env, err := testenv.Start()
+	g.Expect(err).NotTo(HaveOccurred())
+	t.Cleanup(func() { _ = env.Stop() })
+	kubeconfig, err := env.WriteKubeconfig(t.TempDir())
+	g.Expect(err).NotTo(HaveOccurred())
+
+	metricsAddr, probeAddr := freeAddr(t), freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--kubeconfig", kubeconfig, "--metrics-bind-address", metricsAddr,
+			"--health-probe-bind-address", probeAddr}, io.Discard)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		g.Expect(<-done).To(Succeed())
+	})
+
+	for _, path := range []string{"/healthz", "/readyz"} {
+		g.Eventually(func() (int, error) { return get("http://"+probeAddr+path, "") }).
+			WithTimeout(30 * time.Second).Should(Equal(http.StatusOK))
+	}
+
+	metricsURL := "https://" + metricsAddr + "/metrics"
+	g.Eventually(func() (int, error) { return get(metricsURL, "") }).
+		WithTimeout(30 * time.Second).Should(Equal(http.StatusUnauthorized))
+
+	// The authorizer caches a denial for 30s, so the allowed and the denied
+	// client are two ServiceAccounts.
+	g.Expect(get(metricsURL, serviceAccountToken(g, env, "stranger"))).To(Equal(http.StatusForbidden))
+
+	reader := serviceAccountToken(g, env, "prometheus")
+	ctx2 := context.Background()
+	role := &rbacv1.ClusterRole{
+		ObjectMeta: metav1.ObjectMeta{Name: "metrics-reader"},
+		Rules:      []rbacv1.PolicyRule{{NonResourceURLs: []string{"/metrics"}, Verbs: []string{"get"}}},
+	}
+	g.Expect(env.Client.Create(ctx2, role)).To(Succeed())
+	g.Expect(env.Client.Create(ctx2, &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "metrics-reader"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "prometheus", Namespace: "default"}},
+	})).To(Succeed())
+	g.Expect(get(metricsURL, reader)).To(Equal(http.StatusOK))
+}
+
+// serviceAccountToken makes a ServiceAccount in default and returns a token
+// for it from the TokenRequest API.
+func serviceAccountToken(g Gomega, env *testenv.Env, name string) string {
+	ctx := context.Background()
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}}
+	g.Expect(env.Client.Create(ctx, sa)).To(Succeed())
+	tr := &authenticationv1.TokenRequest{}
+	g.Expect(env.Client.SubResource("token").Create(ctx, sa, tr)).To(Succeed())
+	g.Expect(tr.Status.Token).NotTo(BeEmpty())
+	return tr.Status.Token
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = l.Close() }()
+	return l.Addr().String()
+}
+
+// get fetches url, with a bearer token when one is given, and returns the
+// status code. The metrics endpoint serves a self-signed certificate.
+func get(url, token string) (int, error) {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // test against a self-signed local server
+	}}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, nil
+}
+
