@@ -10,7 +10,7 @@ CONTROLLER_GEN = $(shell hack/tools.sh controller-gen)
 GOLANGCI_LINT = $(shell hack/tools.sh golangci-lint)
 
 # Generated files that `make verify` checks.
-GENERATED := api/v1alpha1/zz_generated.deepcopy.go config/crd/bases config/rbac/role.yaml charts/buurt/crds
+
 
 GO_TEST_FLAGS ?= -race -count=1
 

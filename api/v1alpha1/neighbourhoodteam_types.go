@@ -194,7 +194,7 @@ type AppStatus struct {
 // +kubebuilder:printcolumn:name="Blueprint",type=string,JSONPath=`.spec.blueprint`,priority=1
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 58",message="team name must be at most 58 characters, so that its namespace team-<name> is at most 63"
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="team name must be a lowercase DNS label (a-z, 0-9 and '-'), since it names the team's namespace"
-// +kubebuilder:validation:XValidation:rule="oldSelf.spec.?database.?class.orValue('') == '' || self.spec.?database.?class.orValue('') == oldSelf.spec.database.class",message="spec.database.class cannot be changed or removed once set: moving a team's data between classes is a migration"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.spec.database) || !has(oldSelf.spec.database.class) || (has(self.spec.database) && has(self.spec.database.class) && self.spec.database.class == oldSelf.spec.database.class)",message="spec.database.class cannot be changed or removed once set: moving a team's data between classes is a migration"
 type NeighbourhoodTeam struct {
 	metav1.TypeMeta `json:",inline"`
 
