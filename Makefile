@@ -48,6 +48,22 @@ lint: ## Lint with golangci-lint (and kube-api-linter on api/).
 verify: ## Fail when a generated file is stale or go.mod is untidy.
 	@hack/verify.sh
 
+##@ Local cluster
+
+DEV_DIR ?= $(or $(XDG_DATA_HOME),$(HOME)/.local/share)/buurt/dev
+DEV_KUBECONFIG := $(DEV_DIR)/clusters/buurt-dev/kubeconfig.yaml
+
+.PHONY: dev
+dev: ## Run buurt on a local kwok cluster (created or reused), with the samples applied. Ctrl-C stops the operator.
+	@assets=$$(hack/tools.sh cluster) && \
+	go run ./cmd/devcluster up --bin-dir "$$assets" --work-dir "$(DEV_DIR)" && \
+	echo "Running the operator (Ctrl-C stops it; 'make dev-down' removes the cluster)" && \
+	go run ./cmd/manager --kubeconfig "$(DEV_KUBECONFIG)" --metrics-bind-address=0 --health-probe-bind-address=0 --zap-devel
+
+.PHONY: dev-down
+dev-down: ## Remove the local cluster of `make dev`.
+	@go run ./cmd/devcluster down --bin-dir "$$(hack/tools.sh cluster)" --work-dir "$(DEV_DIR)"
+
 ##@ Test
 
 .PHONY: test

@@ -77,6 +77,12 @@ func Create(ctx context.Context, opts Options) (*Cluster, error) {
 	return c, nil
 }
 
+// Existing is the cluster of opts, as created earlier, for Delete and
+// Kubeconfig.
+func Existing(opts Options) *Cluster {
+	return &Cluster{opts: opts}
+}
+
 // Kubeconfig is the path of the cluster's admin kubeconfig.
 func (c *Cluster) Kubeconfig() string {
 	return filepath.Join(c.opts.WorkDir, "clusters", c.opts.Name, "kubeconfig.yaml")
