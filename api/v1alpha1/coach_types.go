@@ -9,21 +9,30 @@ type CoachSpec struct {
 	// subject is the person or group who coaches, as authentication names
 	// them.
 	// +required
-	Subject Subject `json:"subject"`
+	Subject Subject `json:"subject,omitzero"`
 
 	// maxTeams is the most teams the coach supports at once. Teams beyond it
 	// wait, oldest first.
 	// +optional
-	// +kubebuilder:default=40
+	// +default=40
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=500
 	MaxTeams int32 `json:"maxTeams,omitempty"`
 }
 
 // CoachStatus is which teams a coach supports.
+// +kubebuilder:validation:MinProperties=1
 type CoachStatus struct {
+	// conditions are Ready and AtCapacity.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=8
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
 	// observedGeneration is the generation last reconciled.
 	// +optional
+	// +kubebuilder:validation:Minimum=0
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
 	// teams are the names of the teams the coach supports, sorted.
@@ -35,6 +44,7 @@ type CoachStatus struct {
 
 	// teamCount is the number of teams the coach supports.
 	// +optional
+	// +kubebuilder:validation:Minimum=0
 	TeamCount int32 `json:"teamCount,omitempty"`
 
 	// waitingTeams are the names of teams that chose the coach but are beyond
@@ -44,13 +54,6 @@ type CoachStatus struct {
 	// +kubebuilder:validation:MaxItems=500
 	// +kubebuilder:validation:items:MaxLength=253
 	WaitingTeams []string `json:"waitingTeams,omitempty"`
-
-	// conditions are Ready and AtCapacity.
-	// +optional
-	// +listType=map
-	// +listMapKey=type
-	// +kubebuilder:validation:MaxItems=8
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
 // Coach is a person or group who supports teams without managing them: teams
@@ -74,11 +77,11 @@ type Coach struct {
 
 	// spec is the coach and their capacity.
 	// +required
-	Spec CoachSpec `json:"spec"`
+	Spec CoachSpec `json:"spec,omitzero"`
 
 	// status is which teams the coach supports.
 	// +optional
-	Status CoachStatus `json:"status,omitzero"`
+	Status CoachStatus `json:"status,omitempty,omitzero"`
 }
 
 // CoachList is a list of Coaches.

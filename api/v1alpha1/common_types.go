@@ -21,13 +21,13 @@ const (
 type Subject struct {
 	// kind is User for one person or Group for a group of people.
 	// +required
-	Kind SubjectKind `json:"kind"`
+	Kind SubjectKind `json:"kind,omitempty"`
 
 	// name is the user or group name as authentication reports it.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=256
-	Name string `json:"name"`
+	Name string `json:"name,omitempty"`
 }
 
 // DatabaseClass is where a team's database lives.
@@ -66,7 +66,7 @@ type App struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=50
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",message="app name must be a lowercase DNS label starting with a letter (a-z, 0-9 and '-')"
-	Name string `json:"name"`
+	Name string `json:"name,omitempty"`
 
 	// image is the container image, including its registry, e.g.
 	// registry.example.org/care/planner:1.4.2.
@@ -74,17 +74,17 @@ type App struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=512
 	// +kubebuilder:validation:XValidation:rule="!self.matches('[[:space:]]')",message="image must not contain white space"
-	Image string `json:"image"`
+	Image string `json:"image,omitempty"`
 
 	// port is the TCP port the app listens on.
 	// +required
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=65535
-	Port int32 `json:"port"`
+	Port int32 `json:"port,omitempty"`
 
 	// replicas is how many copies of the app run while the team is Active.
 	// +optional
-	// +kubebuilder:default=1
+	// +default=1
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=20
 	Replicas *int32 `json:"replicas,omitempty"`
@@ -103,7 +103,7 @@ type App struct {
 	// +optional
 	Resources *Resources `json:"resources,omitempty"`
 
-	// database, when true, injects the team's database connection (DATABASE_URL
+	// database is true to inject the team's database connection (DATABASE_URL
 	// and the PG* variables) from the team's database Secret, by reference.
 	// +optional
 	Database *bool `json:"database,omitempty"`
@@ -124,10 +124,11 @@ type EnvVar struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=128
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[A-Za-z_][A-Za-z0-9_]*$')",message="env name must be letters, digits and '_', not starting with a digit"
-	Name string `json:"name"`
+	Name string `json:"name,omitempty"`
 
-	// value is the variable's value.
+	// value is the variable's value; omit it for an empty value.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=4096
 	Value string `json:"value,omitempty"`
 }

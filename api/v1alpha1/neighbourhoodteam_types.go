@@ -43,11 +43,11 @@ type NeighbourhoodTeamSpec struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="neighbourhood must be a lowercase DNS label (a-z, 0-9 and '-'), since it becomes a label value"
-	Neighbourhood string `json:"neighbourhood"`
+	Neighbourhood string `json:"neighbourhood,omitempty"`
 
 	// blueprint names the TeamBlueprint the team is made from.
 	// +optional
-	// +kubebuilder:default=default
+	// +default="default"
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	Blueprint string `json:"blueprint,omitempty"`
@@ -68,7 +68,7 @@ type NeighbourhoodTeamSpec struct {
 	// +listMapKey=name
 	// +kubebuilder:validation:MaxItems=50
 	// +kubebuilder:validation:XValidation:rule="self.size() >= 1",message="a team needs at least one member"
-	Members []Subject `json:"members"`
+	Members []Subject `json:"members,omitempty"`
 
 	// apps are the team's own apps, beside its blueprint's standard apps.
 	// +optional
@@ -80,7 +80,7 @@ type NeighbourhoodTeamSpec struct {
 	// lifecycle is Active, or Dormant to scale every app to zero while
 	// keeping the namespace, access and data.
 	// +optional
-	// +kubebuilder:default=Active
+	// +default="Active"
 	Lifecycle Lifecycle `json:"lifecycle,omitempty"`
 
 	// database overrides the blueprint's database class or reclaim policy.
@@ -103,16 +103,8 @@ type TeamDatabase struct {
 }
 
 // NeighbourhoodTeamStatus is the team's health roll-up.
+// +kubebuilder:validation:MinProperties=1
 type NeighbourhoodTeamStatus struct {
-	// observedGeneration is the generation of the last complete reconcile.
-	// +optional
-	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
-
-	// phase is Forming, Active, Degraded, Dormant or Terminating.
-	// +optional
-	// +kubebuilder:validation:Enum=Forming;Active;Degraded;Dormant;Terminating
-	Phase TeamPhase `json:"phase,omitempty"`
-
 	// conditions are Ready, NamespaceReady, AccessReady, DatabaseReady,
 	// AppsReady, CoachAssigned and SizeWithinLimit.
 	// +optional
@@ -121,13 +113,25 @@ type NeighbourhoodTeamStatus struct {
 	// +kubebuilder:validation:MaxItems=16
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
+	// observedGeneration is the generation of the last complete reconcile.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// phase is Forming, Active, Degraded, Dormant or Terminating.
+	// +optional
+	// +kubebuilder:validation:Enum=Forming;Active;Degraded;Dormant;Terminating
+	Phase TeamPhase `json:"phase,omitempty"`
+
 	// namespace is the team's namespace once buurt has made it.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
 	Namespace string `json:"namespace,omitempty"`
 
 	// memberCount is the number of member entries.
 	// +optional
+	// +kubebuilder:validation:Minimum=0
 	MemberCount int32 `json:"memberCount,omitempty"`
 
 	// database is the team's database as provisioned.
@@ -152,6 +156,7 @@ type TeamDatabaseStatus struct {
 	// secretName names the Secret in the team namespace that says how to
 	// connect.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	SecretName string `json:"secretName,omitempty"`
 }
@@ -160,19 +165,23 @@ type TeamDatabaseStatus struct {
 type AppStatus struct {
 	// name is the app's name.
 	// +required
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=50
-	Name string `json:"name"`
+	Name string `json:"name,omitempty"`
 
 	// desiredReplicas is how many replicas should run.
 	// +optional
+	// +kubebuilder:validation:Minimum=0
 	DesiredReplicas int32 `json:"desiredReplicas,omitempty"`
 
 	// availableReplicas is how many replicas are available.
 	// +optional
+	// +kubebuilder:validation:Minimum=0
 	AvailableReplicas int32 `json:"availableReplicas,omitempty"`
 
 	// url is where the app is reached when it has an Ingress.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=512
 	URL string `json:"url,omitempty"`
 }
@@ -204,11 +213,11 @@ type NeighbourhoodTeam struct {
 
 	// spec is what the team asks for.
 	// +required
-	Spec NeighbourhoodTeamSpec `json:"spec"`
+	Spec NeighbourhoodTeamSpec `json:"spec,omitzero"`
 
 	// status is the team's health roll-up.
 	// +optional
-	Status NeighbourhoodTeamStatus `json:"status,omitzero"`
+	Status NeighbourhoodTeamStatus `json:"status,omitempty,omitzero"`
 }
 
 // NamespaceName is the name of the namespace buurt makes for the team.

@@ -27,7 +27,7 @@ type TeamBlueprintSpec struct {
 	// maxMembers is the most member entries a team may list. Teams grow by
 	// splitting into a second team, not by growing past this.
 	// +optional
-	// +kubebuilder:default=12
+	// +default=12
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=50
 	MaxMembers int32 `json:"maxMembers,omitempty"`
@@ -35,13 +35,13 @@ type TeamBlueprintSpec struct {
 	// podSecurity is the Pod Security Admission level enforced, audited and
 	// warned on in every team namespace, and the version it is pinned to.
 	// +optional
-	// +kubebuilder:default={}
+	// +default={"level": "restricted", "version": "v1.37"}
 	PodSecurity PodSecurity `json:"podSecurity,omitzero"`
 
 	// memberRole is the ClusterRole bound to the team's members inside their
 	// namespace.
 	// +optional
-	// +kubebuilder:default="buurt:team-member"
+	// +default="buurt:team-member"
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:XValidation:rule="self != 'cluster-admin' && self != 'admin'",message="memberRole must not be cluster-admin or admin: members must not manage RBAC or buurt's guardrails in their namespace"
@@ -50,7 +50,7 @@ type TeamBlueprintSpec struct {
 	// coachRole is the ClusterRole bound to a team's coach inside the team's
 	// namespace. Coaches support, they do not manage: keep it read-only.
 	// +optional
-	// +kubebuilder:default="buurt:coach"
+	// +default="buurt:coach"
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:XValidation:rule="!(self in ['cluster-admin', 'admin', 'edit'])",message="coachRole must be read-only: cluster-admin, admin and edit are not allowed"
@@ -73,7 +73,7 @@ type TeamBlueprintSpec struct {
 
 	// database is how teams get their database.
 	// +optional
-	// +kubebuilder:default={class: None, reclaimPolicy: Retain}
+	// +default={"class": "None", "reclaimPolicy": "Retain"}
 	Database BlueprintDatabase `json:"database,omitzero"`
 
 	// allowedRegistries are the image prefixes that apps may come from, each
@@ -87,10 +87,10 @@ type TeamBlueprintSpec struct {
 	// +kubebuilder:validation:items:XValidation:rule="self.endsWith('/')",message="allowedRegistries entries must end with '/', so that registry.example.org/ does not also allow registry.example.org.evil.com"
 	AllowedRegistries []string `json:"allowedRegistries,omitempty"`
 
-	// ingress, when set, gives every app an Ingress at
-	// <app>.<team>.<domain>.
+	// ingress gives every app an Ingress at <app>.<team>.<domain>; apps get
+	// none when it is omitted.
 	// +optional
-	Ingress *Ingress `json:"ingress,omitempty"`
+	Ingress Ingress `json:"ingress,omitzero"`
 
 	// apps are the standard apps every team gets.
 	// +optional
@@ -105,13 +105,14 @@ type TeamBlueprintSpec struct {
 type PodSecurity struct {
 	// level is the Pod Security Standards level.
 	// +optional
-	// +kubebuilder:default=restricted
+	// +default="restricted"
 	Level PodSecurityLevel `json:"level,omitempty"`
 
 	// version is the Kubernetes minor version whose standard applies, e.g.
 	// v1.37, or latest.
 	// +optional
-	// +kubebuilder:default="v1.37"
+	// +default="v1.37"
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=16
 	// +kubebuilder:validation:XValidation:rule="self == 'latest' || self.matches('^v1\\\\.[0-9]+$')",message="podSecurity.version must be latest or a minor version such as v1.37"
 	Version string `json:"version,omitempty"`
@@ -167,7 +168,7 @@ type Network struct {
 type PeerSelector struct {
 	// namespaceSelector selects the namespaces.
 	// +required
-	NamespaceSelector metav1.LabelSelector `json:"namespaceSelector"`
+	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
 
 	// podSelector selects pods in those namespaces; all pods when omitted.
 	// +optional
@@ -181,18 +182,18 @@ type BlueprintDatabase struct {
 	// class is Shared (a database on an existing PostgreSQL server), Dedicated
 	// (a PostgreSQL StatefulSet in the team namespace) or None.
 	// +optional
-	// +kubebuilder:default=None
+	// +default="None"
 	Class DatabaseClass `json:"class,omitempty"`
 
 	// reclaimPolicy says what happens to a team's database when the team is
 	// deleted: Retain keeps it, Delete drops it.
 	// +optional
-	// +kubebuilder:default=Retain
+	// +default="Retain"
 	ReclaimPolicy ReclaimPolicy `json:"reclaimPolicy,omitempty"`
 
 	// shared configures the Shared class.
 	// +optional
-	Shared *SharedDatabase `json:"shared,omitempty"`
+	Shared SharedDatabase `json:"shared,omitzero"`
 
 	// dedicated configures the Dedicated class.
 	// +optional
@@ -209,7 +210,7 @@ type SharedDatabase struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="adminSecretName must be a valid Secret name"
-	AdminSecretName string `json:"adminSecretName"`
+	AdminSecretName string `json:"adminSecretName,omitempty"`
 
 	// egress is where team pods may reach the server. When omitted, no
 	// egress to the server is opened beyond what the team's other policies
@@ -224,6 +225,7 @@ type SharedDatabase struct {
 type DatabaseEgress struct {
 	// cidr is the server's address range, e.g. 10.0.12.5/32.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=64
 	// +kubebuilder:validation:XValidation:rule="isCIDR(self)",message="cidr must be an IP range such as 10.0.12.5/32"
 	CIDR string `json:"cidr,omitempty"`
@@ -237,14 +239,14 @@ type DatabaseEgress struct {
 type DedicatedDatabase struct {
 	// image is the PostgreSQL container image.
 	// +optional
-	// +kubebuilder:default="postgres:17"
+	// +default="postgres:17"
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=512
 	Image string `json:"image,omitempty"`
 
 	// storageSize is the size of the data volume.
 	// +optional
-	// +kubebuilder:default="1Gi"
+	// +default="1Gi"
 	StorageSize *resource.Quantity `json:"storageSize,omitempty"`
 
 	// storageClassName is the StorageClass of the data volume; the cluster's
@@ -266,7 +268,7 @@ type Ingress struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=190
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$')",message="domain must be a DNS name such as care.example.org"
-	Domain string `json:"domain"`
+	Domain string `json:"domain,omitempty"`
 
 	// className is the IngressClass to use; the cluster's default when
 	// omitted.
@@ -277,21 +279,24 @@ type Ingress struct {
 }
 
 // TeamBlueprintStatus is what the operator observed of a blueprint.
+// +kubebuilder:validation:MinProperties=1
 type TeamBlueprintStatus struct {
-	// observedGeneration is the generation last reconciled.
-	// +optional
-	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
-
-	// teamCount is the number of teams that use this blueprint.
-	// +optional
-	TeamCount int32 `json:"teamCount,omitempty"`
-
 	// conditions are Ready and whatever else the operator reports.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
 	// +kubebuilder:validation:MaxItems=16
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// observedGeneration is the generation last reconciled.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// teamCount is the number of teams that use this blueprint.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	TeamCount int32 `json:"teamCount,omitempty"`
 }
 
 // TeamBlueprint is what every team that uses it gets: member limit, quota,
@@ -313,13 +318,15 @@ type TeamBlueprint struct {
 	// +optional
 	metav1.ObjectMeta `json:"metadata,omitzero"`
 
-	// spec is what teams that use this blueprint get.
-	// +required
-	Spec TeamBlueprintSpec `json:"spec"`
+	// spec is what teams that use this blueprint get; every field has a
+	// default, so an empty spec is a complete blueprint.
+	// +optional
+	// +default={}
+	Spec TeamBlueprintSpec `json:"spec,omitzero"`
 
 	// status is what the operator observed.
 	// +optional
-	Status TeamBlueprintStatus `json:"status,omitzero"`
+	Status TeamBlueprintStatus `json:"status,omitempty,omitzero"`
 }
 
 // TeamBlueprintList is a list of TeamBlueprints.

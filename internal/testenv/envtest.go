@@ -53,7 +53,8 @@ type Env struct {
 	// Client talks to the apiserver directly, without a cache.
 	Client client.Client
 
-	env *envtest.Environment
+	env   *envtest.Environment
+	admin *envtest.AuthenticatedUser
 }
 
 // RepoRoot is the root of the buurt repository, found from this file's
@@ -85,7 +86,11 @@ func Start() (*Env, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("failed to create client: %w", err), env.Stop())
 	}
-	return &Env{Config: cfg, Client: c, env: env}, nil
+	admin, err := env.AddUser(envtest.User{Name: "buurt-test-admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("failed to add an admin user: %w", err), env.Stop())
+	}
+	return &Env{Config: cfg, Client: c, env: env, admin: admin}, nil
 }
 
 // Stop stops the control plane and removes its data.
@@ -97,7 +102,10 @@ func (e *Env) Stop() error {
 // plane as a cluster admin, with stdin as its input, and returns what it
 // printed.
 func (e *Env) Kubectl(stdin []byte, args ...string) (stdout, stderr string, err error) {
-	k := e.env.ControlPlane.KubeCtl()
+	k, err := e.admin.Kubectl()
+	if err != nil {
+		return "", "", fmt.Errorf("failed to configure kubectl: %w", err)
+	}
 	var out, errOut bytes.Buffer
 	cmd := exec.Command(k.Path, append(slices.Clone(k.Opts), args...)...)
 	cmd.Stdin = bytes.NewReader(stdin)
@@ -109,11 +117,7 @@ func (e *Env) Kubectl(stdin []byte, args ...string) (stdout, stderr string, err 
 // WriteKubeconfig writes a kubeconfig for a cluster admin of the control
 // plane into dir and returns its path, for programs the tests start.
 func (e *Env) WriteKubeconfig(dir string) (string, error) {
-	user, err := e.env.AddUser(envtest.User{Name: "buurt-test-admin", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		return "", fmt.Errorf("failed to add an admin user: %w", err)
-	}
-	data, err := user.KubeConfig()
+	data, err := e.admin.KubeConfig()
 	if err != nil {
 		return "", fmt.Errorf("failed to make a kubeconfig: %w", err)
 	}
