@@ -5,10 +5,8 @@ SHELL := /usr/bin/env bash -o pipefail
 .DEFAULT_GOAL := help
 
 # Tools are built from pinned Go modules under hack/tools and cached outside the
-# repository; each variable builds its tool the first time it is used.
-CONTROLLER_GEN = $(shell hack/tools.sh controller-gen)
-GOLANGCI_LINT = $(shell hack/tools.sh golangci-lint)
-
+# repository by hack/tools.sh, which prints each tool's path; recipes call it in
+# an assignment so that a failed build stops the recipe.
 # Generated files that `make verify` checks.
 
 
@@ -24,13 +22,15 @@ help: ## Show the targets.
 
 .PHONY: manifests
 manifests: ## Generate CRDs and RBAC from the API markers (and copy the CRDs into the Helm chart).
-	$(CONTROLLER_GEN) rbac:roleName=buurt-manager crd paths=./... output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	@cg=$$(hack/tools.sh controller-gen) && set -x && \
+	$$cg rbac:roleName=buurt-manager crd paths=./... output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 	rm -f charts/buurt/crds/*.yaml
 	cp config/crd/bases/*.yaml charts/buurt/crds/
 
 .PHONY: generate
 generate: ## Generate deepcopy code for the API types.
-	$(CONTROLLER_GEN) object paths=./api/...
+	@cg=$$(hack/tools.sh controller-gen) && set -x && \
+	$$cg object paths=./api/...
 
 .PHONY: fmt
 fmt: ## Format the Go code.
@@ -42,7 +42,8 @@ vet: ## Vet the Go code.
 
 .PHONY: lint
 lint: ## Lint with golangci-lint (and kube-api-linter on api/).
-	$(GOLANGCI_LINT) run ./...
+	@lint=$$(hack/tools.sh golangci-lint) && set -x && \
+	$$lint run ./...
 
 .PHONY: verify
 verify: ## Fail when a generated file is stale or go.mod is untidy.

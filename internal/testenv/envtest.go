@@ -14,7 +14,6 @@ import (
 	"runtime"
 	"slices"
 
-	"k8s.io/apimachinery/pkg/runtime/serializer"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -42,9 +41,6 @@ func newScheme() *apiruntime.Scheme {
 	}
 	return s
 }
-
-// Codecs encodes and decodes the kinds of Scheme.
-var Codecs = serializer.NewCodecFactory(Scheme)
 
 // Env is a running envtest control plane with buurt's CRDs installed.
 type Env struct {

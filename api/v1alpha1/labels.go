@@ -1,0 +1,19 @@
+package v1alpha1
+
+// Labels buurt puts on what it makes. They are part of the API: select on them
+// to find a team's objects.
+const (
+	// TeamLabel names the team an object belongs to.
+	TeamLabel = "teams.buurt.dev/team"
+
+	// NeighbourhoodLabel is the neighbourhood of the team a namespace
+	// belongs to.
+	NeighbourhoodLabel = "teams.buurt.dev/neighbourhood"
+
+	// ManagedByLabel is the standard label for the tool that manages an
+	// object; buurt's caches see only objects where it is ManagedByValue.
+	ManagedByLabel = "app.kubernetes.io/managed-by"
+
+	// ManagedByValue is ManagedByLabel's value on everything buurt makes.
+	ManagedByValue = "buurt"
+)

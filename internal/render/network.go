@@ -1,0 +1,104 @@
+package render
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
+	networkingv1ac "k8s.io/client-go/applyconfigurations/networking/v1"
+
+	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
+)
+
+// NetworkPolicy names.
+const (
+	DefaultDenyPolicyName       = "buurt-default-deny"
+	SameNamespacePolicyName     = "buurt-allow-same-namespace"
+	DNSPolicyName               = "buurt-allow-dns"
+	IngressControllerPolicyName = "buurt-allow-ingress-controller"
+)
+
+// defaultDNS is where cluster DNS runs unless the blueprint says otherwise.
+var defaultDNS = teamsv1alpha1.PeerSelector{
+	NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: "kube-system"}},
+	PodSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{"k8s-app": "kube-dns"}},
+}
+
+// NetworkPolicies isolate the team namespace: nothing in or out, except
+// traffic within the namespace, DNS queries to the cluster DNS and, when the
+// blueprint selects them, connections from the ingress controller's
+// namespaces. The database issue adds egress to the team's database.
+func NetworkPolicies(team *teamsv1alpha1.NeighbourhoodTeam, blueprint *teamsv1alpha1.TeamBlueprint) []*networkingv1ac.NetworkPolicyApplyConfiguration {
+	allPods := metav1ac.LabelSelector()
+	policies := []*networkingv1ac.NetworkPolicyApplyConfiguration{
+		networkPolicy(team, DefaultDenyPolicyName, networkingv1ac.NetworkPolicySpec().
+			WithPodSelector(allPods).
+			WithPolicyTypes(networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress)),
+		networkPolicy(team, SameNamespacePolicyName, networkingv1ac.NetworkPolicySpec().
+			WithPodSelector(allPods).
+			WithPolicyTypes(networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress).
+			WithIngress(networkingv1ac.NetworkPolicyIngressRule().
+				WithFrom(networkingv1ac.NetworkPolicyPeer().WithPodSelector(metav1ac.LabelSelector()))).
+			WithEgress(networkingv1ac.NetworkPolicyEgressRule().
+				WithTo(networkingv1ac.NetworkPolicyPeer().WithPodSelector(metav1ac.LabelSelector())))),
+	}
+
+	dns := defaultDNS
+	network := blueprint.Spec.Network
+	if network != nil && network.DNS != nil {
+		dns = *network.DNS
+	}
+	policies = append(policies, networkPolicy(team, DNSPolicyName, networkingv1ac.NetworkPolicySpec().
+		WithPodSelector(allPods).
+		WithPolicyTypes(networkingv1.PolicyTypeEgress).
+		WithEgress(networkingv1ac.NetworkPolicyEgressRule().
+			WithTo(peer(dns)).
+			WithPorts(port(corev1.ProtocolUDP, 53), port(corev1.ProtocolTCP, 53)))))
+
+	if network != nil && network.IngressNamespaceSelector != nil {
+		policies = append(policies, networkPolicy(team, IngressControllerPolicyName, networkingv1ac.NetworkPolicySpec().
+			WithPodSelector(allPods).
+			WithPolicyTypes(networkingv1.PolicyTypeIngress).
+			WithIngress(networkingv1ac.NetworkPolicyIngressRule().
+				WithFrom(networkingv1ac.NetworkPolicyPeer().
+					WithNamespaceSelector(labelSelector(network.IngressNamespaceSelector))))))
+	}
+	return policies
+}
+
+func networkPolicy(team *teamsv1alpha1.NeighbourhoodTeam, name string, spec *networkingv1ac.NetworkPolicySpecApplyConfiguration) *networkingv1ac.NetworkPolicyApplyConfiguration {
+	return networkingv1ac.NetworkPolicy(name, team.NamespaceName()).
+		WithLabels(Labels(team)).
+		WithOwnerReferences(ownerReference(team)).
+		WithSpec(spec)
+}
+
+func peer(p teamsv1alpha1.PeerSelector) *networkingv1ac.NetworkPolicyPeerApplyConfiguration {
+	out := networkingv1ac.NetworkPolicyPeer().WithNamespaceSelector(labelSelector(p.NamespaceSelector))
+	if p.PodSelector != nil {
+		out.WithPodSelector(labelSelector(p.PodSelector))
+	}
+	return out
+}
+
+func port(protocol corev1.Protocol, number int32) *networkingv1ac.NetworkPolicyPortApplyConfiguration {
+	return networkingv1ac.NetworkPolicyPort().WithProtocol(protocol).WithPort(intstr.FromInt32(number))
+}
+
+// labelSelector converts a selector into its apply configuration; a nil
+// selector selects everything.
+func labelSelector(s *metav1.LabelSelector) *metav1ac.LabelSelectorApplyConfiguration {
+	out := metav1ac.LabelSelector()
+	if s == nil {
+		return out
+	}
+	if len(s.MatchLabels) > 0 {
+		out.WithMatchLabels(s.MatchLabels)
+	}
+	for _, e := range s.MatchExpressions {
+		out.WithMatchExpressions(metav1ac.LabelSelectorRequirement().
+			WithKey(e.Key).WithOperator(e.Operator).WithValues(e.Values...))
+	}
+	return out
+}

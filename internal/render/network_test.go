@@ -1,0 +1,97 @@
+package render_test
+
+import (
+	"testing"
+
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
+	"github.com/buurt-dev/buurt/internal/render"
+)
+
+func TestNetworkPolicies(t *testing.T) {
+	both := []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress}
+	dnsPorts := []networkingv1.NetworkPolicyPort{
+		{Protocol: ptr.To(corev1.ProtocolUDP), Port: ptr.To(intstr.FromInt32(53))},
+		{Protocol: ptr.To(corev1.ProtocolTCP), Port: ptr.To(intstr.FromInt32(53))},
+	}
+	defaultDNS := networkingv1.NetworkPolicyPeer{
+		NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "kube-system"}},
+		PodSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{"k8s-app": "kube-dns"}},
+	}
+	denyAll := networkingv1.NetworkPolicySpec{PolicyTypes: both}
+	sameNamespace := networkingv1.NetworkPolicySpec{
+		PolicyTypes: both,
+		Ingress:     []networkingv1.NetworkPolicyIngressRule{{From: []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{}}}}},
+		Egress:      []networkingv1.NetworkPolicyEgressRule{{To: []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{}}}}},
+	}
+	dnsTo := func(p networkingv1.NetworkPolicyPeer) networkingv1.NetworkPolicySpec {
+		return networkingv1.NetworkPolicySpec{
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
+			Egress:      []networkingv1.NetworkPolicyEgressRule{{To: []networkingv1.NetworkPolicyPeer{p}, Ports: dnsPorts}},
+		}
+	}
+
+	cases := []struct {
+		name    string
+		network *teamsv1alpha1.Network
+		want    map[string]networkingv1.NetworkPolicySpec
+	}{
+		{
+			name:    "no network settings: deny, same namespace, default DNS",
+			network: nil,
+			want: map[string]networkingv1.NetworkPolicySpec{
+				"buurt-default-deny":         denyAll,
+				"buurt-allow-same-namespace": sameNamespace,
+				"buurt-allow-dns":            dnsTo(defaultDNS),
+			},
+		},
+		{
+			name: "ingress controller namespace and custom DNS",
+			network: &teamsv1alpha1.Network{
+				IngressNamespaceSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
+					Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpIn, Values: []string{"ingress-nginx", "traefik"},
+				}}},
+				DNS: &teamsv1alpha1.PeerSelector{
+					NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "dns"}},
+				},
+			},
+			want: map[string]networkingv1.NetworkPolicySpec{
+				"buurt-default-deny":         denyAll,
+				"buurt-allow-same-namespace": sameNamespace,
+				"buurt-allow-dns": dnsTo(networkingv1.NetworkPolicyPeer{
+					NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "dns"}},
+				}),
+				"buurt-allow-ingress-controller": {
+					PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
+					Ingress: []networkingv1.NetworkPolicyIngressRule{{From: []networkingv1.NetworkPolicyPeer{{
+						NamespaceSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
+							Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpIn, Values: []string{"ingress-nginx", "traefik"},
+						}}},
+					}}}},
+				},
+			},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			bp := blueprint()
+			bp.Spec.Network = tc.network
+			got := map[string]networkingv1.NetworkPolicySpec{}
+			for _, ac := range render.NetworkPolicies(team(user("anna")), bp) {
+				policy := typed[networkingv1.NetworkPolicy](g, ac)
+				g.Expect(policy.Namespace).To(Equal("team-north-riverside"))
+				g.Expect(policy.Labels).To(Equal(wantLabels))
+				g.Expect(policy.OwnerReferences).To(Equal(wantOwner))
+				got[policy.Name] = policy.Spec
+			}
+			g.Expect(got).To(Equal(tc.want))
+		})
+	}
+}
