@@ -33,8 +33,9 @@ generate: ## Generate deepcopy code for the API types.
 	$$cg object paths=./api/...
 
 .PHONY: fmt
-fmt: ## Format the Go code.
-	go fmt ./...
+fmt: ## Format the Go code (gofmt and goimports, as lint checks it).
+	@lint=$$(hack/tools.sh golangci-lint) && set -x && \
+	$$lint fmt ./...
 
 .PHONY: vet
 vet: ## Vet the Go code.

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-generated=(api/v1alpha1/zz_generated.deepcopy.go config/crd/bases charts/buurt/crds)
+generated=(api/v1alpha1/zz_generated.deepcopy.go config/crd/bases config/rbac/role.yaml charts/buurt/crds)
 failed=0
 
 before=$(mktemp -d)
@@ -14,7 +14,11 @@ for path in "${generated[@]}"; do
 	mkdir -p "$before/$(dirname "$path")"
 	cp -r "$path" "$before/$path"
 done
-make --no-print-directory generate manifests >/dev/null
+if ! make --no-print-directory generate manifests >"$before/generate.log" 2>&1; then
+	cat "$before/generate.log" >&2
+	echo "error: 'make generate manifests' failed" >&2
+	exit 1
+fi
 for path in "${generated[@]}"; do
 	if ! diff -r -u "$before/$path" "$path" >"$before/diff" 2>&1; then
 		echo "error: $path is stale: the API changed without regenerating." >&2

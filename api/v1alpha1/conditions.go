@@ -56,6 +56,14 @@ const (
 	// NamespaceTerminatingReason: the team's namespace is being deleted.
 	NamespaceTerminatingReason = "NamespaceTerminating"
 
+	// AccessForbiddenReason: the apiserver refused to let buurt bind a role,
+	// typically a custom memberRole buurt has no bind permission on.
+	AccessForbiddenReason = "AccessForbidden"
+
+	// WaitingForNamespaceReason: nothing is made inside the team's namespace
+	// until the namespace is buurt's and ready.
+	WaitingForNamespaceReason = "WaitingForNamespace"
+
 	// DatabaseNotRequestedReason: the team's database class is None.
 	DatabaseNotRequestedReason = "DatabaseNotRequested"
 

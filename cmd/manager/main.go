@@ -10,8 +10,6 @@ import (
 	"io"
 	"os"
 
-	apiruntime "k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -20,7 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
+	"github.com/buurt-dev/buurt/internal/operator"
 )
 
 // leaderElectionID names the Lease that HA replicas compete for.
@@ -111,21 +109,13 @@ func run(ctx context.Context, args []string, output io.Writer) error {
 }
 
 func newManager(cfg *rest.Config, o *options) (ctrl.Manager, error) {
-	scheme := apiruntime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		return nil, err
-	}
-	if err := teamsv1alpha1.AddToScheme(scheme); err != nil {
-		return nil, err
-	}
 	metrics := metricsserver.Options{BindAddress: o.metricsAddr, SecureServing: o.metricsSecure}
 	if o.metricsSecure {
 		// Only a client the apiserver authenticates and authorizes for
 		// GET /metrics may read them.
 		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                        scheme,
+	mgr, err := operator.NewManager(cfg, ctrl.Options{
 		Metrics:                       metrics,
 		HealthProbeBindAddress:        o.probeAddr,
 		LeaderElection:                o.leaderElect,
@@ -134,7 +124,7 @@ func newManager(cfg *rest.Config, o *options) (ctrl.Manager, error) {
 		LeaderElectionReleaseOnCancel: true,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("failed to create manager: %w", err)
+		return nil, err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return nil, fmt.Errorf("failed to add health check: %w", err)

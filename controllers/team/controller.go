@@ -1,0 +1,168 @@
+// Package team reconciles NeighbourhoodTeams into their workspaces: a
+// namespace, access for the members, quota and limits, and network isolation.
+package team
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+
+	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
+	"github.com/buurt-dev/buurt/internal/apply"
+)
+
+// BlueprintIndex indexes teams by the name of their blueprint.
+const BlueprintIndex = "spec.blueprint"
+
+// Reconciler makes each NeighbourhoodTeam's workspace match its spec and
+// blueprint.
+type Reconciler struct {
+	// Client reads through the manager's cache, which holds only objects
+	// labelled app.kubernetes.io/managed-by=buurt (and buurt's own kinds).
+	Client client.Client
+	// APIReader reads past the cache: to see a namespace buurt did not make.
+	APIReader client.Reader
+	// Recorder records Events on teams.
+	Recorder recorder.EventRecorder
+	// Applier applies children with server-side apply.
+	Applier *apply.Applier
+}
+
+// NewReconciler wires a Reconciler to the manager's cached client, live
+// reader and event recorder.
+func NewReconciler(mgr ctrl.Manager) *Reconciler {
+	return &Reconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder("buurt"),
+		Applier:   apply.New(mgr.GetClient()),
+	}
+}
+
+// +kubebuilder:rbac:groups=teams.buurt.dev,resources=neighbourhoodteams,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=teams.buurt.dev,resources=neighbourhoodteams/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=teams.buurt.dev,resources=teamblueprints,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups="",resources=resourcequotas;limitranges,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=rolebindings;clusterroles;clusterrolebindings,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles,verbs=bind,resourceNames=buurt:team-member;buurt:coach
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// SetupWithManager registers the controller: it watches teams, the children
+// buurt made for them, and blueprints (mapped to their teams by an index).
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &teamsv1alpha1.NeighbourhoodTeam{}, BlueprintIndex,
+		func(o client.Object) []string {
+			return []string{o.(*teamsv1alpha1.NeighbourhoodTeam).Spec.Blueprint}
+		}); err != nil {
+		return fmt.Errorf("failed to index teams by blueprint: %w", err)
+	}
+	if err := registerMetrics(r.Client); err != nil {
+		return fmt.Errorf("failed to register team metrics: %w", err)
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&teamsv1alpha1.NeighbourhoodTeam{}).
+		Owns(&corev1.Namespace{}).
+		Owns(&rbacv1.RoleBinding{}).
+		Owns(&rbacv1.ClusterRole{}).
+		Owns(&rbacv1.ClusterRoleBinding{}).
+		Owns(&corev1.ResourceQuota{}).
+		Owns(&corev1.LimitRange{}).
+		Owns(&networkingv1.NetworkPolicy{}).
+		Watches(&teamsv1alpha1.TeamBlueprint{}, handler.EnqueueRequestsFromMapFunc(r.teamsOfBlueprint),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Complete(r)
+}
+
+// teamsOfBlueprint lists, from the cache's index, the teams that use a
+// blueprint.
+func (r *Reconciler) teamsOfBlueprint(ctx context.Context, o client.Object) []reconcile.Request {
+	teams := &teamsv1alpha1.NeighbourhoodTeamList{}
+	if err := r.Client.List(ctx, teams, client.MatchingFields{BlueprintIndex: o.GetName()}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Failed to list the teams of a blueprint", "blueprint", klog.KObj(o))
+		return nil
+	}
+	requests := make([]reconcile.Request, 0, len(teams.Items))
+	for i := range teams.Items {
+		requests = append(requests, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&teams.Items[i])})
+	}
+	return requests
+}
+
+// scope is what one reconcile of a team knows and decides.
+type scope struct {
+	team      *teamsv1alpha1.NeighbourhoodTeam
+	blueprint *teamsv1alpha1.TeamBlueprint
+	// namespaceOwned is true once the team's namespace is known to be buurt's
+	// for this team; nothing is made inside a namespace that is not.
+	namespaceOwned bool
+}
+
+// Reconcile makes one team's workspace match its spec. Status is computed
+// from what the phases found and written once, at the end.
+func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ reconcile.Result, reterr error) {
+	team := &teamsv1alpha1.NeighbourhoodTeam{}
+	if err := r.Client.Get(ctx, req.NamespacedName, team); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	if !team.DeletionTimestamp.IsZero() {
+		// Every child has the team as its controller owner: garbage
+		// collection removes them.
+		return reconcile.Result{}, nil
+	}
+
+	before := team.DeepCopy()
+	s := &scope{team: team}
+	defer func() {
+		r.recordTransitions(before, team)
+		if err := r.patchStatus(ctx, before, team); err != nil {
+			reterr = errors.Join(reterr, err)
+		}
+	}()
+
+	blueprint := &teamsv1alpha1.TeamBlueprint{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: team.Spec.Blueprint}, blueprint); err != nil {
+		if !apierrors.IsNotFound(err) {
+			return reconcile.Result{}, fmt.Errorf("failed to get blueprint %s of team %s: %w", team.Spec.Blueprint, klog.KObj(team), err)
+		}
+		// The blueprint watch brings the team back when it appears.
+		setBlueprintNotFound(team)
+		return reconcile.Result{}, nil
+	}
+	s.blueprint = blueprint
+
+	if err := r.reconcileNamespace(ctx, s); err != nil {
+		return reconcile.Result{}, err
+	}
+	if s.namespaceOwned {
+		for _, phase := range []func(context.Context, *scope) error{
+			r.reconcileAccess,
+			r.reconcileQuota,
+			r.reconcileNetwork,
+		} {
+			if err := phase(ctx, s); err != nil {
+				return reconcile.Result{}, err
+			}
+		}
+	} else {
+		setCondition(team, teamsv1alpha1.AccessReadyCondition, false, teamsv1alpha1.WaitingForNamespaceReason,
+			"Access is granted once the team's namespace is ready")
+	}
+	setSize(team, blueprint)
+	setReady(team)
+	return reconcile.Result{}, nil
+}

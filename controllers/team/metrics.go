@@ -1,0 +1,67 @@
+package team
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
+)
+
+var (
+	teamsDesc = prometheus.NewDesc("buurt_teams",
+		"Number of NeighbourhoodTeams by phase.", []string{"phase"}, nil)
+	membersDesc = prometheus.NewDesc("buurt_team_members",
+		"Number of member entries of each NeighbourhoodTeam.", []string{"team"}, nil)
+)
+
+// phases are reported even when no team is in them, so a dashboard sees zero
+// rather than no data.
+var phases = []teamsv1alpha1.TeamPhase{
+	teamsv1alpha1.TeamPhaseForming, teamsv1alpha1.TeamPhaseActive, teamsv1alpha1.TeamPhaseDegraded,
+	teamsv1alpha1.TeamPhaseDormant, teamsv1alpha1.TeamPhaseTerminating,
+}
+
+// collector reads the teams from the cache when Prometheus scrapes, so the
+// numbers are never stale and reconciles do no bookkeeping.
+type collector struct {
+	reader client.Reader
+}
+
+func (c collector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- teamsDesc
+	ch <- membersDesc
+}
+
+func (c collector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	teams := &teamsv1alpha1.NeighbourhoodTeamList{}
+	if err := c.reader.List(ctx, teams); err != nil {
+		ctrl.Log.WithName("metrics").Error(err, "Failed to list teams for metrics")
+		return
+	}
+	byPhase := map[teamsv1alpha1.TeamPhase]int{}
+	for i := range teams.Items {
+		t := &teams.Items[i]
+		byPhase[t.Status.Phase]++
+		ch <- prometheus.MustNewConstMetric(membersDesc, prometheus.GaugeValue, float64(len(t.Spec.Members)), t.Name)
+	}
+	for _, p := range phases {
+		ch <- prometheus.MustNewConstMetric(teamsDesc, prometheus.GaugeValue, float64(byPhase[p]), string(p))
+	}
+}
+
+// registerMetrics adds the team metrics to the manager's metrics endpoint.
+func registerMetrics(reader client.Reader) error {
+	err := ctrlmetrics.Registry.Register(collector{reader: reader})
+	if are := (prometheus.AlreadyRegisteredError{}); errors.As(err, &are) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,37 @@
+package team
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/klog/v2"
+
+	"github.com/buurt-dev/buurt/internal/render"
+)
+
+// reconcileQuota applies the team's ResourceQuota and LimitRange, and removes
+// them when the blueprint no longer sets them.
+func (r *Reconciler) reconcileQuota(ctx context.Context, s *scope) error {
+	team := s.team
+	keepQuota := sets.New[string]()
+	if quota := render.ResourceQuota(team, s.blueprint); quota != nil {
+		if err := r.Applier.Apply(ctx, quota, &corev1.ResourceQuota{}); err != nil {
+			return fmt.Errorf("failed to apply quota of team %s: %w", klog.KObj(team), err)
+		}
+		keepQuota.Insert(render.ResourceQuotaName)
+	}
+	if err := r.prune(ctx, team, &corev1.ResourceQuotaList{}, keepQuota); err != nil {
+		return err
+	}
+
+	keepLimits := sets.New[string]()
+	if limits := render.LimitRange(team, s.blueprint); limits != nil {
+		if err := r.Applier.Apply(ctx, limits, &corev1.LimitRange{}); err != nil {
+			return fmt.Errorf("failed to apply limits of team %s: %w", klog.KObj(team), err)
+		}
+		keepLimits.Insert(render.LimitRangeName)
+	}
+	return r.prune(ctx, team, &corev1.LimitRangeList{}, keepLimits)
+}

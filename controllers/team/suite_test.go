@@ -1,0 +1,183 @@
+package team_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
+	"github.com/buurt-dev/buurt/controllers/team"
+	"github.com/buurt-dev/buurt/internal/operator"
+	"github.com/buurt-dev/buurt/internal/testenv"
+)
+
+var (
+	env        *testenv.Env
+	reconciler *team.Reconciler
+	// writes counts the mutating requests the manager sends.
+	writes atomic.Int64
+)
+
+const timeout = 30 * time.Second
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	var err error
+	env, err = testenv.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = env.Stop() }()
+
+	cfg := rest.CopyConfig(env.Config)
+	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
+		return countingTransport{next: rt}
+	}
+	scheme, err := operator.NewScheme()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 scheme,
+		Cache:                  operator.CacheOptions(),
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	reconciler = team.NewReconciler(mgr)
+	if err := reconciler.SetupWithManager(mgr); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	code := m.Run()
+	cancel()
+	if err := <-done; err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return code
+}
+
+type countingTransport struct{ next http.RoundTripper }
+
+func (t countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	switch req.Method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+		writes.Add(1)
+	}
+	return t.next.RoundTrip(req)
+}
+
+// designBlueprint is the blueprint of DESIGN.md.
+func designBlueprint(name string) *teamsv1alpha1.TeamBlueprint {
+	return &teamsv1alpha1.TeamBlueprint{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: teamsv1alpha1.TeamBlueprintSpec{
+			MaxMembers: 12,
+			Quota: &teamsv1alpha1.Quota{
+				Base: corev1.ResourceList{
+					"requests.cpu": resource.MustParse("2"), "requests.memory": resource.MustParse("4Gi"),
+					"requests.storage": resource.MustParse("20Gi"), "pods": resource.MustParse("20"),
+				},
+				PerMember: corev1.ResourceList{
+					"requests.cpu": resource.MustParse("250m"), "requests.memory": resource.MustParse("512Mi"),
+				},
+			},
+			Limits: &teamsv1alpha1.ContainerLimits{
+				DefaultRequest: corev1.ResourceList{"cpu": resource.MustParse("100m"), "memory": resource.MustParse("128Mi")},
+				Default:        corev1.ResourceList{"cpu": resource.MustParse("500m"), "memory": resource.MustParse("512Mi")},
+			},
+			Network: &teamsv1alpha1.Network{
+				IngressNamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "ingress-nginx"}},
+			},
+		},
+	}
+}
+
+func newTeam(name, blueprint string, members ...teamsv1alpha1.Subject) *teamsv1alpha1.NeighbourhoodTeam {
+	return &teamsv1alpha1.NeighbourhoodTeam{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: teamsv1alpha1.NeighbourhoodTeamSpec{
+			Neighbourhood: "riverside",
+			Blueprint:     blueprint,
+			Members:       members,
+		},
+	}
+}
+
+func user(name string) teamsv1alpha1.Subject {
+	return teamsv1alpha1.Subject{Kind: teamsv1alpha1.SubjectKindUser, Name: name}
+}
+
+func group(name string) teamsv1alpha1.Subject {
+	return teamsv1alpha1.Subject{Kind: teamsv1alpha1.SubjectKindGroup, Name: name}
+}
+
+// create makes obj and deletes it when the test ends.
+func create(t *testing.T, obj client.Object) {
+	t.Helper()
+	NewWithT(t).Expect(env.Client.Create(context.Background(), obj)).To(Succeed())
+	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), obj) })
+}
+
+// eventuallyCondition waits until the team's condition has the status and
+// reason, and returns the team as it then is.
+func eventuallyCondition(t *testing.T, name, conditionType string, status metav1.ConditionStatus, reason string) *teamsv1alpha1.NeighbourhoodTeam {
+	t.Helper()
+	g := NewWithT(t)
+	team := &teamsv1alpha1.NeighbourhoodTeam{}
+	g.Eventually(func(g Gomega) {
+		g.Expect(env.Client.Get(context.Background(), client.ObjectKey{Name: name}, team)).To(Succeed())
+		c := meta.FindStatusCondition(team.Status.Conditions, conditionType)
+		g.Expect(c).NotTo(BeNil())
+		g.Expect(c.Status).To(Equal(status), c.Message)
+		g.Expect(c.Reason).To(Equal(reason), c.Message)
+		g.Expect(c.ObservedGeneration).To(Equal(team.Generation))
+	}).WithTimeout(timeout).Should(Succeed())
+	return team
+}
+
+// cond is one of the team's conditions; the test fails when it is missing.
+func cond(team *teamsv1alpha1.NeighbourhoodTeam, conditionType string) metav1.Condition {
+	c := meta.FindStatusCondition(team.Status.Conditions, conditionType)
+	if c == nil {
+		return metav1.Condition{Type: conditionType, Reason: "Missing"}
+	}
+	return *c
+}
+
+// edit changes obj as change says with a merge patch, which does not conflict
+// with the controller's status writes as an update would.
+func edit(t *testing.T, obj client.Object, change func()) {
+	t.Helper()
+	g := NewWithT(t)
+	g.Expect(env.Client.Get(context.Background(), client.ObjectKeyFromObject(obj), obj)).To(Succeed())
+	base := obj.DeepCopyObject().(client.Object)
+	change()
+	g.Expect(env.Client.Patch(context.Background(), obj, client.MergeFrom(base))).To(Succeed())
+}

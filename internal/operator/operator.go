@@ -1,0 +1,69 @@
+// Package operator assembles buurt's manager: the scheme, a cache that holds
+// only what buurt manages, and the controllers. cmd/manager and the tests
+// build the manager the same way.
+package operator
+
+import (
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	apiruntime "k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
+	"github.com/buurt-dev/buurt/controllers/team"
+)
+
+// NewScheme knows the built-in kinds and buurt's.
+func NewScheme() (*apiruntime.Scheme, error) {
+	scheme := apiruntime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	if err := teamsv1alpha1.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	return scheme, nil
+}
+
+// CacheOptions make the manager's cache watch only the children buurt made
+// (labelled app.kubernetes.io/managed-by=buurt), so a cluster full of other
+// namespaces, roles and policies costs buurt nothing.
+func CacheOptions() cache.Options {
+	managed := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{teamsv1alpha1.ManagedByLabel: teamsv1alpha1.ManagedByValue})}
+	byObject := map[client.Object]cache.ByObject{}
+	for _, obj := range []client.Object{
+		&corev1.Namespace{}, &corev1.ResourceQuota{}, &corev1.LimitRange{},
+		&rbacv1.RoleBinding{}, &rbacv1.ClusterRole{}, &rbacv1.ClusterRoleBinding{},
+		&networkingv1.NetworkPolicy{},
+	} {
+		byObject[obj] = managed
+	}
+	return cache.Options{ByObject: byObject}
+}
+
+// NewManager makes a manager with buurt's scheme and cache and registers
+// every controller with it.
+func NewManager(cfg *rest.Config, opts ctrl.Options) (ctrl.Manager, error) {
+	scheme, err := NewScheme()
+	if err != nil {
+		return nil, err
+	}
+	opts.Scheme = scheme
+	opts.Cache = CacheOptions()
+	mgr, err := ctrl.NewManager(cfg, opts)
+	if err != nil {
+		return nil, fmt.Errorf("failed to create manager: %w", err)
+	}
+	if err := team.NewReconciler(mgr).SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("failed to set up the team controller: %w", err)
+	}
+	return mgr, nil
+}
