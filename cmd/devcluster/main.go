@@ -71,6 +71,10 @@ func run(args []string) error {
 	if err := kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", "config/crd/bases"); err != nil {
 		return err
 	}
+	fmt.Println("Installing the roles buurt binds for members and coaches")
+	if err := kubectl("apply", "--server-side", "-f", "config/rbac/team_roles.yaml"); err != nil {
+		return err
+	}
 	fmt.Println("Applying the samples")
 	if err := kubectl("apply", "--server-side", "-k", "config/samples"); err != nil {
 		return err

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -47,7 +49,14 @@ func run(m *testing.M) int {
 	}
 	defer func() { _ = env.Stop() }()
 
+	// The manager runs with exactly the permissions an installation grants
+	// it (config/rbac), so a missing RBAC marker fails these tests.
+	if err := installOperatorRBAC(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	cfg := rest.CopyConfig(env.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: operatorUser}
 	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
 		return countingTransport{next: rt}
 	}
@@ -81,6 +90,24 @@ func run(m *testing.M) int {
 		return 1
 	}
 	return code
+}
+
+// operatorUser is who the manager runs as in these tests.
+const operatorUser = "system:serviceaccount:buurt-system:buurt-controller-manager"
+
+func installOperatorRBAC() error {
+	ctx := context.Background()
+	root := testenv.RepoRoot()
+	for _, file := range []string{"config/rbac/role.yaml", "config/rbac/team_roles.yaml"} {
+		if err := env.CreateFromFile(ctx, filepath.Join(root, file)); err != nil {
+			return err
+		}
+	}
+	return env.Client.Create(ctx, &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "buurt-manager"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "buurt-manager"},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: operatorUser}},
+	})
 }
 
 type countingTransport struct{ next http.RoundTripper }
