@@ -11,10 +11,8 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
-	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -121,30 +119,7 @@ func (t countingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 }
 
 // designBlueprint is the blueprint of DESIGN.md.
-func designBlueprint(name string) *teamsv1alpha1.TeamBlueprint {
-	return &teamsv1alpha1.TeamBlueprint{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: teamsv1alpha1.TeamBlueprintSpec{
-			MaxMembers: 12,
-			Quota: &teamsv1alpha1.Quota{
-				Base: corev1.ResourceList{
-					"requests.cpu": resource.MustParse("2"), "requests.memory": resource.MustParse("4Gi"),
-					"requests.storage": resource.MustParse("20Gi"), "pods": resource.MustParse("20"),
-				},
-				PerMember: corev1.ResourceList{
-					"requests.cpu": resource.MustParse("250m"), "requests.memory": resource.MustParse("512Mi"),
-				},
-			},
-			Limits: &teamsv1alpha1.ContainerLimits{
-				DefaultRequest: corev1.ResourceList{"cpu": resource.MustParse("100m"), "memory": resource.MustParse("128Mi")},
-				Default:        corev1.ResourceList{"cpu": resource.MustParse("500m"), "memory": resource.MustParse("512Mi")},
-			},
-			Network: &teamsv1alpha1.Network{
-				IngressNamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "ingress-nginx"}},
-			},
-		},
-	}
-}
+var designBlueprint = testenv.DesignBlueprint
 
 func newTeam(name, blueprint string, members ...teamsv1alpha1.Subject) *teamsv1alpha1.NeighbourhoodTeam {
 	return &teamsv1alpha1.NeighbourhoodTeam{

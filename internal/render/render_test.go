@@ -5,14 +5,13 @@ import (
 	"testing"
 
 	. "github.com/onsi/gomega"
-	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
 	"github.com/buurt-dev/buurt/internal/render"
+	"github.com/buurt-dev/buurt/internal/testenv"
 )
 
 // team is a team as the apiserver returns it: defaulted, with a UID.
@@ -38,32 +37,7 @@ func group(name string) teamsv1alpha1.Subject {
 
 // blueprint is the DESIGN.md default blueprint, defaulted.
 func blueprint() *teamsv1alpha1.TeamBlueprint {
-	return &teamsv1alpha1.TeamBlueprint{
-		ObjectMeta: metav1.ObjectMeta{Name: "default"},
-		Spec: teamsv1alpha1.TeamBlueprintSpec{
-			MaxMembers:  12,
-			PodSecurity: teamsv1alpha1.PodSecurity{Level: teamsv1alpha1.PodSecurityRestricted, Version: "v1.37"},
-			MemberRole:  "buurt:team-member",
-			CoachRole:   "buurt:coach",
-			Quota: &teamsv1alpha1.Quota{
-				Base: corev1.ResourceList{
-					"requests.cpu": resource.MustParse("2"), "requests.memory": resource.MustParse("4Gi"),
-					"requests.storage": resource.MustParse("20Gi"), "pods": resource.MustParse("20"),
-				},
-				PerMember: corev1.ResourceList{
-					"requests.cpu": resource.MustParse("250m"), "requests.memory": resource.MustParse("512Mi"),
-				},
-			},
-			Limits: &teamsv1alpha1.ContainerLimits{
-				DefaultRequest: corev1.ResourceList{"cpu": resource.MustParse("100m"), "memory": resource.MustParse("128Mi")},
-				Default:        corev1.ResourceList{"cpu": resource.MustParse("500m"), "memory": resource.MustParse("512Mi")},
-			},
-			Network: &teamsv1alpha1.Network{
-				IngressNamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "ingress-nginx"}},
-			},
-			Database: teamsv1alpha1.BlueprintDatabase{Class: teamsv1alpha1.DatabaseClassNone, ReclaimPolicy: teamsv1alpha1.ReclaimPolicyRetain},
-		},
-	}
+	return testenv.DesignBlueprint("default")
 }
 
 // typed turns an apply configuration into the typed object it describes, so
