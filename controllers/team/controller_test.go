@@ -8,6 +8,7 @@ import (
 
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -341,4 +342,49 @@ func TestUnchangedTeamWritesNothing(t *testing.T) {
 	}
 	g.Expect(writes.Load()-start).To(BeZero(), "reconciling an unchanged team sent mutating requests")
 	g.Expect(versions()).To(Equal(before))
+}
+
+func TestDeletedNamespaceIsReported(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	create(t, designBlueprint("deleted-ns"))
+	create(t, newTeam("deleted-ns", "deleted-ns", user("anna")))
+	eventuallyCondition(t, "deleted-ns", teamsv1alpha1.ReadyCondition, metav1.ConditionTrue, teamsv1alpha1.ReconciledReason)
+
+	// envtest runs no namespace controller, so the namespace stays
+	// Terminating; the local-cluster tests see it go and come back.
+	g.Expect(env.Client.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-deleted-ns"}})).To(Succeed())
+	tm := eventuallyCondition(t, "deleted-ns", teamsv1alpha1.NamespaceReadyCondition, metav1.ConditionFalse, teamsv1alpha1.NamespaceTerminatingReason)
+	g.Expect(cond(tm, teamsv1alpha1.NamespaceReadyCondition).Message).To(Equal(
+		"Namespace team-deleted-ns is being deleted; buurt makes it again once it is gone"))
+	g.Expect(tm.Status.Phase).To(Equal(teamsv1alpha1.TeamPhaseDegraded))
+}
+
+func TestEventsOnTransitions(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	create(t, designBlueprint("events"))
+	create(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-events-taken"}})
+	create(t, newTeam("events-taken", "events", user("anna")))
+	create(t, newTeam("events-made", "events", user("anna")))
+	eventuallyCondition(t, "events-taken", teamsv1alpha1.NamespaceReadyCondition, metav1.ConditionFalse, teamsv1alpha1.NamespaceConflictReason)
+	eventuallyCondition(t, "events-made", teamsv1alpha1.ReadyCondition, metav1.ConditionTrue, teamsv1alpha1.ReconciledReason)
+
+	reasons := func(team string) []string {
+		events := &eventsv1.EventList{}
+		g.Expect(env.Client.List(ctx, events)).To(Succeed())
+		out := []string{}
+		for _, e := range events.Items {
+			if e.Regarding.Kind == "NeighbourhoodTeam" && e.Regarding.Name == team {
+				out = append(out, e.Type+"/"+e.Reason+": "+e.Note)
+			}
+		}
+		return out
+	}
+	g.Eventually(func() []string { return reasons("events-taken") }).WithTimeout(timeout).Should(Equal([]string{
+		"Warning/NamespaceConflict: Namespace team-events-taken exists and was not made by buurt for this team; buurt leaves it alone",
+	}))
+	g.Eventually(func() []string { return reasons("events-made") }).WithTimeout(timeout).Should(Equal([]string{
+		"Normal/NamespaceCreated: Created namespace team-events-made",
+	}))
 }
