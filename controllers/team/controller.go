@@ -121,8 +121,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	}
 	if !team.DeletionTimestamp.IsZero() {
 		// Every child has the team as its controller owner: garbage
-		// collection removes them.
-		return reconcile.Result{}, nil
+		// collection removes them. The team is only still here while that
+		// happens in the foreground.
+		before := team.DeepCopy()
+		team.Status.Phase = teamsv1alpha1.TeamPhaseTerminating
+		return reconcile.Result{}, r.patchStatus(ctx, before, team)
 	}
 
 	before := team.DeepCopy()

@@ -388,3 +388,21 @@ func TestEventsOnTransitions(t *testing.T) {
 		"Normal/NamespaceCreated: Created namespace team-events-made",
 	}))
 }
+
+func TestForegroundDeletionShowsTerminating(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	create(t, designBlueprint("leaving"))
+	tm := newTeam("leaving", "leaving", user("anna"))
+	create(t, tm)
+	eventuallyCondition(t, "leaving", teamsv1alpha1.ReadyCondition, metav1.ConditionTrue, teamsv1alpha1.ReconciledReason)
+
+	// envtest runs no garbage collector, so the team keeps its
+	// foregroundDeletion finalizer and stays Terminating.
+	g.Expect(env.Client.Delete(ctx, tm, client.PropagationPolicy(metav1.DeletePropagationForeground))).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(tm), tm)).To(Succeed())
+		g.Expect(tm.Status.Phase).To(Equal(teamsv1alpha1.TeamPhaseTerminating))
+	}).WithTimeout(timeout).Should(Succeed())
+	edit(t, tm, func() { tm.Finalizers = nil })
+}
