@@ -1,0 +1,181 @@
+// Package testpg starts a throwaway PostgreSQL server for tests: initdb in a
+// temporary directory, a free port on 127.0.0.1, SCRAM authentication, and
+// everything removed on Stop. It uses Debian's PostgreSQL packages
+// (/usr/lib/postgresql/<version>/bin, or BUURT_PG_BINDIR); as root it runs
+// the server as the postgres OS user, since PostgreSQL refuses to run as root.
+package testpg
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// ErrNoPostgres says how to get PostgreSQL when it is missing.
+var ErrNoPostgres = errors.New("PostgreSQL server binaries not found in /usr/lib/postgresql/*/bin: " +
+	"install them with `apt-get install -y postgresql` (.ci/run does), or set BUURT_PG_BINDIR")
+
+// AdminUser is the superuser of the throwaway server.
+const AdminUser = "buurt_admin"
+
+// Server is a running throwaway PostgreSQL server.
+type Server struct {
+	// Host and Port are where it listens.
+	Host string
+	Port int
+	// Password is AdminUser's password.
+	Password string
+
+	dir string
+	cmd *exec.Cmd
+}
+
+// Start initialises and starts a new server.
+func Start(ctx context.Context) (*Server, error) {
+	bin, err := binDir()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "buurt-pg-")
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Host: "127.0.0.1", Password: "throwaway-" + strconv.FormatInt(time.Now().UnixNano(), 36), dir: dir}
+	cred, err := credential(dir)
+	if err != nil {
+		return nil, errors.Join(err, os.RemoveAll(dir))
+	}
+	pwfile := filepath.Join(dir, "pwfile")
+	if err := os.WriteFile(pwfile, []byte(s.Password), 0o600); err != nil {
+		return nil, errors.Join(err, os.RemoveAll(dir))
+	}
+	if cred != nil {
+		if err := os.Chown(pwfile, int(cred.Uid), int(cred.Gid)); err != nil {
+			return nil, errors.Join(err, os.RemoveAll(dir))
+		}
+	}
+	data := filepath.Join(dir, "data")
+	initdb := exec.CommandContext(ctx, filepath.Join(bin, "initdb"), "-D", data, "-U", AdminUser,
+		"--pwfile", pwfile, "--auth", "scram-sha-256", "--encoding", "UTF8", "--no-sync")
+	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	if out, err := initdb.CombinedOutput(); err != nil {
+		return nil, errors.Join(fmt.Errorf("initdb failed: %w\n%s", err, out), os.RemoveAll(dir))
+	}
+	if s.Port, err = freePort(); err != nil {
+		return nil, errors.Join(err, os.RemoveAll(dir))
+	}
+	s.cmd = exec.Command(filepath.Join(bin, "postgres"), "-D", data, "-p", strconv.Itoa(s.Port),
+		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="+dir,
+		"-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off")
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true}
+	logFile, err := os.Create(filepath.Join(dir, "postgres.log"))
+	if err != nil {
+		return nil, errors.Join(err, os.RemoveAll(dir))
+	}
+	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
+	if err := s.cmd.Start(); err != nil {
+		return nil, errors.Join(fmt.Errorf("failed to start postgres: %w", err), os.RemoveAll(dir))
+	}
+	if err := s.waitReady(ctx); err != nil {
+		log, _ := os.ReadFile(filepath.Join(dir, "postgres.log"))
+		return nil, errors.Join(fmt.Errorf("%w\n%s", err, log), s.Stop())
+	}
+	return s, nil
+}
+
+// URI is a connection URI for user with password to database.
+func (s *Server) URI(user, password, database string) string {
+	return fmt.Sprintf("postgres://%s:%s@%s:%d/%s?sslmode=disable", user, password, s.Host, s.Port, database)
+}
+
+// Connect connects as the superuser to the postgres database.
+func (s *Server) Connect(ctx context.Context) (*pgx.Conn, error) {
+	return pgx.Connect(ctx, s.URI(AdminUser, s.Password, "postgres"))
+}
+
+// Stop stops the server and removes its files.
+func (s *Server) Stop() error {
+	if s.cmd != nil && s.cmd.Process != nil {
+		// SIGINT is PostgreSQL's fast shutdown.
+		_ = s.cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = s.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+	}
+	return os.RemoveAll(s.dir)
+}
+
+func (s *Server) waitReady(ctx context.Context) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		conn, err := s.Connect(ctx)
+		if err == nil {
+			return conn.Close(ctx)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("postgres did not accept connections within 30s: %w", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// binDir finds the newest installed PostgreSQL's server binaries.
+func binDir() (string, error) {
+	if dir := os.Getenv("BUURT_PG_BINDIR"); dir != "" {
+		return dir, nil
+	}
+	found, _ := filepath.Glob("/usr/lib/postgresql/*/bin/postgres")
+	if len(found) == 0 {
+		return "", ErrNoPostgres
+	}
+	slices.SortFunc(found, func(a, b string) int { return version(a) - version(b) })
+	return filepath.Dir(found[len(found)-1]), nil
+}
+
+func version(postgresPath string) int {
+	v, _ := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(postgresPath))))
+	return v
+}
+
+// credential is the postgres OS user when running as root (PostgreSQL will
+// not run as root), after handing it dir; nil otherwise.
+func credential(dir string) (*syscall.Credential, error) {
+	if os.Geteuid() != 0 {
+		return nil, nil
+	}
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return nil, fmt.Errorf("running as root needs the postgres OS user (from Debian's postgresql package): %w", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	if err := os.Chown(dir, uid, gid); err != nil {
+		return nil, err
+	}
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil //nolint:gosec // uids from /etc/passwd fit
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = l.Close() }()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
