@@ -72,13 +72,29 @@ const (
 	// move data.
 	DatabaseClassMismatchReason = "DatabaseClassMismatch"
 
-	// DatabaseUnavailableReason: the database server cannot be reached or
-	// refused an operation.
+	// DatabaseUnavailableReason: the database server refused an operation.
 	DatabaseUnavailableReason = "DatabaseUnavailable"
 
-	// AdminSecretInvalidReason: the shared server's admin Secret is missing
-	// or lacks a key.
+	// AdminSecretMissingReason: the shared server's admin Secret does not
+	// exist in the operator's namespace.
+	AdminSecretMissingReason = "AdminSecretMissing"
+
+	// AdminSecretInvalidReason: the shared server's admin Secret lacks a key.
 	AdminSecretInvalidReason = "AdminSecretInvalid"
+
+	// ServerUnreachableReason: the shared database server does not answer.
+	ServerUnreachableReason = "ServerUnreachable"
+
+	// AuthenticationFailedReason: the shared server refused the admin
+	// Secret's user or password.
+	AuthenticationFailedReason = "AuthenticationFailed"
+
+	// ProvisionedReason: the team's database and its Secret exist.
+	ProvisionedReason = "Provisioned"
+
+	// RetainedReason: the team is being deleted and its database is kept
+	// under reclaimPolicy Retain.
+	RetainedReason = "Retained"
 
 	// ImageNotAllowedReason: an app's image is not under the blueprint's
 	// allowedRegistries, so the app is not deployed.

@@ -153,6 +153,12 @@ type TeamDatabaseStatus struct {
 	// +optional
 	Class DatabaseClass `json:"class,omitempty"`
 
+	// name is the database's name (and, for Shared, its role's name).
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Name string `json:"name,omitempty"`
+
 	// secretName names the Secret in the team namespace that says how to
 	// connect.
 	// +optional

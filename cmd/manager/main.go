@@ -115,7 +115,7 @@ func newManager(cfg *rest.Config, o *options) (ctrl.Manager, error) {
 		// GET /metrics may read them.
 		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
-	mgr, err := operator.NewManager(cfg, ctrl.Options{
+	mgr, err := operator.NewManager(cfg, o.namespace, ctrl.Options{
 		Metrics:                       metrics,
 		HealthProbeBindAddress:        o.probeAddr,
 		LeaderElection:                o.leaderElect,

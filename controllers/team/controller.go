@@ -6,11 +6,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	networkingv1ac "k8s.io/client-go/applyconfigurations/networking/v1"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -22,6 +25,7 @@ import (
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
 	"github.com/buurt-dev/buurt/internal/apply"
+	"github.com/buurt-dev/buurt/internal/database"
 )
 
 // BlueprintIndex indexes teams by the name of their blueprint.
@@ -39,16 +43,23 @@ type Reconciler struct {
 	Recorder recorder.EventRecorder
 	// Applier applies children with server-side apply.
 	Applier *apply.Applier
+	// Namespace is the operator's own namespace, the only one it reads
+	// shared database admin Secrets from.
+	Namespace string
+	// Databases holds the connection pools to shared database servers.
+	Databases *database.Pools
 }
 
 // NewReconciler wires a Reconciler to the manager's cached client, live
 // reader and event recorder.
-func NewReconciler(mgr ctrl.Manager) *Reconciler {
+func NewReconciler(mgr ctrl.Manager, namespace string) *Reconciler {
 	return &Reconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Recorder:  mgr.GetEventRecorder("buurt"),
 		Applier:   apply.New(mgr.GetClient()),
+		Namespace: namespace,
+		Databases: database.NewPools(),
 	}
 }
 
@@ -57,6 +68,8 @@ func NewReconciler(mgr ctrl.Manager) *Reconciler {
 // +kubebuilder:rbac:groups=teams.buurt.dev,resources=teamblueprints,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch;create;patch
 // +kubebuilder:rbac:groups="",resources=resourcequotas;limitranges,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups="",resources=secrets;services,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=get;list;watch;create;patch
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=rolebindings;clusterroles;clusterrolebindings,verbs=get;list;watch;create;patch
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles,verbs=bind,resourceNames=buurt:team-member;buurt:coach
@@ -82,6 +95,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&rbacv1.ClusterRoleBinding{}).
 		Owns(&corev1.ResourceQuota{}).
 		Owns(&corev1.LimitRange{}).
+		Owns(&corev1.Secret{}).
+		Owns(&corev1.Service{}).
+		Owns(&appsv1.StatefulSet{}).
 		Owns(&networkingv1.NetworkPolicy{}).
 		Watches(&teamsv1alpha1.TeamBlueprint{}, handler.EnqueueRequestsFromMapFunc(r.teamsOfBlueprint),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
@@ -110,6 +126,12 @@ type scope struct {
 	// namespaceOwned is true once the team's namespace is known to be buurt's
 	// for this team; nothing is made inside a namespace that is not.
 	namespaceOwned bool
+	// databaseEgress is the policy that lets the team reach its shared
+	// database server, when there is one.
+	databaseEgress *networkingv1ac.NetworkPolicyApplyConfiguration
+	// requeueAfter asks to look again later, for what is not watched (a
+	// database server, its admin Secret).
+	requeueAfter time.Duration
 }
 
 // Reconcile makes one team's workspace match its spec. Status is computed
@@ -119,15 +141,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	if err := r.Client.Get(ctx, req.NamespacedName, team); err != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
-	if !team.DeletionTimestamp.IsZero() {
-		// Every child has the team as its controller owner: garbage
-		// collection removes them. The team is only still here while that
-		// happens in the foreground.
-		before := team.DeepCopy()
-		team.Status.Phase = teamsv1alpha1.TeamPhaseTerminating
-		return reconcile.Result{}, r.patchStatus(ctx, before, team)
-	}
-
 	before := team.DeepCopy()
 	s := &scope{team: team}
 	defer func() {
@@ -142,11 +155,21 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 		if !apierrors.IsNotFound(err) {
 			return reconcile.Result{}, fmt.Errorf("failed to get blueprint %s of team %s: %w", team.Spec.Blueprint, klog.KObj(team), err)
 		}
+		blueprint = nil
+	}
+	s.blueprint = blueprint
+
+	if !team.DeletionTimestamp.IsZero() {
+		// Every child has the team as its controller owner: garbage
+		// collection removes them. Only a Shared database needs buurt.
+		err := r.reconcileDelete(ctx, s)
+		return reconcile.Result{RequeueAfter: s.requeueAfter}, err
+	}
+	if blueprint == nil {
 		// The blueprint watch brings the team back when it appears.
 		setBlueprintNotFound(team)
 		return reconcile.Result{}, nil
 	}
-	s.blueprint = blueprint
 
 	if err := r.reconcileNamespace(ctx, s); err != nil {
 		return reconcile.Result{}, err
@@ -155,6 +178,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 		for _, phase := range []func(context.Context, *scope) error{
 			r.reconcileAccess,
 			r.reconcileQuota,
+			r.reconcileDatabase,
 			r.reconcileNetwork,
 		} {
 			if err := phase(ctx, s); err != nil {
@@ -167,5 +191,5 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	}
 	setSize(team, blueprint)
 	setReady(team)
-	return reconcile.Result{}, nil
+	return reconcile.Result{RequeueAfter: s.requeueAfter}, nil
 }

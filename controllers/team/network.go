@@ -16,7 +16,11 @@ import (
 func (r *Reconciler) reconcileNetwork(ctx context.Context, s *scope) error {
 	team := s.team
 	keep := sets.New[string]()
-	for _, policy := range render.NetworkPolicies(team, s.blueprint) {
+	policies := render.NetworkPolicies(team, s.blueprint)
+	if s.databaseEgress != nil {
+		policies = append(policies, s.databaseEgress)
+	}
+	for _, policy := range policies {
 		if err := r.Applier.Apply(ctx, policy, &networkingv1.NetworkPolicy{}); err != nil {
 			return fmt.Errorf("failed to apply network policy of team %s: %w", klog.KObj(team), err)
 		}

@@ -18,6 +18,7 @@ import (
 var readinessConditions = []string{
 	teamsv1alpha1.NamespaceReadyCondition,
 	teamsv1alpha1.AccessReadyCondition,
+	teamsv1alpha1.DatabaseReadyCondition,
 	teamsv1alpha1.SizeWithinLimitCondition,
 }
 
@@ -91,7 +92,8 @@ func (r *Reconciler) patchStatus(ctx context.Context, before, team *teamsv1alpha
 	if equality.Semantic.DeepEqual(before.Status, team.Status) {
 		return nil
 	}
-	if err := r.Client.Status().Patch(ctx, team, client.MergeFrom(before)); err != nil {
+	// A team whose last finalizer was just removed is gone.
+	if err := r.Client.Status().Patch(ctx, team, client.MergeFrom(before)); client.IgnoreNotFound(err) != nil {
 		return fmt.Errorf("failed to update status of team %s: %w", klog.KObj(team), err)
 	}
 	return nil

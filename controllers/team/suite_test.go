@@ -73,7 +73,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	reconciler = team.NewReconciler(mgr)
+	reconciler = team.NewReconciler(mgr, operatorNamespace)
 	if err := reconciler.SetupWithManager(mgr); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -89,6 +89,9 @@ func run(m *testing.M) int {
 	}
 	return code
 }
+
+// operatorNamespace is the operator's own namespace in these tests.
+const operatorNamespace = "buurt-system"
 
 // operatorUser is who the manager runs as in these tests.
 const operatorUser = "system:serviceaccount:buurt-system:buurt-controller-manager"

@@ -6,6 +6,7 @@ package operator
 import (
 	"fmt"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -41,6 +42,7 @@ func CacheOptions() cache.Options {
 	byObject := map[client.Object]cache.ByObject{}
 	for _, obj := range []client.Object{
 		&corev1.Namespace{}, &corev1.ResourceQuota{}, &corev1.LimitRange{},
+		&corev1.Secret{}, &corev1.Service{}, &appsv1.StatefulSet{},
 		&rbacv1.RoleBinding{}, &rbacv1.ClusterRole{}, &rbacv1.ClusterRoleBinding{},
 		&networkingv1.NetworkPolicy{},
 	} {
@@ -50,8 +52,8 @@ func CacheOptions() cache.Options {
 }
 
 // NewManager makes a manager with buurt's scheme and cache and registers
-// every controller with it.
-func NewManager(cfg *rest.Config, opts ctrl.Options) (ctrl.Manager, error) {
+// every controller with it. namespace is the operator's own namespace.
+func NewManager(cfg *rest.Config, namespace string, opts ctrl.Options) (ctrl.Manager, error) {
 	scheme, err := NewScheme()
 	if err != nil {
 		return nil, err
@@ -62,7 +64,7 @@ func NewManager(cfg *rest.Config, opts ctrl.Options) (ctrl.Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("failed to create manager: %w", err)
 	}
-	if err := team.NewReconciler(mgr).SetupWithManager(mgr); err != nil {
+	if err := team.NewReconciler(mgr, namespace).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("failed to set up the team controller: %w", err)
 	}
 	return mgr, nil

@@ -1,0 +1,295 @@
+package team
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
+	"github.com/buurt-dev/buurt/internal/database"
+	"github.com/buurt-dev/buurt/internal/render"
+)
+
+// DatabaseFinalizer holds a team with a Shared database until its data is
+// retained or dropped by its reclaim policy: that database lives outside
+// Kubernetes, where garbage collection cannot reach.
+const DatabaseFinalizer = "teams.buurt.dev/database"
+
+// waitForServer is how long to wait before asking an unreachable or
+// misconfigured shared server again; its Secret and the server itself are
+// not watched.
+const waitForServer = 30 * time.Second
+
+// databaseClass is the team's database class: fixed in status once its
+// database exists, else the team's override, else the blueprint's.
+func databaseClass(team *teamsv1alpha1.NeighbourhoodTeam, blueprint *teamsv1alpha1.TeamBlueprint) (class, wanted teamsv1alpha1.DatabaseClass) {
+	wanted = blueprint.Spec.Database.Class
+	if team.Spec.Database != nil && team.Spec.Database.Class != "" {
+		wanted = team.Spec.Database.Class
+	}
+	if team.Status.Database != nil && team.Status.Database.Class != "" {
+		return team.Status.Database.Class, wanted
+	}
+	return wanted, wanted
+}
+
+// reclaimPolicy is the team's override, else the blueprint's, else Retain.
+func reclaimPolicy(team *teamsv1alpha1.NeighbourhoodTeam, blueprint *teamsv1alpha1.TeamBlueprint) teamsv1alpha1.ReclaimPolicy {
+	if team.Spec.Database != nil && team.Spec.Database.ReclaimPolicy != "" {
+		return team.Spec.Database.ReclaimPolicy
+	}
+	if blueprint != nil && blueprint.Spec.Database.ReclaimPolicy != "" {
+		return blueprint.Spec.Database.ReclaimPolicy
+	}
+	return teamsv1alpha1.ReclaimPolicyRetain
+}
+
+// reconcileDatabase provisions the team's database by its class.
+func (r *Reconciler) reconcileDatabase(ctx context.Context, s *scope) error {
+	team := s.team
+	class, wanted := databaseClass(team, s.blueprint)
+	var err error
+	switch class {
+	case teamsv1alpha1.DatabaseClassShared:
+		err = r.reconcileShared(ctx, s)
+	case teamsv1alpha1.DatabaseClassDedicated:
+		err = r.reconcileDedicated(ctx, s)
+	default:
+		team.Status.Database = nil
+		setCondition(team, teamsv1alpha1.DatabaseReadyCondition, true, teamsv1alpha1.DatabaseNotRequestedReason,
+			"The team has no database (class None)")
+	}
+	if err == nil && class != wanted {
+		setCondition(team, teamsv1alpha1.DatabaseReadyCondition, false, teamsv1alpha1.DatabaseClassMismatchReason,
+			fmt.Sprintf("The team's database is %s but its blueprint or override now says %s; buurt does not move data: "+
+				"migrate it and make a new team, or set the class back", class, wanted))
+	}
+	return err
+}
+
+// adminConnection reads the shared server's admin Secret, from the
+// operator's own namespace only. ok is false when the condition was set.
+func (r *Reconciler) adminConnection(ctx context.Context, s *scope) (admin database.Admin, ok bool, err error) {
+	name := s.blueprint.Spec.Database.Shared.AdminSecretName
+	secret := &corev1.Secret{}
+	if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: r.Namespace, Name: name}, secret); err != nil {
+		if !apierrors.IsNotFound(err) {
+			return admin, false, fmt.Errorf("failed to read admin Secret %s/%s: %w", r.Namespace, name, err)
+		}
+		setCondition(s.team, teamsv1alpha1.DatabaseReadyCondition, false, teamsv1alpha1.AdminSecretMissingReason,
+			fmt.Sprintf("Secret %s/%s with the shared server's admin connection does not exist; "+
+				"create it with the keys host, port, user, password and sslmode", r.Namespace, name))
+		s.requeueAfter = waitForServer
+		return admin, false, nil
+	}
+	get := func(key, fallback string) string {
+		if v := string(secret.Data[key]); v != "" {
+			return v
+		}
+		return fallback
+	}
+	admin = database.Admin{Host: get("host", ""), Port: get("port", "5432"), User: get("user", ""),
+		Password: get("password", ""), SSLMode: get("sslmode", "require")}
+	for key, value := range map[string]string{"host": admin.Host, "user": admin.User, "password": admin.Password} {
+		if value == "" {
+			setCondition(s.team, teamsv1alpha1.DatabaseReadyCondition, false, teamsv1alpha1.AdminSecretInvalidReason,
+				fmt.Sprintf("Secret %s/%s has no %q; it needs host, port, user, password and sslmode", r.Namespace, name, key))
+			s.requeueAfter = waitForServer
+			return admin, false, nil
+		}
+	}
+	return admin, true, nil
+}
+
+// reconcileShared makes the team's role and database on the shared server
+// and the Secret that says how to connect.
+func (r *Reconciler) reconcileShared(ctx context.Context, s *scope) error {
+	team := s.team
+	if err := r.addFinalizer(ctx, team); err != nil {
+		return err
+	}
+	admin, ok, err := r.adminConnection(ctx, s)
+	if !ok || err != nil {
+		return err
+	}
+	server, err := r.Databases.Get(ctx, admin)
+	if err != nil {
+		return err
+	}
+	if err := server.Ping(ctx); err != nil {
+		r.serverDown(s, admin, err)
+		return nil
+	}
+
+	name := database.Name(team.Name)
+	secret := &corev1.Secret{}
+	err = r.Client.Get(ctx, client.ObjectKey{Namespace: team.NamespaceName(), Name: render.DatabaseSecretName(team)}, secret)
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("failed to read the database Secret of team %s: %w", klog.KObj(team), err)
+	}
+	// The Secret is the source of truth for the password; without it, a
+	// new one is made and set on the role.
+	password := string(secret.Data["password"])
+	rotate := password == ""
+	if rotate {
+		if password, err = database.NewPassword(); err != nil {
+			return err
+		}
+	}
+	verifier, err := database.SCRAMVerifier(password)
+	if err != nil {
+		return err
+	}
+	if err := server.Ensure(ctx, name, verifier); err != nil {
+		return fmt.Errorf("failed to provision the database of team %s: %w", klog.KObj(team), err)
+	}
+	if rotate {
+		if err := server.SetPassword(ctx, name, verifier); err != nil {
+			return fmt.Errorf("failed to set the database password of team %s: %w", klog.KObj(team), err)
+		}
+	}
+	if err := r.Applier.Apply(ctx, render.DatabaseSecret(team, render.Connection{
+		Host: admin.Host, Port: admin.Port, DBName: name, User: name, Password: password, SSLMode: admin.SSLMode,
+	}), &corev1.Secret{}); err != nil {
+		return fmt.Errorf("failed to apply the database Secret of team %s: %w", klog.KObj(team), err)
+	}
+	port, _ := strconv.ParseInt(admin.Port, 10, 32)
+	s.databaseEgress = render.DatabaseEgressPolicy(team, s.blueprint, int32(port)) //nolint:gosec // a port fits
+	team.Status.Database = &teamsv1alpha1.TeamDatabaseStatus{
+		Class: teamsv1alpha1.DatabaseClassShared, Name: name, SecretName: render.DatabaseSecretName(team),
+	}
+	setCondition(team, teamsv1alpha1.DatabaseReadyCondition, true, teamsv1alpha1.ProvisionedReason,
+		fmt.Sprintf("Database %s on %s:%s; connection in Secret %s", name, admin.Host, admin.Port, render.DatabaseSecretName(team)))
+	return nil
+}
+
+// serverDown reports a shared server that refused or did not answer, and
+// waits for it.
+func (r *Reconciler) serverDown(s *scope, admin database.Admin, err error) {
+	reason, message := teamsv1alpha1.ServerUnreachableReason,
+		fmt.Sprintf("Shared database server %s:%s does not answer; buurt tries again", admin.Host, admin.Port)
+	if database.IsAuthenticationFailure(err) {
+		reason, message = teamsv1alpha1.AuthenticationFailedReason,
+			fmt.Sprintf("Shared database server %s:%s refused user %s; check the admin Secret's user and password",
+				admin.Host, admin.Port, admin.User)
+	}
+	setCondition(s.team, teamsv1alpha1.DatabaseReadyCondition, false, reason, message)
+	s.requeueAfter = waitForServer
+}
+
+// reconcileDedicated runs the team's own PostgreSQL in its namespace.
+func (r *Reconciler) reconcileDedicated(ctx context.Context, s *scope) error {
+	team := s.team
+	secret := &corev1.Secret{}
+	err := r.Client.Get(ctx, client.ObjectKey{Namespace: team.NamespaceName(), Name: render.DatabaseSecretName(team)}, secret)
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("failed to read the database Secret of team %s: %w", klog.KObj(team), err)
+	}
+	// The server takes its password from the Secret when it first starts;
+	// keeping the Secret's password keeps the two in step.
+	password := string(secret.Data["password"])
+	if password == "" {
+		if password, err = database.NewPassword(); err != nil {
+			return err
+		}
+	}
+	name := database.Name(team.Name)
+	if err := r.Applier.Apply(ctx, render.DatabaseSecret(team, render.Connection{
+		Host: render.DedicatedHost(team), Port: render.DedicatedPort, DBName: name, User: name, Password: password, SSLMode: "disable",
+	}), &corev1.Secret{}); err != nil {
+		return fmt.Errorf("failed to apply the database Secret of team %s: %w", klog.KObj(team), err)
+	}
+	if err := r.Applier.Apply(ctx, render.DedicatedService(team), &corev1.Service{}); err != nil {
+		return fmt.Errorf("failed to apply the database Service of team %s: %w", klog.KObj(team), err)
+	}
+	sts := &appsv1.StatefulSet{}
+	if err := r.Applier.Apply(ctx, render.DedicatedStatefulSet(team, s.blueprint), sts); err != nil {
+		return fmt.Errorf("failed to apply the database StatefulSet of team %s: %w", klog.KObj(team), err)
+	}
+	team.Status.Database = &teamsv1alpha1.TeamDatabaseStatus{
+		Class: teamsv1alpha1.DatabaseClassDedicated, Name: name, SecretName: render.DatabaseSecretName(team),
+	}
+	if sts.Status.ReadyReplicas < 1 {
+		setCondition(team, teamsv1alpha1.DatabaseReadyCondition, false, teamsv1alpha1.ProvisioningReason,
+			"The team's PostgreSQL is starting")
+		return nil
+	}
+	setCondition(team, teamsv1alpha1.DatabaseReadyCondition, true, teamsv1alpha1.ProvisionedReason,
+		fmt.Sprintf("Database %s runs in the team's namespace; connection in Secret %s", name, render.DatabaseSecretName(team)))
+	return nil
+}
+
+func (r *Reconciler) addFinalizer(ctx context.Context, team *teamsv1alpha1.NeighbourhoodTeam) error {
+	if controllerutil.ContainsFinalizer(team, DatabaseFinalizer) {
+		return nil
+	}
+	patch := client.MergeFrom(team.DeepCopy())
+	controllerutil.AddFinalizer(team, DatabaseFinalizer)
+	if err := r.Client.Patch(ctx, team, patch); err != nil {
+		return fmt.Errorf("failed to add the database finalizer to team %s: %w", klog.KObj(team), err)
+	}
+	return nil
+}
+
+// reconcileDelete keeps or drops a Shared database by the reclaim policy,
+// then lets the team go. Everything inside Kubernetes is garbage collected.
+func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) error {
+	team := s.team
+	team.Status.Phase = teamsv1alpha1.TeamPhaseTerminating
+	if !controllerutil.ContainsFinalizer(team, DatabaseFinalizer) {
+		return nil
+	}
+	name := database.Name(team.Name)
+	if team.Status.Database != nil && team.Status.Database.Name != "" {
+		name = team.Status.Database.Name
+	}
+	if reclaimPolicy(team, s.blueprint) == teamsv1alpha1.ReclaimPolicyRetain || s.blueprint == nil {
+		where := "the shared server"
+		if s.blueprint != nil {
+			if admin, ok, err := r.adminConnection(ctx, s); err == nil && ok {
+				where = admin.Host + ":" + admin.Port
+			}
+		}
+		ctrl.LoggerFrom(ctx).Info("Keeping the team's database (reclaimPolicy Retain)", "database", name, "server", where)
+		r.Recorder.Eventf(team, nil, corev1.EventTypeNormal, teamsv1alpha1.RetainedReason, "Delete",
+			"Database %s on %s is kept (reclaimPolicy Retain); drop it by hand when it is no longer needed", name, where)
+		setCondition(team, teamsv1alpha1.DatabaseReadyCondition, false, teamsv1alpha1.RetainedReason,
+			fmt.Sprintf("Database %s on %s is kept (reclaimPolicy Retain)", name, where))
+		return r.removeFinalizer(ctx, team)
+	}
+
+	admin, ok, err := r.adminConnection(ctx, s)
+	if !ok || err != nil {
+		return err
+	}
+	server, err := r.Databases.Get(ctx, admin)
+	if err != nil {
+		return err
+	}
+	if err := server.Drop(ctx, name); err != nil {
+		// The finalizer holds until the server answers.
+		r.serverDown(s, admin, err)
+		return nil
+	}
+	r.Recorder.Eventf(team, nil, corev1.EventTypeNormal, "DatabaseDeleted", "Delete",
+		"Dropped database and role %s on %s:%s (reclaimPolicy Delete)", name, admin.Host, admin.Port)
+	return r.removeFinalizer(ctx, team)
+}
+
+func (r *Reconciler) removeFinalizer(ctx context.Context, team *teamsv1alpha1.NeighbourhoodTeam) error {
+	patch := client.MergeFrom(team.DeepCopy())
+	controllerutil.RemoveFinalizer(team, DatabaseFinalizer)
+	if err := r.Client.Patch(ctx, team, patch); err != nil {
+		return fmt.Errorf("failed to remove the database finalizer from team %s: %w", klog.KObj(team), err)
+	}
+	return nil
+}
