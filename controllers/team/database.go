@@ -163,7 +163,7 @@ func (r *Reconciler) reconcileShared(ctx context.Context, s *scope) error {
 		return fmt.Errorf("failed to apply the database Secret of team %s: %w", klog.KObj(team), err)
 	}
 	port, _ := strconv.ParseInt(admin.Port, 10, 32)
-	s.databaseEgress = render.DatabaseEgressPolicy(team, s.blueprint, int32(port)) //nolint:gosec // a port fits
+	s.databaseEgress = render.DatabaseEgressPolicy(team, s.blueprint, int32(port))
 	team.Status.Database = &teamsv1alpha1.TeamDatabaseStatus{
 		Class: teamsv1alpha1.DatabaseClassShared, Name: name, SecretName: render.DatabaseSecretName(team),
 	}
