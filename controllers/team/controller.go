@@ -48,18 +48,23 @@ type Reconciler struct {
 	Namespace string
 	// Databases holds the connection pools to shared database servers.
 	Databases *database.Pools
+	// ServerRetry is how long to wait before asking an unreachable or
+	// misconfigured shared server again; neither the server nor its admin
+	// Secret is watched.
+	ServerRetry time.Duration
 }
 
 // NewReconciler wires a Reconciler to the manager's cached client, live
 // reader and event recorder.
 func NewReconciler(mgr ctrl.Manager, namespace string) *Reconciler {
 	return &Reconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Recorder:  mgr.GetEventRecorder("buurt"),
-		Applier:   apply.New(mgr.GetClient()),
-		Namespace: namespace,
-		Databases: database.NewPools(),
+		Client:      mgr.GetClient(),
+		APIReader:   mgr.GetAPIReader(),
+		Recorder:    mgr.GetEventRecorder("buurt"),
+		Applier:     apply.New(mgr.GetClient()),
+		Namespace:   namespace,
+		Databases:   database.NewPools(),
+		ServerRetry: 30 * time.Second,
 	}
 }
 

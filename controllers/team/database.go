@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -23,11 +22,6 @@ import (
 // retained or dropped by its reclaim policy: that database lives outside
 // Kubernetes, where garbage collection cannot reach.
 const DatabaseFinalizer = "teams.buurt.dev/database"
-
-// waitForServer is how long to wait before asking an unreachable or
-// misconfigured shared server again; its Secret and the server itself are
-// not watched.
-const waitForServer = 30 * time.Second
 
 // databaseClass is the team's database class: fixed in status once its
 // database exists, else the team's override, else the blueprint's.
@@ -88,7 +82,7 @@ func (r *Reconciler) adminConnection(ctx context.Context, s *scope) (admin datab
 		setCondition(s.team, teamsv1alpha1.DatabaseReadyCondition, false, teamsv1alpha1.AdminSecretMissingReason,
 			fmt.Sprintf("Secret %s/%s with the shared server's admin connection does not exist; "+
 				"create it with the keys host, port, user, password and sslmode", r.Namespace, name))
-		s.requeueAfter = waitForServer
+		s.requeueAfter = r.ServerRetry
 		return admin, false, nil
 	}
 	get := func(key, fallback string) string {
@@ -99,11 +93,20 @@ func (r *Reconciler) adminConnection(ctx context.Context, s *scope) (admin datab
 	}
 	admin = database.Admin{Host: get("host", ""), Port: get("port", "5432"), User: get("user", ""),
 		Password: get("password", ""), SSLMode: get("sslmode", "require")}
-	for key, value := range map[string]string{"host": admin.Host, "user": admin.User, "password": admin.Password} {
-		if value == "" {
+	port, err := strconv.Atoi(admin.Port)
+	// In a fixed order, so the condition's message does not change between
+	// reconciles.
+	for _, check := range []struct {
+		key string
+		bad bool
+	}{
+		{"host", admin.Host == ""}, {"port", err != nil || port < 1 || port > 65535},
+		{"user", admin.User == ""}, {"password", admin.Password == ""},
+	} {
+		if check.bad {
 			setCondition(s.team, teamsv1alpha1.DatabaseReadyCondition, false, teamsv1alpha1.AdminSecretInvalidReason,
-				fmt.Sprintf("Secret %s/%s has no %q; it needs host, port, user, password and sslmode", r.Namespace, name, key))
-			s.requeueAfter = waitForServer
+				fmt.Sprintf("Secret %s/%s has no valid %q; it needs host, port, user, password and sslmode", r.Namespace, name, check.key))
+			s.requeueAfter = r.ServerRetry
 			return admin, false, nil
 		}
 	}
@@ -131,8 +134,10 @@ func (r *Reconciler) reconcileShared(ctx context.Context, s *scope) error {
 	}
 
 	name := database.Name(team.Name)
+	// Read past the cache: a Secret just deleted to rotate a password must
+	// not come back from a stale cache with the old one.
 	secret := &corev1.Secret{}
-	err = r.Client.Get(ctx, client.ObjectKey{Namespace: team.NamespaceName(), Name: render.DatabaseSecretName(team)}, secret)
+	err = r.APIReader.Get(ctx, client.ObjectKey{Namespace: team.NamespaceName(), Name: render.DatabaseSecretName(team)}, secret)
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("failed to read the database Secret of team %s: %w", klog.KObj(team), err)
 	}
@@ -140,27 +145,37 @@ func (r *Reconciler) reconcileShared(ctx context.Context, s *scope) error {
 	// new one is made and set on the role.
 	password := string(secret.Data["password"])
 	rotate := password == ""
-	if rotate {
-		if password, err = database.NewPassword(); err != nil {
+	for attempt := 0; ; attempt++ {
+		if rotate {
+			if password, err = database.NewPassword(); err != nil {
+				return err
+			}
+		}
+		verifier, err := database.SCRAMVerifier(password)
+		if err != nil {
 			return err
 		}
-	}
-	verifier, err := database.SCRAMVerifier(password)
-	if err != nil {
-		return err
-	}
-	if err := server.Ensure(ctx, name, verifier); err != nil {
-		return fmt.Errorf("failed to provision the database of team %s: %w", klog.KObj(team), err)
-	}
-	if rotate {
-		if err := server.SetPassword(ctx, name, verifier); err != nil {
-			return fmt.Errorf("failed to set the database password of team %s: %w", klog.KObj(team), err)
+		if err := server.Ensure(ctx, name, verifier); err != nil {
+			return fmt.Errorf("failed to provision the database of team %s: %w", klog.KObj(team), err)
 		}
-	}
-	if err := r.Applier.Apply(ctx, render.DatabaseSecret(team, render.Connection{
-		Host: admin.Host, Port: admin.Port, DBName: name, User: name, Password: password, SSLMode: admin.SSLMode,
-	}), &corev1.Secret{}); err != nil {
-		return fmt.Errorf("failed to apply the database Secret of team %s: %w", klog.KObj(team), err)
+		if rotate {
+			if err := server.SetPassword(ctx, name, verifier); err != nil {
+				return fmt.Errorf("failed to set the database password of team %s: %w", klog.KObj(team), err)
+			}
+		}
+		applied := &corev1.Secret{}
+		if err := r.Applier.Apply(ctx, render.DatabaseSecret(team, render.Connection{
+			Host: admin.Host, Port: admin.Port, DBName: name, User: name, Password: password, SSLMode: admin.SSLMode,
+		}), applied); err != nil {
+			return fmt.Errorf("failed to apply the database Secret of team %s: %w", klog.KObj(team), err)
+		}
+		// A Secret deleted (to rotate its password) after it was read was
+		// just made again from what was read: rotate as if it had not been
+		// read at all.
+		if secret.UID == "" || applied.UID == secret.UID || attempt > 0 {
+			break
+		}
+		rotate = true
 	}
 	port, _ := strconv.ParseInt(admin.Port, 10, 32)
 	s.databaseEgress = render.DatabaseEgressPolicy(team, s.blueprint, int32(port))
@@ -183,14 +198,14 @@ func (r *Reconciler) serverDown(s *scope, admin database.Admin, err error) {
 				admin.Host, admin.Port, admin.User)
 	}
 	setCondition(s.team, teamsv1alpha1.DatabaseReadyCondition, false, reason, message)
-	s.requeueAfter = waitForServer
+	s.requeueAfter = r.ServerRetry
 }
 
 // reconcileDedicated runs the team's own PostgreSQL in its namespace.
 func (r *Reconciler) reconcileDedicated(ctx context.Context, s *scope) error {
 	team := s.team
 	secret := &corev1.Secret{}
-	err := r.Client.Get(ctx, client.ObjectKey{Namespace: team.NamespaceName(), Name: render.DatabaseSecretName(team)}, secret)
+	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: team.NamespaceName(), Name: render.DatabaseSecretName(team)}, secret)
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("failed to read the database Secret of team %s: %w", klog.KObj(team), err)
 	}

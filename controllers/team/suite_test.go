@@ -1,33 +1,41 @@
 package team_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
 	"github.com/buurt-dev/buurt/controllers/team"
 	"github.com/buurt-dev/buurt/internal/operator"
 	"github.com/buurt-dev/buurt/internal/testenv"
+	"github.com/buurt-dev/buurt/internal/testpg"
 )
 
 var (
 	env        *testenv.Env
+	pg         *testpg.Server
 	reconciler *team.Reconciler
+	// logs holds everything the manager logged, to search for secrets.
+	logs syncBuffer
 	// writes counts the mutating requests the manager sends.
 	writes atomic.Int64
 )
@@ -46,6 +54,13 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer func() { _ = env.Stop() }()
+	pg, err = testpg.Start(context.Background())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = pg.Stop() }()
+	ctrl.SetLogger(zap.New(zap.WriteTo(&logs), zap.UseDevMode(true)))
 
 	// The manager runs with exactly the permissions an installation grants
 	// it (config/rbac), so a missing RBAC marker fails these tests.
@@ -74,6 +89,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	reconciler = team.NewReconciler(mgr, operatorNamespace)
+	reconciler.ServerRetry = time.Second
 	if err := reconciler.SetupWithManager(mgr); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -104,11 +120,32 @@ func installOperatorRBAC() error {
 			return err
 		}
 	}
+	if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: operatorNamespace}}); err != nil {
+		return err
+	}
 	return env.Client.Create(ctx, &rbacv1.ClusterRoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: "buurt-manager"},
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "buurt-manager"},
 		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: operatorUser}},
 	})
+}
+
+// syncBuffer is a buffer the manager's goroutines may write to at once.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 type countingTransport struct{ next http.RoundTripper }

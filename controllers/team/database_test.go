@@ -1,0 +1,207 @@
+package team_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
+	"github.com/buurt-dev/buurt/controllers/team"
+	"github.com/buurt-dev/buurt/internal/testpg"
+)
+
+// adminSecret is the throwaway server's admin connection in the operator's
+// namespace, as a platform engineer would create it.
+func adminSecret(name, password string) *corev1.Secret {
+	return &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: operatorNamespace, Name: name},
+		StringData: map[string]string{
+			"host": pg.Host, "port": strconv.Itoa(pg.Port), "user": testpg.AdminUser, "password": password, "sslmode": "disable",
+		},
+	}
+}
+
+func sharedBlueprint(name, adminSecretName string) *teamsv1alpha1.TeamBlueprint {
+	bp := designBlueprint(name)
+	bp.Spec.Database = teamsv1alpha1.BlueprintDatabase{
+		Class:         teamsv1alpha1.DatabaseClassShared,
+		ReclaimPolicy: teamsv1alpha1.ReclaimPolicyRetain,
+		Shared: teamsv1alpha1.SharedDatabase{
+			AdminSecretName: adminSecretName,
+			Egress:          &teamsv1alpha1.DatabaseEgress{CIDR: "127.0.0.1/32"},
+		},
+	}
+	return bp
+}
+
+func dbSecret(g Gomega, teamName string) *corev1.Secret {
+	secret := &corev1.Secret{}
+	g.Expect(env.Client.Get(context.Background(),
+		client.ObjectKey{Namespace: "team-" + teamName, Name: teamName + "-db"}, secret)).To(Succeed())
+	return secret
+}
+
+// databaseExists asks the server itself.
+func databaseExists(g Gomega, name string) (role, database bool) {
+	ctx := context.Background()
+	conn, err := pg.Connect(ctx)
+	g.Expect(err).NotTo(HaveOccurred())
+	defer func() { _ = conn.Close(ctx) }()
+	g.Expect(conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1), "+
+		"EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&role, &database)).To(Succeed())
+	return role, database
+}
+
+// expectSecretNowhere searches status, Events and the operator's logs for a
+// password.
+func expectSecretNowhere(g Gomega, tm *teamsv1alpha1.NeighbourhoodTeam, password string) {
+	status, err := json.Marshal(tm.Status)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(string(status)).NotTo(ContainSubstring(password))
+	events := &eventsv1.EventList{}
+	g.Expect(env.Client.List(context.Background(), events)).To(Succeed())
+	for _, e := range events.Items {
+		g.Expect(e.Note).NotTo(ContainSubstring(password))
+	}
+	g.Expect(logs.String()).NotTo(ContainSubstring(password))
+}
+
+func TestSharedDatabase(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	create(t, adminSecret("pg-admin", pg.Password))
+	create(t, sharedBlueprint("shared", "pg-admin"))
+	tm := newTeam("shared-one", "shared", user("anna"))
+	create(t, tm)
+
+	tm = eventuallyCondition(t, "shared-one", teamsv1alpha1.ReadyCondition, metav1.ConditionTrue, teamsv1alpha1.ReconciledReason)
+	g.Expect(cond(tm, teamsv1alpha1.DatabaseReadyCondition)).To(And(
+		HaveField("Status", metav1.ConditionTrue), HaveField("Reason", teamsv1alpha1.ProvisionedReason),
+		HaveField("Message", fmt.Sprintf("Database buurt_shared_one on 127.0.0.1:%d; connection in Secret shared-one-db", pg.Port))))
+	g.Expect(tm.Status.Database).To(Equal(&teamsv1alpha1.TeamDatabaseStatus{ //nolint:gosec // names, not credentials
+		Class: teamsv1alpha1.DatabaseClassShared, Name: "buurt_shared_one", SecretName: "shared-one-db",
+	}))
+	g.Expect(tm.Finalizers).To(ContainElement(team.DatabaseFinalizer))
+
+	secret := dbSecret(g, "shared-one")
+	g.Expect(secret.Data).To(HaveLen(7))
+	g.Expect(string(secret.Data["host"])).To(Equal("127.0.0.1"))
+	g.Expect(string(secret.Data["port"])).To(Equal(strconv.Itoa(pg.Port)))
+	g.Expect(string(secret.Data["dbname"])).To(Equal("buurt_shared_one"))
+	g.Expect(string(secret.Data["user"])).To(Equal("buurt_shared_one"))
+	g.Expect(string(secret.Data["sslmode"])).To(Equal("disable"))
+	password := string(secret.Data["password"])
+	g.Expect(len(password)).To(BeNumerically(">=", 40))
+	conn, err := pgx.Connect(ctx, string(secret.Data["uri"]))
+	g.Expect(err).NotTo(HaveOccurred(), "the Secret's uri connects")
+	g.Expect(conn.Close(ctx)).To(Succeed())
+
+	policy := eventuallyPolicy(g, "team-shared-one", "buurt-allow-database")
+	g.Expect(policy.Spec.Egress).To(HaveLen(1))
+	g.Expect(policy.Spec.Egress[0].To[0].IPBlock.CIDR).To(Equal("127.0.0.1/32"))
+	g.Expect(policy.Spec.Egress[0].Ports[0].Port.IntValue()).To(Equal(pg.Port))
+	expectSecretNowhere(g, tm, password)
+
+	// Secret deleted: a new password is made and set; the old one stops working.
+	t.Cleanup(func() {
+		if t.Failed() {
+			// What the operator logged about the team helps to read a failure.
+			for _, line := range strings.Split(logs.String(), "\n") {
+				if strings.Contains(line, "shared-one") {
+					t.Log(line)
+				}
+			}
+		}
+	})
+	g.Expect(env.Client.Delete(ctx, secret)).To(Succeed())
+	var fresh string
+	g.Eventually(func(g Gomega) {
+		fresh = string(dbSecret(g, "shared-one").Data["password"])
+		g.Expect(fresh).NotTo(BeEmpty())
+		g.Expect(fresh).NotTo(Equal(password))
+		conn, err := pgx.Connect(ctx, string(dbSecret(g, "shared-one").Data["uri"]))
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(conn.Close(ctx)).To(Succeed())
+	}).WithTimeout(timeout).Should(Succeed())
+	_, err = pgx.Connect(ctx, pg.URI("buurt_shared_one", password, "buurt_shared_one"))
+	g.Expect(err).To(MatchError(ContainSubstring("password authentication failed")))
+
+	// Retain: the team goes, its data stays, and an Event says where.
+	g.Expect(env.Client.Delete(ctx, tm)).To(Succeed())
+	g.Eventually(func() bool {
+		return apierrors.IsNotFound(env.Client.Get(ctx, client.ObjectKeyFromObject(tm), &teamsv1alpha1.NeighbourhoodTeam{}))
+	}).WithTimeout(timeout).Should(BeTrue())
+	role, db := databaseExists(g, "buurt_shared_one")
+	g.Expect([]bool{role, db}).To(Equal([]bool{true, true}))
+	expectSecretNowhere(g, tm, fresh)
+	expectSecretNowhere(g, tm, password)
+}
+
+func TestSharedDatabaseDeletePolicyDropsIt(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	create(t, adminSecret("pg-admin-drop", pg.Password))
+	create(t, sharedBlueprint("shared-drop", "pg-admin-drop"))
+	tm := newTeam("shared-drop", "shared-drop", user("anna"))
+	tm.Spec.Database = &teamsv1alpha1.TeamDatabase{ReclaimPolicy: teamsv1alpha1.ReclaimPolicyDelete}
+	create(t, tm)
+	eventuallyCondition(t, "shared-drop", teamsv1alpha1.DatabaseReadyCondition, metav1.ConditionTrue, teamsv1alpha1.ProvisionedReason)
+
+	var open *pgx.Conn
+	g.Eventually(func(g Gomega) {
+		var err error
+		open, err = pgx.Connect(ctx, string(dbSecret(g, "shared-drop").Data["uri"]))
+		g.Expect(err).NotTo(HaveOccurred())
+	}).WithTimeout(timeout).Should(Succeed())
+	defer func() { _ = open.Close(ctx) }()
+
+	g.Expect(env.Client.Delete(ctx, tm)).To(Succeed())
+	g.Eventually(func() bool {
+		return apierrors.IsNotFound(env.Client.Get(ctx, client.ObjectKeyFromObject(tm), &teamsv1alpha1.NeighbourhoodTeam{}))
+	}).WithTimeout(timeout).Should(BeTrue())
+	role, db := databaseExists(g, "buurt_shared_drop")
+	g.Expect([]bool{role, db}).To(Equal([]bool{false, false}))
+}
+
+func TestAdminSecretProblemsAreReportedAndRecover(t *testing.T) {
+	g := NewWithT(t)
+	create(t, sharedBlueprint("shared-late", "pg-admin-late"))
+	create(t, newTeam("shared-late", "shared-late", user("anna")))
+
+	tm := eventuallyCondition(t, "shared-late", teamsv1alpha1.DatabaseReadyCondition, metav1.ConditionFalse, teamsv1alpha1.AdminSecretMissingReason)
+	g.Expect(cond(tm, teamsv1alpha1.DatabaseReadyCondition).Message).To(Equal(
+		"Secret buurt-system/pg-admin-late with the shared server's admin connection does not exist; " +
+			"create it with the keys host, port, user, password and sslmode"))
+	g.Expect(cond(tm, teamsv1alpha1.ReadyCondition).Status).To(Equal(metav1.ConditionFalse))
+
+	wrong := adminSecret("pg-admin-late", "not-the-admin-password")
+	create(t, wrong)
+	tm = eventuallyCondition(t, "shared-late", teamsv1alpha1.DatabaseReadyCondition, metav1.ConditionFalse, teamsv1alpha1.AuthenticationFailedReason)
+	g.Expect(cond(tm, teamsv1alpha1.DatabaseReadyCondition).Message).To(Equal(fmt.Sprintf(
+		"Shared database server 127.0.0.1:%d refused user buurt_admin; check the admin Secret's user and password", pg.Port)))
+	expectSecretNowhere(g, tm, "not-the-admin-password")
+
+	edit(t, wrong, func() { wrong.StringData = map[string]string{"password": pg.Password} })
+	eventuallyCondition(t, "shared-late", teamsv1alpha1.DatabaseReadyCondition, metav1.ConditionTrue, teamsv1alpha1.ProvisionedReason)
+	eventuallyCondition(t, "shared-late", teamsv1alpha1.ReadyCondition, metav1.ConditionTrue, teamsv1alpha1.ReconciledReason)
+}
+
+func eventuallyPolicy(g Gomega, namespace, name string) *networkingv1.NetworkPolicy {
+	policy := &networkingv1.NetworkPolicy{}
+	g.Eventually(func() error {
+		return env.Client.Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: name}, policy)
+	}).WithTimeout(timeout).Should(Succeed())
+	return policy
+}
