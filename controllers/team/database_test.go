@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	. "github.com/onsi/gomega"
@@ -204,4 +205,40 @@ func eventuallyPolicy(g Gomega, namespace, name string) *networkingv1.NetworkPol
 		return env.Client.Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: name}, policy)
 	}).WithTimeout(timeout).Should(Succeed())
 	return policy
+}
+
+func TestSharedDatabaseDeletionWaitsForTheServer(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	create(t, adminSecret("pg-admin-outage", pg.Password))
+	create(t, sharedBlueprint("shared-outage", "pg-admin-outage"))
+	tm := newTeam("shared-outage", "shared-outage", user("anna"))
+	tm.Spec.Database = &teamsv1alpha1.TeamDatabase{ReclaimPolicy: teamsv1alpha1.ReclaimPolicyDelete}
+	create(t, tm)
+	eventuallyCondition(t, "shared-outage", teamsv1alpha1.DatabaseReadyCondition, metav1.ConditionTrue, teamsv1alpha1.ProvisionedReason)
+
+	pg.Halt()
+	restarted := false
+	t.Cleanup(func() {
+		if !restarted {
+			g.Expect(pg.Restart(context.Background())).To(Succeed())
+		}
+	})
+	g.Expect(env.Client.Delete(ctx, tm)).To(Succeed())
+	tm = eventuallyCondition(t, "shared-outage", teamsv1alpha1.DatabaseReadyCondition, metav1.ConditionFalse, teamsv1alpha1.ServerUnreachableReason)
+	g.Expect(cond(tm, teamsv1alpha1.DatabaseReadyCondition).Message).To(Equal(fmt.Sprintf(
+		"Shared database server 127.0.0.1:%d does not answer; buurt tries again", pg.Port)))
+	g.Expect(tm.Status.Phase).To(Equal(teamsv1alpha1.TeamPhaseTerminating))
+	g.Consistently(func(g Gomega) {
+		g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(tm), tm)).To(Succeed())
+		g.Expect(tm.Finalizers).To(ContainElement(team.DatabaseFinalizer))
+	}).WithTimeout(3 * time.Second).Should(Succeed())
+
+	g.Expect(pg.Restart(ctx)).To(Succeed())
+	restarted = true
+	g.Eventually(func() bool {
+		return apierrors.IsNotFound(env.Client.Get(ctx, client.ObjectKeyFromObject(tm), &teamsv1alpha1.NeighbourhoodTeam{}))
+	}).WithTimeout(timeout).Should(BeTrue())
+	role, db := databaseExists(g, "buurt_shared_outage")
+	g.Expect([]bool{role, db}).To(Equal([]bool{false, false}))
 }

@@ -37,8 +37,10 @@ type Server struct {
 	// Password is AdminUser's password.
 	Password string
 
-	dir string
-	cmd *exec.Cmd
+	dir  string
+	bin  string
+	cred *syscall.Credential
+	cmd  *exec.Cmd
 }
 
 // Start initialises and starts a new server.
@@ -75,23 +77,32 @@ func Start(ctx context.Context) (*Server, error) {
 	if s.Port, err = freePort(); err != nil {
 		return nil, errors.Join(err, os.RemoveAll(dir))
 	}
-	s.cmd = exec.Command(filepath.Join(bin, "postgres"), "-D", data, "-p", strconv.Itoa(s.Port),
-		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="+dir,
+	s.bin, s.cred = bin, cred
+	if err := s.Restart(ctx); err != nil {
+		return nil, errors.Join(err, s.Stop())
+	}
+	return s, nil
+}
+
+// Restart starts the server (again, after Halt) on the same port and data.
+func (s *Server) Restart(ctx context.Context) error {
+	s.cmd = exec.Command(filepath.Join(s.bin, "postgres"), "-D", filepath.Join(s.dir, "data"), "-p", strconv.Itoa(s.Port),
+		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="+s.dir,
 		"-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off")
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true}
-	logFile, err := os.Create(filepath.Join(dir, "postgres.log"))
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred, Setpgid: true}
+	logFile, err := os.OpenFile(filepath.Join(s.dir, "postgres.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
-		return nil, errors.Join(err, os.RemoveAll(dir))
+		return err
 	}
 	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
 	if err := s.cmd.Start(); err != nil {
-		return nil, errors.Join(fmt.Errorf("failed to start postgres: %w", err), os.RemoveAll(dir))
+		return fmt.Errorf("failed to start postgres: %w", err)
 	}
 	if err := s.waitReady(ctx); err != nil {
-		log, _ := os.ReadFile(filepath.Join(dir, "postgres.log"))
-		return nil, errors.Join(fmt.Errorf("%w\n%s", err, log), s.Stop())
+		log, _ := os.ReadFile(filepath.Join(s.dir, "postgres.log"))
+		return fmt.Errorf("%w\n%s", err, log)
 	}
-	return s, nil
+	return nil
 }
 
 // URI is a connection URI for user with password to database.
@@ -106,7 +117,13 @@ func (s *Server) Connect(ctx context.Context) (*pgx.Conn, error) {
 
 // Stop stops the server and removes its files.
 func (s *Server) Stop() error {
-	if s.cmd != nil && s.cmd.Process != nil {
+	s.Halt()
+	return os.RemoveAll(s.dir)
+}
+
+// Halt stops the server and keeps its files, for Restart.
+func (s *Server) Halt() {
+	if s.cmd != nil && s.cmd.Process != nil && s.cmd.ProcessState == nil {
 		// SIGINT is PostgreSQL's fast shutdown.
 		_ = s.cmd.Process.Signal(os.Interrupt)
 		done := make(chan struct{})
@@ -118,7 +135,6 @@ func (s *Server) Stop() error {
 			<-done
 		}
 	}
-	return os.RemoveAll(s.dir)
 }
 
 func (s *Server) waitReady(ctx context.Context) error {
