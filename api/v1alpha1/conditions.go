@@ -89,12 +89,21 @@ const (
 	// Secret's user or password.
 	AuthenticationFailedReason = "AuthenticationFailed"
 
+	// DatabaseConflictReason: a role or database of the team's database
+	// name exists on the shared server and buurt did not make it for this
+	// team; buurt never takes one over.
+	DatabaseConflictReason = "DatabaseConflict"
+
 	// ProvisionedReason: the team's database and its Secret exist.
 	ProvisionedReason = "Provisioned"
 
 	// RetainedReason: the team is being deleted and its database is kept
 	// under reclaimPolicy Retain.
 	RetainedReason = "Retained"
+
+	// DatabaseDeletedReason: the team is being deleted and so is its
+	// database, under reclaimPolicy Delete. Used on Events.
+	DatabaseDeletedReason = "DatabaseDeleted"
 
 	// ImageNotAllowedReason: an app's image is not under the blueprint's
 	// allowedRegistries, so the app is not deployed.

@@ -16,4 +16,18 @@ const (
 
 	// ManagedByValue is ManagedByLabel's value on everything buurt makes.
 	ManagedByValue = "buurt"
+
+	// ComponentLabel marks the pods and claims of a team's Dedicated
+	// database with ComponentDatabase. The database takes connections from
+	// its own namespace only, never from the ingress controller.
+	ComponentLabel = "teams.buurt.dev/component"
+
+	// ComponentDatabase is ComponentLabel's value on a Dedicated database.
+	ComponentDatabase = "database"
+
+	// OriginalReclaimPolicyAnnotation is set on a PersistentVolume whose
+	// reclaim policy buurt switched to Retain to keep a team's data; it holds
+	// the policy from before, which buurt restores if the team's reclaim
+	// policy becomes Delete.
+	OriginalReclaimPolicyAnnotation = "teams.buurt.dev/original-reclaim-policy"
 )

@@ -2,13 +2,16 @@ package team
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/klog/v2"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -18,9 +21,10 @@ import (
 	"github.com/buurt-dev/buurt/internal/render"
 )
 
-// DatabaseFinalizer holds a team with a Shared database until its data is
-// retained or dropped by its reclaim policy: that database lives outside
-// Kubernetes, where garbage collection cannot reach.
+// DatabaseFinalizer holds a team with a database until its data is kept or
+// deleted by its reclaim policy: a Shared database lives outside Kubernetes,
+// where garbage collection cannot reach, and a Dedicated one's volumes must
+// be switched to Retain before the namespace and its claims go.
 const DatabaseFinalizer = "teams.buurt.dev/database"
 
 // databaseClass is the team's database class: fixed in status once its
@@ -155,7 +159,14 @@ func (r *Reconciler) reconcileShared(ctx context.Context, s *scope) error {
 		if err != nil {
 			return err
 		}
-		if err := server.Ensure(ctx, name, verifier); err != nil {
+		if err := server.Ensure(ctx, database.Tenant{Name: name, Team: team.Name}, verifier); err != nil {
+			if conflict := (*database.ConflictError)(nil); errors.As(err, &conflict) {
+				setCondition(team, teamsv1alpha1.DatabaseReadyCondition, false, teamsv1alpha1.DatabaseConflictReason,
+					fmt.Sprintf("The %s %s on %s:%s was not made by buurt for this team, and buurt does not take it over; "+
+						"rename or drop it on the server, or give the team another name", conflict.Object, name, admin.Host, admin.Port))
+				s.requeueAfter = r.ServerRetry
+				return nil
+			}
 			return fmt.Errorf("failed to provision the database of team %s: %w", klog.KObj(team), err)
 		}
 		if rotate {
@@ -204,13 +215,17 @@ func (r *Reconciler) serverDown(s *scope, admin database.Admin, err error) {
 // reconcileDedicated runs the team's own PostgreSQL in its namespace.
 func (r *Reconciler) reconcileDedicated(ctx context.Context, s *scope) error {
 	team := s.team
+	if err := r.addFinalizer(ctx, team); err != nil {
+		return err
+	}
 	secret := &corev1.Secret{}
 	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: team.NamespaceName(), Name: render.DatabaseSecretName(team)}, secret)
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("failed to read the database Secret of team %s: %w", klog.KObj(team), err)
 	}
-	// The server takes its password from the Secret when it first starts;
-	// keeping the Secret's password keeps the two in step.
+	// The Secret is the source of truth for the password: the server sets
+	// it from there each time it starts, and a new Secret (with a new UID)
+	// restarts it.
 	password := string(secret.Data["password"])
 	if password == "" {
 		if password, err = database.NewPassword(); err != nil {
@@ -218,28 +233,49 @@ func (r *Reconciler) reconcileDedicated(ctx context.Context, s *scope) error {
 		}
 	}
 	name := database.Name(team.Name)
+	applied := &corev1.Secret{}
 	if err := r.Applier.Apply(ctx, render.DatabaseSecret(team, render.Connection{
 		Host: render.DedicatedHost(team), Port: render.DedicatedPort, DBName: name, User: name, Password: password, SSLMode: "disable",
-	}), &corev1.Secret{}); err != nil {
+	}), applied); err != nil {
 		return fmt.Errorf("failed to apply the database Secret of team %s: %w", klog.KObj(team), err)
 	}
 	if err := r.Applier.Apply(ctx, render.DedicatedService(team), &corev1.Service{}); err != nil {
 		return fmt.Errorf("failed to apply the database Service of team %s: %w", klog.KObj(team), err)
 	}
+
+	// A StatefulSet's claim template cannot change: an existing database
+	// keeps the storage it was made with.
+	storage, note := render.DedicatedStorage(s.blueprint), ""
+	existing := &appsv1.StatefulSet{}
+	err = r.Client.Get(ctx, client.ObjectKey{Namespace: team.NamespaceName(), Name: render.DedicatedDatabaseName}, existing)
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("failed to read the database StatefulSet of team %s: %w", klog.KObj(team), err)
+	}
+	if len(existing.Spec.VolumeClaimTemplates) > 0 {
+		claim := existing.Spec.VolumeClaimTemplates[0].Spec
+		was := render.Storage{Size: claim.Resources.Requests[corev1.ResourceStorage], ClassName: ptr.Deref(claim.StorageClassName, "")}
+		if was.Size.Cmp(storage.Size) != 0 || was.ClassName != storage.ClassName {
+			note = fmt.Sprintf("; it keeps its %s volume, the blueprint's %s applies to new teams", was.Size.String(), storage.Size.String())
+		}
+		storage = was
+	}
 	sts := &appsv1.StatefulSet{}
-	if err := r.Applier.Apply(ctx, render.DedicatedStatefulSet(team, s.blueprint), sts); err != nil {
+	if err := r.Applier.Apply(ctx, render.DedicatedStatefulSet(team, s.blueprint, string(applied.UID), storage), sts); err != nil {
 		return fmt.Errorf("failed to apply the database StatefulSet of team %s: %w", klog.KObj(team), err)
+	}
+	if _, err := r.reconcileVolumes(ctx, team, reclaimPolicy(team, s.blueprint)); err != nil {
+		return err
 	}
 	team.Status.Database = &teamsv1alpha1.TeamDatabaseStatus{
 		Class: teamsv1alpha1.DatabaseClassDedicated, Name: name, SecretName: render.DatabaseSecretName(team),
 	}
 	if sts.Status.ReadyReplicas < 1 {
 		setCondition(team, teamsv1alpha1.DatabaseReadyCondition, false, teamsv1alpha1.ProvisioningReason,
-			"The team's PostgreSQL is starting")
+			"The team's PostgreSQL is starting"+note)
 		return nil
 	}
 	setCondition(team, teamsv1alpha1.DatabaseReadyCondition, true, teamsv1alpha1.ProvisionedReason,
-		fmt.Sprintf("Database %s runs in the team's namespace; connection in Secret %s", name, render.DatabaseSecretName(team)))
+		fmt.Sprintf("Database %s runs in the team's namespace; connection in Secret %s%s", name, render.DatabaseSecretName(team), note))
 	return nil
 }
 
@@ -255,7 +291,7 @@ func (r *Reconciler) addFinalizer(ctx context.Context, team *teamsv1alpha1.Neigh
 	return nil
 }
 
-// reconcileDelete keeps or drops a Shared database by the reclaim policy,
+// reconcileDelete keeps or drops the team's database by its reclaim policy,
 // then lets the team go. Everything inside Kubernetes is garbage collected.
 func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) error {
 	team := s.team
@@ -263,10 +299,23 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) error {
 	if !controllerutil.ContainsFinalizer(team, DatabaseFinalizer) {
 		return nil
 	}
-	name := database.Name(team.Name)
-	if team.Status.Database != nil && team.Status.Database.Name != "" {
-		name = team.Status.Database.Name
+	class := teamsv1alpha1.DatabaseClassShared
+	if team.Status.Database != nil && team.Status.Database.Class != "" {
+		class = team.Status.Database.Class
+	} else if s.blueprint != nil {
+		class, _ = databaseClass(team, s.blueprint)
 	}
+	if class == teamsv1alpha1.DatabaseClassDedicated {
+		return r.deleteDedicated(ctx, s)
+	}
+	return r.deleteShared(ctx, s)
+}
+
+// deleteShared keeps the team's database and role on the shared server, or
+// drops them; the finalizer holds until the server answers.
+func (r *Reconciler) deleteShared(ctx context.Context, s *scope) error {
+	team := s.team
+	name := databaseName(team)
 	if reclaimPolicy(team, s.blueprint) == teamsv1alpha1.ReclaimPolicyRetain || s.blueprint == nil {
 		where := "the shared server"
 		if s.blueprint != nil {
@@ -274,11 +323,8 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) error {
 				where = admin.Host + ":" + admin.Port
 			}
 		}
-		ctrl.LoggerFrom(ctx).Info("Keeping the team's database (reclaimPolicy Retain)", "database", name, "server", where)
-		r.Recorder.Eventf(team, nil, corev1.EventTypeNormal, teamsv1alpha1.RetainedReason, "Delete",
-			"Database %s on %s is kept (reclaimPolicy Retain); drop it by hand when it is no longer needed", name, where)
-		setCondition(team, teamsv1alpha1.DatabaseReadyCondition, false, teamsv1alpha1.RetainedReason,
-			fmt.Sprintf("Database %s on %s is kept (reclaimPolicy Retain)", name, where))
+		r.retained(ctx, team, fmt.Sprintf("Database %s on %s is kept (reclaimPolicy Retain)", name, where),
+			"drop it by hand when it is no longer needed")
 		return r.removeFinalizer(ctx, team)
 	}
 
@@ -290,14 +336,63 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) error {
 	if err != nil {
 		return err
 	}
-	if err := server.Drop(ctx, name); err != nil {
+	if err := server.Drop(ctx, database.Tenant{Name: name, Team: team.Name}); err != nil {
+		if conflict := (*database.ConflictError)(nil); errors.As(err, &conflict) {
+			// Nothing there is the team's: nothing is dropped.
+			r.Recorder.Eventf(team, nil, corev1.EventTypeWarning, teamsv1alpha1.DatabaseConflictReason, "Delete",
+				"Dropped nothing on %s:%s: the %s %s there was not made by buurt for this team", admin.Host, admin.Port, conflict.Object, name)
+			return r.removeFinalizer(ctx, team)
+		}
 		// The finalizer holds until the server answers.
 		r.serverDown(s, admin, err)
 		return nil
 	}
-	r.Recorder.Eventf(team, nil, corev1.EventTypeNormal, "DatabaseDeleted", "Delete",
+	r.Recorder.Eventf(team, nil, corev1.EventTypeNormal, teamsv1alpha1.DatabaseDeletedReason, "Delete",
 		"Dropped database and role %s on %s:%s (reclaimPolicy Delete)", name, admin.Host, admin.Port)
 	return r.removeFinalizer(ctx, team)
+}
+
+// deleteDedicated makes sure, before the namespace and its claims go, that
+// the volumes holding a Dedicated database follow the reclaim policy.
+func (r *Reconciler) deleteDedicated(ctx context.Context, s *scope) error {
+	team := s.team
+	name := databaseName(team)
+	policy := reclaimPolicy(team, s.blueprint)
+	volumes, err := r.reconcileVolumes(ctx, team, policy)
+	if err != nil {
+		return err
+	}
+	switch {
+	case policy == teamsv1alpha1.ReclaimPolicyDelete:
+		r.Recorder.Eventf(team, nil, corev1.EventTypeNormal, teamsv1alpha1.DatabaseDeletedReason, "Delete",
+			"Database %s is deleted with the team's namespace (reclaimPolicy Delete)", name)
+	case len(volumes) == 0:
+		r.retained(ctx, team, fmt.Sprintf("Database %s had no volume bound yet; there is no data to keep", name), "")
+	default:
+		r.retained(ctx, team, fmt.Sprintf("Database %s is kept on PersistentVolume %s (reclaimPolicy Retain)", name, strings.Join(volumes, ", ")),
+			"bind a new claim to it to use the data again, or delete it when it is no longer needed")
+	}
+	return r.removeFinalizer(ctx, team)
+}
+
+// retained tells, in the log, an Event and the condition, where a deleted
+// team's data is kept and what to do with it.
+func (r *Reconciler) retained(ctx context.Context, team *teamsv1alpha1.NeighbourhoodTeam, where, next string) {
+	ctrl.LoggerFrom(ctx).Info("Keeping the team's database", "where", where)
+	note := where
+	if next != "" {
+		note += "; " + next
+	}
+	r.Recorder.Eventf(team, nil, corev1.EventTypeNormal, teamsv1alpha1.RetainedReason, "Delete", "%s", note)
+	setCondition(team, teamsv1alpha1.DatabaseReadyCondition, false, teamsv1alpha1.RetainedReason, where)
+}
+
+// databaseName is the name of the team's database, as recorded in status.
+func databaseName(team *teamsv1alpha1.NeighbourhoodTeam) string {
+	if team.Status.Database != nil && team.Status.Database.Name != "" {
+		return team.Status.Database.Name
+	}
+	return database.Name(team.Name)
 }
 
 func (r *Reconciler) removeFinalizer(ctx context.Context, team *teamsv1alpha1.NeighbourhoodTeam) error {

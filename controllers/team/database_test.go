@@ -242,3 +242,35 @@ func TestSharedDatabaseDeletionWaitsForTheServer(t *testing.T) {
 	role, db := databaseExists(g, "buurt_shared_outage")
 	g.Expect([]bool{role, db}).To(Equal([]bool{false, false}))
 }
+
+// A team named after the shared server's admin user (buurt_admin here) is
+// not handed the admin's account: its database is reported as a conflict,
+// nothing on the server changes, and deleting the team drops nothing.
+func TestSharedDatabaseNeverTakesOverARole(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	create(t, adminSecret("pg-admin-conflict", pg.Password))
+	create(t, sharedBlueprint("shared-conflict", "pg-admin-conflict"))
+	tm := newTeam("admin", "shared-conflict", user("anna"))
+	tm.Spec.Database = &teamsv1alpha1.TeamDatabase{ReclaimPolicy: teamsv1alpha1.ReclaimPolicyDelete}
+	create(t, tm)
+
+	tm = eventuallyCondition(t, "admin", teamsv1alpha1.DatabaseReadyCondition, metav1.ConditionFalse, teamsv1alpha1.DatabaseConflictReason)
+	g.Expect(cond(tm, teamsv1alpha1.DatabaseReadyCondition).Message).To(Equal(fmt.Sprintf(
+		"The role buurt_admin on 127.0.0.1:%d was not made by buurt for this team, and buurt does not take it over; "+
+			"rename or drop it on the server, or give the team another name", pg.Port)))
+	err := env.Client.Get(ctx, client.ObjectKey{Namespace: "team-admin", Name: "admin-db"}, &corev1.Secret{})
+	g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "no Secret with the admin's name: %v", err)
+	conn, err := pg.Connect(ctx)
+	g.Expect(err).NotTo(HaveOccurred(), "the admin's password is unchanged")
+	g.Expect(conn.Close(ctx)).To(Succeed())
+
+	g.Expect(env.Client.Delete(ctx, tm)).To(Succeed())
+	g.Eventually(func() bool {
+		return apierrors.IsNotFound(env.Client.Get(ctx, client.ObjectKeyFromObject(tm), &teamsv1alpha1.NeighbourhoodTeam{}))
+	}).WithTimeout(timeout).Should(BeTrue())
+	expectEvent(g, tm, teamsv1alpha1.DatabaseConflictReason, fmt.Sprintf(
+		"Dropped nothing on 127.0.0.1:%d: the role buurt_admin there was not made by buurt for this team", pg.Port))
+	role, _ := databaseExists(g, "buurt_admin")
+	g.Expect(role).To(BeTrue())
+}

@@ -2,6 +2,7 @@ package database
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -64,34 +65,71 @@ func (s *SharedServer) Ping(ctx context.Context) error {
 	return s.pool.Ping(ctx)
 }
 
+// Tenant is a team's role and database on a shared server: Name is both
+// their names (from Name), Team the name of the team they belong to.
+type Tenant struct {
+	Name string
+	Team string
+}
+
+// ConflictError says that a role or database of a team's name exists on the
+// server and buurt did not make it for that team. buurt never takes one over:
+// a team named after the admin user would otherwise be handed the admin's
+// account.
+type ConflictError struct {
+	Object, Name, Team string
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("%s %s exists on the server and buurt did not make it for team %s; buurt does not take it over", e.Object, e.Name, e.Team)
+}
+
+// teamNamePattern is a DNS label, what the API allows as a team name; only
+// such a name is put into a role's comment.
+var teamNamePattern = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+// mark is the comment on every role buurt makes: how it knows a role is one
+// of its own, and whose.
+func mark(team string) (string, error) {
+	if !teamNamePattern.MatchString(team) {
+		return "", fmt.Errorf("refusing team name %q: not a DNS label", team)
+	}
+	return "buurt: database of team " + team, nil
+}
+
 // Ensure makes the team's role (able to log in with the password behind
 // verifier, when the role is new) and its database, owned by the role, that
 // only the role may connect to. It is safe to call again: what exists is
-// kept, and the grants are set again.
-func (s *SharedServer) Ensure(ctx context.Context, name, verifier string) error {
-	role := pgx.Identifier{name}.Sanitize()
-	exists, err := s.exists(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", name)
+// kept, and the grants are set again. A role or database of that name that
+// buurt did not make for the team is a *ConflictError, and left alone.
+func (s *SharedServer) Ensure(ctx context.Context, t Tenant, verifier string) error {
+	role := pgx.Identifier{t.Name}.Sanitize()
+	var owner string
+	err := s.pool.QueryRow(ctx, "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1", t.Name).Scan(&owner)
+	dbExists := !errors.Is(err, pgx.ErrNoRows)
+	if err != nil && dbExists {
+		return fmt.Errorf("failed to look up database %s: %w", t.Name, err)
+	}
+	if dbExists && owner != t.Name {
+		return &ConflictError{Object: "database", Name: t.Name, Team: t.Team}
+	}
+	ours, exists, err := s.roleOf(ctx, t)
 	if err != nil {
 		return err
 	}
+	if exists && !ours {
+		return &ConflictError{Object: "role", Name: t.Name, Team: t.Team}
+	}
 	if !exists {
-		password, err := passwordLiteral(verifier)
-		if err != nil {
+		if err := s.createRole(ctx, t, verifier); err != nil {
 			return err
 		}
-		if _, err := s.pool.Exec(ctx, "CREATE ROLE "+role+" LOGIN PASSWORD "+password); err != nil {
-			return fmt.Errorf("failed to create role %s: %w", name, err)
-		}
 	}
-	exists, err = s.exists(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name)
-	if err != nil {
-		return err
-	}
-	if !exists {
+	if !dbExists {
 		// CREATE DATABASE cannot run in a transaction, so it is its own
 		// statement.
 		if _, err := s.pool.Exec(ctx, "CREATE DATABASE "+role+" OWNER "+role); err != nil {
-			return fmt.Errorf("failed to create database %s: %w", name, err)
+			return fmt.Errorf("failed to create database %s: %w", t.Name, err)
 		}
 	}
 	for _, stmt := range []string{
@@ -99,10 +137,61 @@ func (s *SharedServer) Ensure(ctx context.Context, name, verifier string) error 
 		"GRANT CONNECT ON DATABASE " + role + " TO " + role,
 	} {
 		if _, err := s.pool.Exec(ctx, stmt); err != nil {
-			return fmt.Errorf("failed to restrict database %s to its role: %w", name, err)
+			return fmt.Errorf("failed to restrict database %s to its role: %w", t.Name, err)
 		}
 	}
 	return nil
+}
+
+// createRole makes the role, marks it as the team's and makes the admin a
+// member of it, all or nothing. The membership is what lets an admin that is
+// not a superuser make the role's database and later drop it.
+func (s *SharedServer) createRole(ctx context.Context, t Tenant, verifier string) error {
+	password, err := passwordLiteral(verifier)
+	if err != nil {
+		return err
+	}
+	comment, err := mark(t.Team)
+	if err != nil {
+		return err
+	}
+	role := pgx.Identifier{t.Name}.Sanitize()
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		for _, stmt := range []string{
+			"CREATE ROLE " + role + " LOGIN PASSWORD " + password,
+			// The comment is a DNS label in a fixed sentence: no quote can
+			// be in it.
+			"COMMENT ON ROLE " + role + " IS '" + comment + "'",
+			"GRANT " + role + " TO CURRENT_USER",
+		} {
+			if _, err := tx.Exec(ctx, stmt); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("failed to create role %s: %w", t.Name, err)
+	}
+	return nil
+}
+
+// roleOf reports whether the team's role exists and whether buurt made it for
+// this team.
+func (s *SharedServer) roleOf(ctx context.Context, t Tenant) (ours, exists bool, err error) {
+	want, err := mark(t.Team)
+	if err != nil {
+		return false, false, err
+	}
+	var comment *string
+	err = s.pool.QueryRow(ctx, "SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = $1", t.Name).Scan(&comment)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, false, nil
+	}
+	if err != nil {
+		return false, false, fmt.Errorf("failed to look up role %s: %w", t.Name, err)
+	}
+	return comment != nil && *comment == want, true, nil
 }
 
 // SetPassword gives the team's role the password behind verifier.
@@ -118,14 +207,32 @@ func (s *SharedServer) SetPassword(ctx context.Context, name, verifier string) e
 }
 
 // Drop removes the team's database, ending its open sessions first, and then
-// its role. Dropping what is already gone is not an error.
-func (s *SharedServer) Drop(ctx context.Context, name string) error {
-	ident := pgx.Identifier{name}.Sanitize()
-	if _, err := s.pool.Exec(ctx, "DROP DATABASE IF EXISTS "+ident+" WITH (FORCE)"); err != nil {
-		return fmt.Errorf("failed to drop database %s: %w", name, err)
+// its role. Dropping what is already gone is not an error; a role that buurt
+// did not make for the team is a *ConflictError, and nothing is dropped.
+func (s *SharedServer) Drop(ctx context.Context, t Tenant) error {
+	ours, exists, err := s.roleOf(ctx, t)
+	if err != nil || !exists {
+		return err
+	}
+	if !ours {
+		return &ConflictError{Object: "role", Name: t.Name, Team: t.Team}
+	}
+	ident := pgx.Identifier{t.Name}.Sanitize()
+	var owner string
+	err = s.pool.QueryRow(ctx, "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1", t.Name).Scan(&owner)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+	case err != nil:
+		return fmt.Errorf("failed to look up database %s: %w", t.Name, err)
+	case owner != t.Name:
+		return &ConflictError{Object: "database", Name: t.Name, Team: t.Team}
+	default:
+		if _, err := s.pool.Exec(ctx, "DROP DATABASE IF EXISTS "+ident+" WITH (FORCE)"); err != nil {
+			return fmt.Errorf("failed to drop database %s: %w", t.Name, err)
+		}
 	}
 	if _, err := s.pool.Exec(ctx, "DROP ROLE IF EXISTS "+ident); err != nil {
-		return fmt.Errorf("failed to drop role %s: %w", name, err)
+		return fmt.Errorf("failed to drop role %s: %w", t.Name, err)
 	}
 	return nil
 }

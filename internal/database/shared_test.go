@@ -2,12 +2,15 @@ package database
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 	. "github.com/onsi/gomega"
+
+	"github.com/buurt-dev/buurt/internal/testpg"
 )
 
 // provision makes a team's database and returns its name and password.
@@ -17,7 +20,7 @@ func provision(g Gomega, s *SharedServer, team string) (name, password string) {
 	g.Expect(err).NotTo(HaveOccurred())
 	verifier, err := SCRAMVerifier(password)
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(s.Ensure(context.Background(), name, verifier)).To(Succeed())
+	g.Expect(s.Ensure(context.Background(), Tenant{Name: name, Team: team}, verifier)).To(Succeed())
 	return name, password
 }
 
@@ -57,7 +60,7 @@ func TestEnsureProvisionsAnIsolatedDatabase(t *testing.T) {
 	// Ensure again changes nothing and keeps the data.
 	verifier, err := SCRAMVerifier("another-password-is-not-applied")
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(s.Ensure(ctx, name, verifier)).To(Succeed())
+	g.Expect(s.Ensure(ctx, Tenant{Name: name, Team: "provisioned"}, verifier)).To(Succeed())
 	conn, err = pgx.Connect(ctx, URI(server.Host, fmt.Sprint(server.Port), name, password, name, "disable"))
 	g.Expect(err).NotTo(HaveOccurred())
 	var tables int
@@ -127,12 +130,12 @@ func TestDropEndsSessionsAndRemovesDatabaseAndRole(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	defer func() { _ = open.Close(ctx) }()
 
-	g.Expect(s.Drop(ctx, name)).To(Succeed())
+	g.Expect(s.Drop(ctx, Tenant{Name: name, Team: "dropped"})).To(Succeed())
 	role, database, err := s.Exists(ctx, name)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect([]bool{role, database}).To(Equal([]bool{false, false}))
 	g.Expect(open.Ping(ctx)).NotTo(Succeed(), "the open session was ended")
-	g.Expect(s.Drop(ctx, name)).To(Succeed(), "dropping again is not an error")
+	g.Expect(s.Drop(ctx, Tenant{Name: name, Team: "dropped"})).To(Succeed(), "dropping again is not an error")
 }
 
 func TestWrongAdminPasswordIsReportedWithoutIt(t *testing.T) {
@@ -156,4 +159,98 @@ func TestPasswordLiteralRefusesAnythingButAVerifier(t *testing.T) {
 	verifier, err := SCRAMVerifier("x")
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(passwordLiteral(verifier)).To(Equal("'" + verifier + "'"))
+}
+
+// An admin with CREATEROLE and CREATEDB, not a superuser, is all buurt needs:
+// what a platform engineer would hand an operator.
+func TestLeastPrivilegedAdmin(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	su, err := server.Connect(ctx)
+	g.Expect(err).NotTo(HaveOccurred())
+	defer func() { _ = su.Close(ctx) }()
+	_, err = su.Exec(ctx, "CREATE ROLE limited_admin LOGIN CREATEROLE CREATEDB PASSWORD 'limited-admin'")
+	g.Expect(err).NotTo(HaveOccurred())
+	limited := admin()
+	limited.User, limited.Password = "limited_admin", "limited-admin"
+	s, err := ConnectShared(ctx, limited)
+	g.Expect(err).NotTo(HaveOccurred())
+	defer s.Close()
+
+	name, password := provision(g, s, "limited")
+	var owner string
+	g.Expect(su.QueryRow(ctx, "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1", name).Scan(&owner)).To(Succeed())
+	g.Expect(owner).To(Equal(name))
+	open, err := pgx.Connect(ctx, URI(server.Host, fmt.Sprint(server.Port), name, password, name, "disable"))
+	g.Expect(err).NotTo(HaveOccurred())
+	defer func() { _ = open.Close(ctx) }()
+	fresh, err := SCRAMVerifier("a-fresh-password")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(s.SetPassword(ctx, name, fresh)).To(Succeed())
+
+	g.Expect(s.Drop(ctx, Tenant{Name: name, Team: "limited"})).To(Succeed())
+	role, database, err := s.Exists(ctx, name)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect([]bool{role, database}).To(Equal([]bool{false, false}))
+	g.Expect(open.Ping(ctx)).NotTo(Succeed(), "the open session was ended")
+}
+
+// A role or database of a team's name that buurt did not make for that team
+// is never taken over, changed or dropped: not the admin's own account, not
+// another team's.
+func TestEnsureAndDropNeverTakeOverARole(t *testing.T) {
+	ctx := context.Background()
+	su, err := server.Connect(ctx)
+	NewWithT(t).Expect(err).NotTo(HaveOccurred())
+	defer func() { _ = su.Close(ctx) }()
+	_, err = su.Exec(ctx, "CREATE ROLE buurt_bystander LOGIN PASSWORD 'bystander-password'")
+	NewWithT(t).Expect(err).NotTo(HaveOccurred())
+	_, err = su.Exec(ctx, "CREATE DATABASE buurt_orphan")
+	NewWithT(t).Expect(err).NotTo(HaveOccurred())
+	s := connectShared(NewWithT(t))
+	defer s.Close()
+	provision(NewWithT(t), s, "taken")
+
+	cases := []struct {
+		name   string
+		tenant Tenant
+		want   string
+	}{
+		{"the admin itself", Tenant{Name: testpg.AdminUser, Team: "admin"},
+			"role " + testpg.AdminUser + " exists on the server and buurt did not make it for team admin; buurt does not take it over"},
+		{"a role made by hand", Tenant{Name: "buurt_bystander", Team: "bystander"},
+			"role buurt_bystander exists on the server and buurt did not make it for team bystander; buurt does not take it over"},
+		{"another team's role", Tenant{Name: Name("taken"), Team: "impostor"},
+			"role buurt_taken exists on the server and buurt did not make it for team impostor; buurt does not take it over"},
+		{"a database made by hand", Tenant{Name: "buurt_orphan", Team: "orphan"},
+			"database buurt_orphan exists on the server and buurt did not make it for team orphan; buurt does not take it over"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			verifier, err := SCRAMVerifier("an-attackers-password")
+			g.Expect(err).NotTo(HaveOccurred())
+			err = s.Ensure(ctx, tc.tenant, verifier)
+			var conflict *ConflictError
+			g.Expect(errors.As(err, &conflict)).To(BeTrue(), "got %v", err)
+			g.Expect(err.Error()).To(Equal(tc.want))
+			if tc.tenant.Name != "buurt_orphan" {
+				err = s.Drop(ctx, tc.tenant)
+				g.Expect(errors.As(err, &conflict)).To(BeTrue(), "got %v", err)
+			}
+			role, database, err := s.Exists(ctx, tc.tenant.Name)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(role || database).To(BeTrue(), "still there")
+		})
+	}
+	conn, err := pgx.Connect(ctx, URI(server.Host, fmt.Sprint(server.Port), "buurt_bystander", "bystander-password", "postgres", "disable"))
+	NewWithT(t).Expect(err).NotTo(HaveOccurred(), "the bystander's password is unchanged")
+	NewWithT(t).Expect(conn.Close(ctx)).To(Succeed())
+	_, err = server.Connect(ctx)
+	NewWithT(t).Expect(err).NotTo(HaveOccurred(), "the admin's password is unchanged")
+	// An orphan database buurt refused is still not dropped at deletion.
+	NewWithT(t).Expect(s.Drop(ctx, Tenant{Name: "buurt_orphan", Team: "orphan"})).To(Succeed())
+	_, database, err := s.Exists(ctx, "buurt_orphan")
+	NewWithT(t).Expect(err).NotTo(HaveOccurred())
+	NewWithT(t).Expect(database).To(BeTrue())
 }

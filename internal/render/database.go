@@ -80,8 +80,35 @@ func DatabaseEgressPolicy(team *teamsv1alpha1.NeighbourhoodTeam, blueprint *team
 func dedicatedLabels(team *teamsv1alpha1.NeighbourhoodTeam) map[string]string {
 	labels := Labels(team)
 	labels["app.kubernetes.io/name"] = DedicatedDatabaseName
+	labels[teamsv1alpha1.ComponentLabel] = teamsv1alpha1.ComponentDatabase
 	return labels
 }
+
+// DatabaseSecretUIDAnnotation on a Dedicated database's pod template holds
+// the UID of the database Secret it was started with: a Secret deleted to
+// rotate the password is made anew with a new UID, which restarts the pod,
+// and SyncPasswordScript sets the new password.
+const DatabaseSecretUIDAnnotation = "teams.buurt.dev/database-secret-uid" //nolint:gosec // an annotation's name
+
+// SyncPasswordScript runs after a Dedicated database's container starts. The
+// image sets POSTGRES_PASSWORD only when it first makes the data directory;
+// this sets it on every start, so that the Secret stays the source of truth.
+// It waits for the server on TCP (the image's first-start server listens on
+// the socket only), then connects through the local socket, which the image
+// trusts. psql quotes the password as a literal (:'password'); it is never
+// part of the command line.
+//
+//nolint:gosec // it reads a password from the environment; it holds none
+const SyncPasswordScript = `for i in $(seq 120); do
+  if pg_isready -q -h 127.0.0.1; then
+    printf '%s\n' "ALTER ROLE CURRENT_USER PASSWORD :'password';" |
+      psql -v ON_ERROR_STOP=1 -q -v password="$POSTGRES_PASSWORD" -U "$POSTGRES_USER" -d postgres && exit 0
+  fi
+  sleep 1
+done
+echo "buurt: could not set the password from the database Secret" >&2
+exit 1
+`
 
 // DedicatedService is the headless Service of a Dedicated database.
 func DedicatedService(team *teamsv1alpha1.NeighbourhoodTeam) *corev1ac.ServiceApplyConfiguration {
@@ -95,6 +122,27 @@ func DedicatedService(team *teamsv1alpha1.NeighbourhoodTeam) *corev1ac.ServiceAp
 				WithTargetPort(intstr.FromString("postgres"))))
 }
 
+// Storage is the volume a Dedicated database asks for.
+type Storage struct {
+	Size resource.Quantity
+	// ClassName is empty for the cluster's default storage class.
+	ClassName string
+}
+
+// DedicatedStorage is the volume the blueprint asks for: 1Gi of the default
+// class unless it says otherwise. A StatefulSet's claim template cannot
+// change, so an existing database keeps the storage it was made with.
+func DedicatedStorage(blueprint *teamsv1alpha1.TeamBlueprint) Storage {
+	storage := Storage{Size: resource.MustParse("1Gi")}
+	if dedicated := blueprint.Spec.Database.Dedicated; dedicated != nil {
+		if dedicated.StorageSize != nil {
+			storage.Size = *dedicated.StorageSize
+		}
+		storage.ClassName = dedicated.StorageClassName
+	}
+	return storage
+}
+
 // DedicatedHost is the host name apps use for a Dedicated database.
 func DedicatedHost(team *teamsv1alpha1.NeighbourhoodTeam) string {
 	return DedicatedDatabaseName + "." + team.NamespaceName() + ".svc"
@@ -104,16 +152,12 @@ func DedicatedHost(team *teamsv1alpha1.NeighbourhoodTeam) string {
 var DedicatedPort = strconv.Itoa(postgresPort)
 
 // DedicatedStatefulSet runs the team's own PostgreSQL: one replica, its data
-// on a volume from the blueprint's size and class, its password from the
-// team's database Secret, restricted like every team pod.
-func DedicatedStatefulSet(team *teamsv1alpha1.NeighbourhoodTeam, blueprint *teamsv1alpha1.TeamBlueprint) *appsv1ac.StatefulSetApplyConfiguration {
+// on a volume of storage, its password from the team's database Secret
+// (whose UID is secretUID), restricted like every team pod.
+func DedicatedStatefulSet(team *teamsv1alpha1.NeighbourhoodTeam, blueprint *teamsv1alpha1.TeamBlueprint, secretUID string, storage Storage) *appsv1ac.StatefulSetApplyConfiguration {
 	dedicated := blueprint.Spec.Database.Dedicated
 	if dedicated == nil {
 		dedicated = &teamsv1alpha1.DedicatedDatabase{}
-	}
-	size := resource.MustParse("1Gi")
-	if dedicated.StorageSize != nil {
-		size = *dedicated.StorageSize
 	}
 	image := dedicated.Image
 	if image == "" {
@@ -140,6 +184,8 @@ func DedicatedStatefulSet(team *teamsv1alpha1.NeighbourhoodTeam, blueprint *team
 		).
 		WithReadinessProbe(corev1ac.Probe().WithExec(corev1ac.ExecAction().
 			WithCommand("pg_isready", "-h", "127.0.0.1", "-p", DedicatedPort))).
+		WithLifecycle(corev1ac.Lifecycle().WithPostStart(corev1ac.LifecycleHandler().
+			WithExec(corev1ac.ExecAction().WithCommand("sh", "-c", SyncPasswordScript)))).
 		WithSecurityContext(restrictedContainer())
 	if res := dedicated.Resources; res != nil {
 		r := corev1ac.ResourceRequirements()
@@ -153,9 +199,9 @@ func DedicatedStatefulSet(team *teamsv1alpha1.NeighbourhoodTeam, blueprint *team
 	}
 	claim := corev1ac.PersistentVolumeClaimSpec().
 		WithAccessModes(corev1.ReadWriteOnce).
-		WithResources(corev1ac.VolumeResourceRequirements().WithRequests(corev1.ResourceList{corev1.ResourceStorage: size}))
-	if dedicated.StorageClassName != "" {
-		claim.WithStorageClassName(dedicated.StorageClassName)
+		WithResources(corev1ac.VolumeResourceRequirements().WithRequests(corev1.ResourceList{corev1.ResourceStorage: storage.Size}))
+	if storage.ClassName != "" {
+		claim.WithStorageClassName(storage.ClassName)
 	}
 	return appsv1ac.StatefulSet(DedicatedDatabaseName, team.NamespaceName()).
 		WithLabels(Labels(team)).
@@ -171,6 +217,7 @@ func DedicatedStatefulSet(team *teamsv1alpha1.NeighbourhoodTeam, blueprint *team
 				WithWhenScaled(appsv1.RetainPersistentVolumeClaimRetentionPolicyType)).
 			WithTemplate(corev1ac.PodTemplateSpec().
 				WithLabels(dedicatedLabels(team)).
+				WithAnnotations(map[string]string{DatabaseSecretUIDAnnotation: secretUID}).
 				WithSpec(corev1ac.PodSpec().
 					WithAutomountServiceAccountToken(false).
 					WithEnableServiceLinks(false).
@@ -181,8 +228,10 @@ func DedicatedStatefulSet(team *teamsv1alpha1.NeighbourhoodTeam, blueprint *team
 						WithSeccompProfile(corev1ac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault))).
 					WithContainers(container).
 					WithVolumes(corev1ac.Volume().WithName("run").WithEmptyDir(corev1ac.EmptyDirVolumeSource())))).
+			// The claims carry the team's labels, so that the controller
+			// finds them and keeps their volumes by the reclaim policy.
 			WithVolumeClaimTemplates(corev1ac.PersistentVolumeClaim("data", "").
-				WithLabels(Labels(team)).
+				WithLabels(dedicatedLabels(team)).
 				WithSpec(claim)))
 }
 

@@ -89,6 +89,7 @@ func TestDedicatedDatabase(t *testing.T) {
 	tm := team(user("anna"))
 	selector := map[string]string{
 		"teams.buurt.dev/team": "north-riverside", "app.kubernetes.io/managed-by": "buurt", "app.kubernetes.io/name": "postgres",
+		"teams.buurt.dev/component": "database",
 	}
 
 	svc := typed[corev1.Service](g, render.DedicatedService(tm))
@@ -102,7 +103,7 @@ func TestDedicatedDatabase(t *testing.T) {
 	}))
 	g.Expect(render.DedicatedHost(tm)).To(Equal("postgres.team-north-riverside.svc"))
 
-	sts := typed[appsv1.StatefulSet](g, render.DedicatedStatefulSet(tm, bp))
+	sts := typed[appsv1.StatefulSet](g, render.DedicatedStatefulSet(tm, bp, "6d1f0c3e-uid", render.DedicatedStorage(bp)))
 	g.Expect(sts.ObjectMeta).To(Equal(metav1.ObjectMeta{
 		Name: "postgres", Namespace: "team-north-riverside", Labels: wantLabels, OwnerReferences: wantOwner,
 	}))
@@ -114,6 +115,9 @@ func TestDedicatedDatabase(t *testing.T) {
 		WhenScaled:  appsv1.RetainPersistentVolumeClaimRetentionPolicyType,
 	}))
 	g.Expect(sts.Spec.Template.Labels).To(Equal(selector))
+	g.Expect(sts.Spec.Template.Annotations).To(Equal(map[string]string{ //nolint:gosec // a UID, not a credential
+		"teams.buurt.dev/database-secret-uid": "6d1f0c3e-uid",
+	}))
 	pod := sts.Spec.Template.Spec
 	g.Expect(pod.AutomountServiceAccountToken).To(Equal(ptr.To(false)))
 	g.Expect(pod.SecurityContext).To(Equal(&corev1.PodSecurityContext{
@@ -139,9 +143,13 @@ func TestDedicatedDatabase(t *testing.T) {
 		{Name: "POSTGRES_DB", ValueFrom: secretRef("dbname")},
 		{Name: "PGDATA", Value: "/var/lib/postgresql/data/pgdata"},
 	}))
+	g.Expect(c.Lifecycle).To(Equal(&corev1.Lifecycle{PostStart: &corev1.LifecycleHandler{
+		Exec: &corev1.ExecAction{Command: []string{"sh", "-c", render.SyncPasswordScript}},
+	}}))
 	g.Expect(sts.Spec.VolumeClaimTemplates).To(HaveLen(1))
 	claim := sts.Spec.VolumeClaimTemplates[0]
 	g.Expect(claim.Name).To(Equal("data"))
+	g.Expect(claim.Labels).To(Equal(selector))
 	g.Expect(claim.Spec.AccessModes).To(Equal([]corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}))
 	g.Expect(claim.Spec.StorageClassName).To(Equal(ptr.To("fast")))
 	storage := claim.Spec.Resources.Requests[corev1.ResourceStorage]

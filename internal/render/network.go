@@ -57,8 +57,13 @@ func NetworkPolicies(team *teamsv1alpha1.NeighbourhoodTeam, blueprint *teamsv1al
 			WithPorts(port(corev1.ProtocolUDP, 53), port(corev1.ProtocolTCP, 53)))))
 
 	if network != nil && network.IngressNamespaceSelector != nil {
+		// A Dedicated database takes connections from its own namespace only.
+		notDatabase := metav1ac.LabelSelector().WithMatchExpressions(metav1ac.LabelSelectorRequirement().
+			WithKey(teamsv1alpha1.ComponentLabel).
+			WithOperator(metav1.LabelSelectorOpNotIn).
+			WithValues(teamsv1alpha1.ComponentDatabase))
 		policies = append(policies, networkPolicy(team, IngressControllerPolicyName, networkingv1ac.NetworkPolicySpec().
-			WithPodSelector(allPods).
+			WithPodSelector(notDatabase).
 			WithPolicyTypes(networkingv1.PolicyTypeIngress).
 			WithIngress(networkingv1ac.NetworkPolicyIngressRule().
 				WithFrom(networkingv1ac.NetworkPolicyPeer().

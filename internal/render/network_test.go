@@ -68,6 +68,10 @@ func TestNetworkPolicies(t *testing.T) {
 					NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "dns"}},
 				}),
 				"buurt-allow-ingress-controller": {
+					// Not to a Dedicated database.
+					PodSelector: metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
+						Key: "teams.buurt.dev/component", Operator: metav1.LabelSelectorOpNotIn, Values: []string{"database"},
+					}}},
 					PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
 					Ingress: []networkingv1.NetworkPolicyIngressRule{{From: []networkingv1.NetworkPolicyPeer{{
 						NamespaceSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
