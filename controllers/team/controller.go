@@ -137,6 +137,9 @@ type scope struct {
 	// databaseEgress is the policy that lets the team reach its shared
 	// database server, when there is one.
 	databaseEgress *networkingv1ac.NetworkPolicyApplyConfiguration
+	// keepDatabaseEgress keeps the policy to the shared server as it is, for
+	// a database that buurt leaves alone.
+	keepDatabaseEgress bool
 	// requeueAfter asks to look again later, for what is not watched (a
 	// database server, its admin Secret).
 	requeueAfter time.Duration

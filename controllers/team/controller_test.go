@@ -68,6 +68,12 @@ func TestWorkspace(t *testing.T) {
 		g.Expect(team.Status.Conditions).To(ContainElement(And(
 			HaveField("Type", c), HaveField("Status", metav1.ConditionTrue), HaveField("ObservedGeneration", team.Generation))))
 	}
+	// The design blueprint asks for no database.
+	g.Expect(cond(team, teamsv1alpha1.DatabaseReadyCondition)).To(And(
+		HaveField("Status", metav1.ConditionTrue), HaveField("Reason", teamsv1alpha1.DatabaseNotRequestedReason),
+		HaveField("Message", "The team has no database (class None)")))
+	g.Expect(team.Status.Database).To(BeNil())
+	g.Expect(team.Finalizers).To(BeEmpty())
 
 	ns := &corev1.Namespace{}
 	g.Expect(env.Client.Get(ctx, client.ObjectKey{Name: "team-workspace"}, ns)).To(Succeed())

@@ -55,29 +55,44 @@ func reclaimPolicy(team *teamsv1alpha1.NeighbourhoodTeam, blueprint *teamsv1alph
 func (r *Reconciler) reconcileDatabase(ctx context.Context, s *scope) error {
 	team := s.team
 	class, wanted := databaseClass(team, s.blueprint)
-	var err error
+	if class != wanted {
+		// The blueprint can describe one class only: the database is left as
+		// it is, reachable as before, and its volumes still follow the
+		// reclaim policy.
+		s.keepDatabaseEgress = true
+		if class == teamsv1alpha1.DatabaseClassDedicated {
+			if _, err := r.reconcileVolumes(ctx, team, reclaimPolicy(team, s.blueprint)); err != nil {
+				return err
+			}
+		}
+		setCondition(team, teamsv1alpha1.DatabaseReadyCondition, false, teamsv1alpha1.DatabaseClassMismatchReason,
+			fmt.Sprintf("The team's database is %s but its blueprint or override now says %s; buurt leaves the database as it is "+
+				"and does not move data: migrate it and make a new team, or set the class back", class, wanted))
+		return nil
+	}
 	switch class {
 	case teamsv1alpha1.DatabaseClassShared:
-		err = r.reconcileShared(ctx, s)
+		return r.reconcileShared(ctx, s)
 	case teamsv1alpha1.DatabaseClassDedicated:
-		err = r.reconcileDedicated(ctx, s)
+		return r.reconcileDedicated(ctx, s)
 	default:
 		team.Status.Database = nil
 		setCondition(team, teamsv1alpha1.DatabaseReadyCondition, true, teamsv1alpha1.DatabaseNotRequestedReason,
 			"The team has no database (class None)")
+		return nil
 	}
-	if err == nil && class != wanted {
-		setCondition(team, teamsv1alpha1.DatabaseReadyCondition, false, teamsv1alpha1.DatabaseClassMismatchReason,
-			fmt.Sprintf("The team's database is %s but its blueprint or override now says %s; buurt does not move data: "+
-				"migrate it and make a new team, or set the class back", class, wanted))
-	}
-	return err
 }
 
 // adminConnection reads the shared server's admin Secret, from the
 // operator's own namespace only. ok is false when the condition was set.
 func (r *Reconciler) adminConnection(ctx context.Context, s *scope) (admin database.Admin, ok bool, err error) {
 	name := s.blueprint.Spec.Database.Shared.AdminSecretName
+	if name == "" {
+		setCondition(s.team, teamsv1alpha1.DatabaseReadyCondition, false, teamsv1alpha1.AdminSecretMissingReason,
+			fmt.Sprintf("Blueprint %s names no shared server (spec.database.shared.adminSecretName); "+
+				"a team can have class Shared only with a blueprint that does", s.blueprint.Name))
+		return admin, false, nil
+	}
 	secret := &corev1.Secret{}
 	if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: r.Namespace, Name: name}, secret); err != nil {
 		if !apierrors.IsNotFound(err) {
@@ -316,12 +331,17 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) error {
 func (r *Reconciler) deleteShared(ctx context.Context, s *scope) error {
 	team := s.team
 	name := databaseName(team)
-	if reclaimPolicy(team, s.blueprint) == teamsv1alpha1.ReclaimPolicyRetain || s.blueprint == nil {
+	// Without a blueprint that names the server, buurt cannot reach the
+	// database: it is kept, whatever the policy.
+	if s.blueprint == nil || s.blueprint.Spec.Database.Shared.AdminSecretName == "" {
+		r.retained(ctx, team, fmt.Sprintf("Database %s on the shared server is kept: the team's blueprint no longer names the server", name),
+			"drop it by hand when it is no longer needed")
+		return r.removeFinalizer(ctx, team)
+	}
+	if reclaimPolicy(team, s.blueprint) == teamsv1alpha1.ReclaimPolicyRetain {
 		where := "the shared server"
-		if s.blueprint != nil {
-			if admin, ok, err := r.adminConnection(ctx, s); err == nil && ok {
-				where = admin.Host + ":" + admin.Port
-			}
+		if admin, ok, err := r.adminConnection(ctx, s); err == nil && ok {
+			where = admin.Host + ":" + admin.Port
 		}
 		r.retained(ctx, team, fmt.Sprintf("Database %s on %s is kept (reclaimPolicy Retain)", name, where),
 			"drop it by hand when it is no longer needed")

@@ -274,3 +274,46 @@ func TestSharedDatabaseNeverTakesOverARole(t *testing.T) {
 	role, _ := databaseExists(g, "buurt_admin")
 	g.Expect(role).To(BeTrue())
 }
+
+// A blueprint that moves to another class leaves an existing team's database
+// as it is, reachable and reported; deleting the team then keeps the data,
+// as buurt no longer knows the server, even under reclaimPolicy Delete.
+func TestDatabaseClassChangeLeavesTheDatabase(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	create(t, adminSecret("pg-admin-moved", pg.Password))
+	bp := sharedBlueprint("shared-moved", "pg-admin-moved")
+	create(t, bp)
+	tm := newTeam("shared-moved", "shared-moved", user("anna"))
+	tm.Spec.Database = &teamsv1alpha1.TeamDatabase{ReclaimPolicy: teamsv1alpha1.ReclaimPolicyDelete}
+	create(t, tm)
+	eventuallyCondition(t, "shared-moved", teamsv1alpha1.DatabaseReadyCondition, metav1.ConditionTrue, teamsv1alpha1.ProvisionedReason)
+	uri := string(dbSecret(g, "shared-moved").Data["uri"])
+
+	edit(t, bp, func() {
+		bp.Spec.Database = teamsv1alpha1.BlueprintDatabase{Class: teamsv1alpha1.DatabaseClassNone, ReclaimPolicy: teamsv1alpha1.ReclaimPolicyRetain}
+	})
+	tm = eventuallyCondition(t, "shared-moved", teamsv1alpha1.DatabaseReadyCondition, metav1.ConditionFalse, teamsv1alpha1.DatabaseClassMismatchReason)
+	g.Expect(cond(tm, teamsv1alpha1.DatabaseReadyCondition).Message).To(Equal(
+		"The team's database is Shared but its blueprint or override now says None; buurt leaves the database as it is " +
+			"and does not move data: migrate it and make a new team, or set the class back"))
+	g.Expect(tm.Status.Database).To(Equal(&teamsv1alpha1.TeamDatabaseStatus{
+		Class: teamsv1alpha1.DatabaseClassShared, Name: "buurt_shared_moved", SecretName: "shared-moved-db",
+	}))
+	g.Consistently(func(g Gomega) {
+		g.Expect(string(dbSecret(g, "shared-moved").Data["uri"])).To(Equal(uri))
+		eventuallyPolicy(g, "team-shared-moved", "buurt-allow-database")
+	}).WithTimeout(2 * time.Second).Should(Succeed())
+	conn, err := pgx.Connect(ctx, uri)
+	g.Expect(err).NotTo(HaveOccurred(), "the team still reaches its database")
+	g.Expect(conn.Close(ctx)).To(Succeed())
+
+	g.Expect(env.Client.Delete(ctx, tm)).To(Succeed())
+	g.Eventually(func() bool {
+		return apierrors.IsNotFound(env.Client.Get(ctx, client.ObjectKeyFromObject(tm), &teamsv1alpha1.NeighbourhoodTeam{}))
+	}).WithTimeout(timeout).Should(BeTrue())
+	expectEvent(g, tm, teamsv1alpha1.RetainedReason, "Database buurt_shared_moved on the shared server is kept: "+
+		"the team's blueprint no longer names the server; drop it by hand when it is no longer needed")
+	role, db := databaseExists(g, "buurt_shared_moved")
+	g.Expect([]bool{role, db}).To(Equal([]bool{true, true}))
+}

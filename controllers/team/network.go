@@ -26,5 +26,8 @@ func (r *Reconciler) reconcileNetwork(ctx context.Context, s *scope) error {
 		}
 		keep.Insert(*policy.Name)
 	}
+	if s.keepDatabaseEgress {
+		keep.Insert(render.DatabaseEgressPolicyName)
+	}
 	return r.prune(ctx, team, &networkingv1.NetworkPolicyList{}, keep)
 }
