@@ -18,6 +18,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -30,6 +31,9 @@ import (
 
 // BlueprintIndex indexes teams by the name of their blueprint.
 const BlueprintIndex = "spec.blueprint"
+
+// maxConcurrentReconciles is how many teams are reconciled at once.
+const maxConcurrentReconciles = 4
 
 // Reconciler makes each NeighbourhoodTeam's workspace match its spec and
 // blueprint.
@@ -96,6 +100,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&teamsv1alpha1.NeighbourhoodTeam{}).
+		// A few teams at once: one waiting on a slow database server does
+		// not hold up the others.
+		WithOptions(controller.Options{MaxConcurrentReconciles: maxConcurrentReconciles}).
 		Owns(&corev1.Namespace{}).
 		Owns(&rbacv1.RoleBinding{}).
 		Owns(&rbacv1.ClusterRole{}).

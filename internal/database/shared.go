@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -28,11 +29,19 @@ type Admin struct {
 const (
 	maxConns       = 3
 	connectTimeout = 5 * time.Second
+	// quietAfterFailure is how long a server that did not answer is not
+	// asked again: with many teams on a server that is down, one timeout is
+	// paid per period, not one per team.
+	quietAfterFailure = 10 * time.Second
 )
 
 // SharedServer provisions team databases on one shared PostgreSQL server.
 type SharedServer struct {
 	pool *pgxpool.Pool
+
+	mu          sync.Mutex
+	failedAt    time.Time
+	lastFailure error
 }
 
 // ConnectShared opens a small, bounded pool to the server. It does not
@@ -60,9 +69,25 @@ func (s *SharedServer) Close() {
 	s.pool.Close()
 }
 
-// Ping checks that the server answers with the admin's credentials.
+// Ping checks that the server answers with the admin's credentials. After a
+// failure it answers with that failure, without asking the server, for
+// quietAfterFailure.
 func (s *SharedServer) Ping(ctx context.Context) error {
-	return s.pool.Ping(ctx)
+	s.mu.Lock()
+	if s.lastFailure != nil && time.Since(s.failedAt) < quietAfterFailure {
+		err := s.lastFailure
+		s.mu.Unlock()
+		return err
+	}
+	s.mu.Unlock()
+	err := s.pool.Ping(ctx)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lastFailure = err
+	if err != nil {
+		s.failedAt = time.Now()
+	}
+	return err
 }
 
 // Tenant is a team's role and database on a shared server: Name is both

@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	. "github.com/onsi/gomega"
@@ -253,4 +257,44 @@ func TestEnsureAndDropNeverTakeOverARole(t *testing.T) {
 	_, database, err := s.Exists(ctx, "buurt_orphan")
 	NewWithT(t).Expect(err).NotTo(HaveOccurred())
 	NewWithT(t).Expect(database).To(BeTrue())
+}
+
+// A server that does not answer is asked once per quiet period, however many
+// teams ask: here a listener that accepts connections and never speaks.
+func TestSilentServerIsAskedOncePerQuietPeriod(t *testing.T) {
+	g := NewWithT(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	g.Expect(err).NotTo(HaveOccurred())
+	defer func() { _ = l.Close() }()
+	var accepted atomic.Int32
+	go func() {
+		var open []net.Conn
+		defer func() {
+			for _, c := range open {
+				_ = c.Close()
+			}
+		}()
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			open = append(open, conn)
+		}
+	}()
+	a := admin()
+	a.Port = strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	s, err := ConnectShared(context.Background(), a)
+	g.Expect(err).NotTo(HaveOccurred())
+	defer s.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	first := s.Ping(ctx)
+	g.Expect(first).To(HaveOccurred())
+	for range 20 {
+		g.Expect(s.Ping(context.Background())).To(BeIdenticalTo(first))
+	}
+	g.Expect(accepted.Load()).To(Equal(int32(1)))
 }
