@@ -61,11 +61,14 @@ const (
 // +kubebuilder:validation:XValidation:rule="!has(self.env) || !has(self.database) || !self.database || self.env.all(e, e.name != 'DATABASE_URL' && !e.name.startsWith('PG'))",message="env must not set DATABASE_URL or PG* variables when database is true: buurt injects them from the team's database Secret"
 type App struct {
 	// name is the app's name, used for its Deployment, Service and host name.
-	// It must be a DNS label that starts with a letter (a Service name).
+	// It must be a DNS label that starts with a letter (a Service name). Names
+	// starting with buurt- are reserved for what buurt itself runs in the
+	// namespace, such as a Dedicated database.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=50
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",message="app name must be a lowercase DNS label starting with a letter (a-z, 0-9 and '-')"
+	// +kubebuilder:validation:XValidation:rule="!self.startsWith('buurt-')",message="app names starting with buurt- are reserved for what buurt runs in the team namespace"
 	Name string `json:"name,omitempty"`
 
 	// image is the container image, including its registry, e.g.

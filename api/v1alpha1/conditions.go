@@ -112,6 +112,20 @@ const (
 	// AppNameConflictReason: a team app has the name of a blueprint app.
 	AppNameConflictReason = "AppNameConflict"
 
+	// AppNeedsDatabaseReason: an app asks for the database and the team has
+	// none (class None), so the app is not deployed.
+	AppNeedsDatabaseReason = "AppNeedsDatabase"
+
+	// AppsAvailableReason: every app has all its replicas available.
+	AppsAvailableReason = "AppsAvailable"
+
+	// AppsUnavailableReason: some app has fewer available replicas than it
+	// wants, or is rolling out.
+	AppsUnavailableReason = "AppsUnavailable"
+
+	// NoAppsReason: the team runs no apps.
+	NoAppsReason = "NoApps"
+
 	// DormantReason: the team is Dormant; its apps are scaled to zero.
 	DormantReason = "Dormant"
 

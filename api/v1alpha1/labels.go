@@ -17,13 +17,18 @@ const (
 	// ManagedByValue is ManagedByLabel's value on everything buurt makes.
 	ManagedByValue = "buurt"
 
-	// ComponentLabel marks the pods and claims of a team's Dedicated
-	// database with ComponentDatabase. The database takes connections from
-	// its own namespace only, never from the ingress controller.
+	// ComponentLabel says what an object is part of: a team's app
+	// (ComponentApp) or its Dedicated database (ComponentDatabase). The
+	// database takes connections from its own namespace only, never from the
+	// ingress controller.
 	ComponentLabel = "teams.buurt.dev/component"
 
 	// ComponentDatabase is ComponentLabel's value on a Dedicated database.
 	ComponentDatabase = "database"
+
+	// ComponentApp is ComponentLabel's value on a team app's Deployment,
+	// pods, Service and Ingress.
+	ComponentApp = "app"
 
 	// OriginalReclaimPolicyAnnotation is set on a PersistentVolume whose
 	// reclaim policy buurt switched to Retain to keep a team's data; it holds

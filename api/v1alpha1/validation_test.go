@@ -115,6 +115,12 @@ func TestInvalidObjectsAreRejected(t *testing.T) {
 			want: "app name must be a lowercase DNS label starting with a letter (a-z, 0-9 and '-')",
 		},
 		{
+			name: "app name reserved for buurt",
+			doc: teamHeader + "metadata: {name: t}\nspec:\n  neighbourhood: riverside\n" + validMembers +
+				"  apps: [{name: buurt-postgres, image: registry.example.org/rota:1, port: 8080}]\n",
+			want: "app names starting with buurt- are reserved for what buurt runs in the team namespace",
+		},
+		{
 			name: "two apps of the same name",
 			doc: teamHeader + "metadata: {name: t}\nspec:\n  neighbourhood: riverside\n" + validMembers +
 				"  apps: [{name: rota, image: r.example.org/a:1, port: 80}, {name: rota, image: r.example.org/b:1, port: 81}]\n",

@@ -45,8 +45,8 @@ func bindVolume(t *testing.T, teamName string) *corev1.PersistentVolume {
 	g := NewWithT(t)
 	ctx := context.Background()
 	claim := &corev1.PersistentVolumeClaim{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "team-" + teamName, Name: "data-postgres-0", Labels: map[string]string{
-			"teams.buurt.dev/team": teamName, "app.kubernetes.io/managed-by": "buurt", "app.kubernetes.io/name": "postgres",
+		ObjectMeta: metav1.ObjectMeta{Namespace: "team-" + teamName, Name: "data-buurt-postgres-0", Labels: map[string]string{
+			"teams.buurt.dev/team": teamName, "app.kubernetes.io/managed-by": "buurt", "app.kubernetes.io/name": "buurt-postgres",
 			"teams.buurt.dev/component": "database",
 		}},
 		Spec: corev1.PersistentVolumeClaimSpec{
@@ -84,7 +84,7 @@ func eventuallyReclaimPolicy(g Gomega, name string, policy corev1.PersistentVolu
 
 func statefulSet(g Gomega, teamName string) *appsv1.StatefulSet {
 	sts := &appsv1.StatefulSet{}
-	g.Expect(env.Client.Get(context.Background(), client.ObjectKey{Namespace: "team-" + teamName, Name: "postgres"}, sts)).To(Succeed())
+	g.Expect(env.Client.Get(context.Background(), client.ObjectKey{Namespace: "team-" + teamName, Name: "buurt-postgres"}, sts)).To(Succeed())
 	return sts
 }
 
@@ -123,18 +123,18 @@ func TestDedicatedDatabase(t *testing.T) {
 	g.Expect(secret.Labels).To(Equal(childLabels("dedicated-one")))
 	g.Expect(secret.OwnerReferences).To(Equal(ownedBy(tm)))
 	g.Expect(secret.Data).To(Equal(map[string][]byte{
-		"host": []byte("postgres.team-dedicated-one.svc"), "port": []byte("5432"),
+		"host": []byte("buurt-postgres.team-dedicated-one.svc"), "port": []byte("5432"),
 		"dbname": []byte("buurt_dedicated_one"), "user": []byte("buurt_dedicated_one"),
 		"password": []byte(password), "sslmode": []byte("disable"),
-		"uri": []byte("postgres://buurt_dedicated_one:" + password + "@postgres.team-dedicated-one.svc:5432/buurt_dedicated_one?sslmode=disable"),
+		"uri": []byte("postgres://buurt_dedicated_one:" + password + "@buurt-postgres.team-dedicated-one.svc:5432/buurt_dedicated_one?sslmode=disable"),
 	}))
 
 	selector := map[string]string{
 		"teams.buurt.dev/team": "dedicated-one", "app.kubernetes.io/managed-by": "buurt",
-		"app.kubernetes.io/name": "postgres", "teams.buurt.dev/component": "database",
+		"app.kubernetes.io/name": "buurt-postgres", "teams.buurt.dev/component": "database",
 	}
 	svc := &corev1.Service{}
-	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: "team-dedicated-one", Name: "postgres"}, svc)).To(Succeed())
+	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: "team-dedicated-one", Name: "buurt-postgres"}, svc)).To(Succeed())
 	g.Expect(svc.OwnerReferences).To(Equal(ownedBy(tm)))
 	g.Expect(svc.Spec.ClusterIP).To(Equal("None"))
 	g.Expect(svc.Spec.Selector).To(Equal(selector))
@@ -146,7 +146,7 @@ func TestDedicatedDatabase(t *testing.T) {
 	g.Expect(sts.Labels).To(Equal(childLabels("dedicated-one")))
 	g.Expect(sts.OwnerReferences).To(Equal(ownedBy(tm)))
 	g.Expect(sts.Spec.Replicas).To(Equal(ptr.To[int32](1)))
-	g.Expect(sts.Spec.ServiceName).To(Equal("postgres"))
+	g.Expect(sts.Spec.ServiceName).To(Equal("buurt-postgres"))
 	g.Expect(sts.Spec.Selector.MatchLabels).To(Equal(selector))
 	g.Expect(sts.Spec.Template.Labels).To(Equal(selector))
 	g.Expect(sts.Spec.Template.Annotations).To(Equal(map[string]string{"teams.buurt.dev/database-secret-uid": string(secret.UID)}))
@@ -279,7 +279,7 @@ func TestDedicatedDatabaseLeavesOtherVolumesAlone(t *testing.T) {
 	}
 	create(t, other)
 	create(t, &corev1.PersistentVolumeClaim{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "team-dedicated-three", Name: "data-postgres-0", Labels: map[string]string{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "team-dedicated-three", Name: "data-buurt-postgres-0", Labels: map[string]string{
 			"teams.buurt.dev/team": "dedicated-three", "app.kubernetes.io/managed-by": "buurt", "teams.buurt.dev/component": "database",
 		}},
 		Spec: corev1.PersistentVolumeClaimSpec{

@@ -19,7 +19,12 @@ import (
 // made for this team (its labels and controller owner reference) and that are
 // not in keep. Nothing else is ever deleted.
 func (r *Reconciler) prune(ctx context.Context, team *teamsv1alpha1.NeighbourhoodTeam, list client.ObjectList, keep sets.Set[string]) error {
-	if err := r.Client.List(ctx, list, client.InNamespace(team.NamespaceName()), client.MatchingLabels(render.Labels(team))); err != nil {
+	return r.pruneMatching(ctx, team, list, render.Labels(team), keep)
+}
+
+// pruneMatching prunes like prune, among the objects that carry labels.
+func (r *Reconciler) pruneMatching(ctx context.Context, team *teamsv1alpha1.NeighbourhoodTeam, list client.ObjectList, labels map[string]string, keep sets.Set[string]) error {
+	if err := r.Client.List(ctx, list, client.InNamespace(team.NamespaceName()), client.MatchingLabels(labels)); err != nil {
 		return fmt.Errorf("failed to list %T of team %s: %w", list, klog.KObj(team), err)
 	}
 	objects, err := meta.ExtractList(list)

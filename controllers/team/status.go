@@ -19,6 +19,7 @@ var readinessConditions = []string{
 	teamsv1alpha1.NamespaceReadyCondition,
 	teamsv1alpha1.AccessReadyCondition,
 	teamsv1alpha1.DatabaseReadyCondition,
+	teamsv1alpha1.AppsReadyCondition,
 	teamsv1alpha1.SizeWithinLimitCondition,
 }
 
@@ -74,13 +75,17 @@ func setReady(team *teamsv1alpha1.NeighbourhoodTeam) {
 	team.Status.ObservedGeneration = team.Generation
 }
 
-// phase summarises Ready: Active when ready, Degraded when it was Active
-// before, Forming until it first is.
+// phase summarises Ready: Active when ready (Dormant when ready and asleep),
+// Degraded when it was Active or Dormant before, Forming until it first is.
 func phase(team *teamsv1alpha1.NeighbourhoodTeam) teamsv1alpha1.TeamPhase {
 	switch {
 	case meta.IsStatusConditionTrue(team.Status.Conditions, teamsv1alpha1.ReadyCondition):
+		if team.Spec.Lifecycle == teamsv1alpha1.LifecycleDormant {
+			return teamsv1alpha1.TeamPhaseDormant
+		}
 		return teamsv1alpha1.TeamPhaseActive
-	case team.Status.Phase == teamsv1alpha1.TeamPhaseActive || team.Status.Phase == teamsv1alpha1.TeamPhaseDegraded:
+	case team.Status.Phase == teamsv1alpha1.TeamPhaseActive || team.Status.Phase == teamsv1alpha1.TeamPhaseDormant ||
+		team.Status.Phase == teamsv1alpha1.TeamPhaseDegraded:
 		return teamsv1alpha1.TeamPhaseDegraded
 	default:
 		return teamsv1alpha1.TeamPhaseForming

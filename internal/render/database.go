@@ -22,7 +22,7 @@ const (
 	DatabaseEgressPolicyName = "buurt-allow-database"
 	// DedicatedDatabaseName names the StatefulSet and headless Service of a
 	// Dedicated database.
-	DedicatedDatabaseName = "postgres"
+	DedicatedDatabaseName = "buurt-postgres"
 	postgresPort          = 5432
 	postgresUID           = 999 // the postgres user of the official image
 )
@@ -187,15 +187,8 @@ func DedicatedStatefulSet(team *teamsv1alpha1.NeighbourhoodTeam, blueprint *team
 		WithLifecycle(corev1ac.Lifecycle().WithPostStart(corev1ac.LifecycleHandler().
 			WithExec(corev1ac.ExecAction().WithCommand("sh", "-c", SyncPasswordScript)))).
 		WithSecurityContext(restrictedContainer())
-	if res := dedicated.Resources; res != nil {
-		r := corev1ac.ResourceRequirements()
-		if len(res.Requests) > 0 {
-			r.WithRequests(res.Requests)
-		}
-		if len(res.Limits) > 0 {
-			r.WithLimits(res.Limits)
-		}
-		container.WithResources(r)
+	if dedicated.Resources != nil {
+		container.WithResources(resources(dedicated.Resources))
 	}
 	claim := corev1ac.PersistentVolumeClaimSpec().
 		WithAccessModes(corev1.ReadWriteOnce).
@@ -233,6 +226,18 @@ func DedicatedStatefulSet(team *teamsv1alpha1.NeighbourhoodTeam, blueprint *team
 			WithVolumeClaimTemplates(corev1ac.PersistentVolumeClaim("data", "").
 				WithLabels(dedicatedLabels(team)).
 				WithSpec(claim)))
+}
+
+// resources are a container's requests and limits, as far as res sets them.
+func resources(res *teamsv1alpha1.Resources) *corev1ac.ResourceRequirementsApplyConfiguration {
+	r := corev1ac.ResourceRequirements()
+	if len(res.Requests) > 0 {
+		r.WithRequests(res.Requests)
+	}
+	if len(res.Limits) > 0 {
+		r.WithLimits(res.Limits)
+	}
+	return r
 }
 
 // restrictedContainer is the container security context the restricted Pod

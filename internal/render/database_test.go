@@ -88,27 +88,27 @@ func TestDedicatedDatabase(t *testing.T) {
 	}
 	tm := team(user("anna"))
 	selector := map[string]string{
-		"teams.buurt.dev/team": "north-riverside", "app.kubernetes.io/managed-by": "buurt", "app.kubernetes.io/name": "postgres",
+		"teams.buurt.dev/team": "north-riverside", "app.kubernetes.io/managed-by": "buurt", "app.kubernetes.io/name": "buurt-postgres",
 		"teams.buurt.dev/component": "database",
 	}
 
 	svc := typed[corev1.Service](g, render.DedicatedService(tm))
 	g.Expect(svc.ObjectMeta).To(Equal(metav1.ObjectMeta{
-		Name: "postgres", Namespace: "team-north-riverside", Labels: wantLabels, OwnerReferences: wantOwner,
+		Name: "buurt-postgres", Namespace: "team-north-riverside", Labels: wantLabels, OwnerReferences: wantOwner,
 	}))
 	g.Expect(svc.Spec).To(Equal(corev1.ServiceSpec{
 		ClusterIP: "None",
 		Selector:  selector,
 		Ports:     []corev1.ServicePort{{Name: "postgres", Port: 5432, TargetPort: intstr.FromString("postgres")}},
 	}))
-	g.Expect(render.DedicatedHost(tm)).To(Equal("postgres.team-north-riverside.svc"))
+	g.Expect(render.DedicatedHost(tm)).To(Equal("buurt-postgres.team-north-riverside.svc"))
 
 	sts := typed[appsv1.StatefulSet](g, render.DedicatedStatefulSet(tm, bp, "6d1f0c3e-uid", render.DedicatedStorage(bp)))
 	g.Expect(sts.ObjectMeta).To(Equal(metav1.ObjectMeta{
-		Name: "postgres", Namespace: "team-north-riverside", Labels: wantLabels, OwnerReferences: wantOwner,
+		Name: "buurt-postgres", Namespace: "team-north-riverside", Labels: wantLabels, OwnerReferences: wantOwner,
 	}))
 	g.Expect(sts.Spec.Replicas).To(Equal(ptr.To[int32](1)))
-	g.Expect(sts.Spec.ServiceName).To(Equal("postgres"))
+	g.Expect(sts.Spec.ServiceName).To(Equal("buurt-postgres"))
 	g.Expect(sts.Spec.Selector).To(Equal(&metav1.LabelSelector{MatchLabels: selector}))
 	g.Expect(sts.Spec.PersistentVolumeClaimRetentionPolicy).To(Equal(&appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy{
 		WhenDeleted: appsv1.RetainPersistentVolumeClaimRetentionPolicyType,
