@@ -6,15 +6,12 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	. "github.com/onsi/gomega"
-	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
@@ -64,12 +61,12 @@ func run(m *testing.M) int {
 
 	// The manager runs with exactly the permissions an installation grants
 	// it (config/rbac), so a missing RBAC marker fails these tests.
-	if err := installOperatorRBAC(); err != nil {
+	if err := testenv.InstallOperatorRBAC(context.Background(), env.Client); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	cfg := rest.CopyConfig(env.Config)
-	cfg.Impersonate = rest.ImpersonationConfig{UserName: operatorUser}
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: testenv.OperatorUser}
 	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
 		return countingTransport{next: rt}
 	}
@@ -107,28 +104,7 @@ func run(m *testing.M) int {
 }
 
 // operatorNamespace is the operator's own namespace in these tests.
-const operatorNamespace = "buurt-system"
-
-// operatorUser is who the manager runs as in these tests.
-const operatorUser = "system:serviceaccount:buurt-system:buurt-controller-manager"
-
-func installOperatorRBAC() error {
-	ctx := context.Background()
-	root := testenv.RepoRoot()
-	for _, file := range []string{"config/rbac/role.yaml", "config/rbac/team_roles.yaml"} {
-		if err := env.CreateFromFile(ctx, filepath.Join(root, file)); err != nil {
-			return err
-		}
-	}
-	if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: operatorNamespace}}); err != nil {
-		return err
-	}
-	return env.Client.Create(ctx, &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "buurt-manager"},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "buurt-manager"},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: operatorUser}},
-	})
-}
+const operatorNamespace = testenv.OperatorNamespace
 
 // syncBuffer is a buffer the manager's goroutines may write to at once.
 type syncBuffer struct {

@@ -16,6 +16,10 @@ import (
 	"runtime"
 	"slices"
 
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -32,12 +36,15 @@ import (
 var ErrNoAssets = errors.New("KUBEBUILDER_ASSETS is not set: run the tests with `make test`, " +
 	"or first run `export KUBEBUILDER_ASSETS=$(hack/tools.sh envtest)` to build kube-apiserver and etcd from source")
 
-// Scheme knows the built-in kinds and buurt's.
+// Scheme knows the built-in kinds, CRDs and buurt's kinds.
 var Scheme = newScheme()
 
 func newScheme() *apiruntime.Scheme {
 	s := apiruntime.NewScheme()
 	if err := clientgoscheme.AddToScheme(s); err != nil {
+		panic(err)
+	}
+	if err := apiextensionsv1.AddToScheme(s); err != nil {
 		panic(err)
 	}
 	if err := teamsv1alpha1.AddToScheme(s); err != nil {
@@ -128,6 +135,12 @@ func (e *Env) WriteKubeconfig(dir string) (string, error) {
 // CreateFromFile creates every object of a multi-document YAML file, as
 // `kubectl create -f` would.
 func (e *Env) CreateFromFile(ctx context.Context, path string) error {
+	return CreateFromFile(ctx, e.Client, path)
+}
+
+// CreateFromFile creates, through c, every object of a multi-document YAML
+// file, as `kubectl create -f` would.
+func CreateFromFile(ctx context.Context, c client.Client, path string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -145,8 +158,37 @@ func (e *Env) CreateFromFile(ctx context.Context, path string) error {
 		if len(obj.Object) == 0 {
 			continue
 		}
-		if err := e.Client.Create(ctx, obj); err != nil {
+		if err := c.Create(ctx, obj); err != nil {
 			return fmt.Errorf("failed to create %s %s from %s: %w", obj.GetKind(), obj.GetName(), path, err)
 		}
 	}
+}
+
+// OperatorNamespace and OperatorUser are where and who the operator runs as
+// in the tests: its ServiceAccount in an installation.
+const (
+	OperatorNamespace = "buurt-system"
+	OperatorUser      = "system:serviceaccount:buurt-system:buurt-controller-manager"
+)
+
+// InstallOperatorRBAC grants OperatorUser exactly what an installation
+// grants the operator (config/rbac), installs the roles buurt binds for
+// members and coaches, and makes OperatorNamespace. A manager that
+// impersonates OperatorUser then fails where a missing RBAC marker would
+// fail in a cluster.
+func InstallOperatorRBAC(ctx context.Context, c client.Client) error {
+	root := RepoRoot()
+	for _, file := range []string{"config/rbac/role.yaml", "config/rbac/team_roles.yaml"} {
+		if err := CreateFromFile(ctx, c, filepath.Join(root, file)); err != nil {
+			return err
+		}
+	}
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: OperatorNamespace}}); err != nil {
+		return err
+	}
+	return c.Create(ctx, &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "buurt-manager"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "buurt-manager"},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: OperatorUser}},
+	})
 }
