@@ -7,6 +7,7 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -305,7 +306,11 @@ func TestUnchangedTeamWritesNothing(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
 	create(t, designBlueprint("quiet"))
-	create(t, newTeam("quiet", "quiet", user("anna"), group("quiet-nurses")))
+	tm := newTeam("quiet", "quiet", user("anna"), group("quiet-nurses"))
+	tm.Spec.Apps = []teamsv1alpha1.App{{Name: "rota", Image: "registry.example.org/care/rota:2.0.1", Port: 8080}}
+	create(t, tm)
+	g.Eventually(func(g Gomega) { deployment(g, "team-quiet", "rota") }).WithTimeout(timeout).Should(Succeed())
+	markAvailable(t, "team-quiet", "rota")
 	eventuallyCondition(t, "quiet", teamsv1alpha1.ReadyCondition, metav1.ConditionTrue, teamsv1alpha1.ReconciledReason)
 
 	versions := func() map[string]string {
@@ -314,6 +319,7 @@ func TestUnchangedTeamWritesNothing(t *testing.T) {
 			&teamsv1alpha1.NeighbourhoodTeamList{}, &corev1.NamespaceList{}, &rbacv1.RoleBindingList{},
 			&rbacv1.ClusterRoleList{}, &rbacv1.ClusterRoleBindingList{}, &corev1.ResourceQuotaList{},
 			&corev1.LimitRangeList{}, &networkingv1.NetworkPolicyList{},
+			&corev1.ServiceAccountList{}, &appsv1.DeploymentList{}, &corev1.ServiceList{},
 		} {
 			g.Expect(env.Client.List(ctx, list, client.MatchingLabels{"teams.buurt.dev/team": "quiet"})).To(Succeed())
 			items, err := meta.ExtractList(list)
@@ -338,8 +344,9 @@ func TestUnchangedTeamWritesNothing(t *testing.T) {
 	}).WithTimeout(timeout).Should(Succeed())
 	before = versions()
 	// The team, its namespace, members' binding, self-service role and
-	// binding, quota, limits and four network policies.
-	g.Expect(before).To(HaveLen(11))
+	// binding, quota, limits, four network policies, the apps'
+	// ServiceAccount and the app's Deployment and Service.
+	g.Expect(before).To(HaveLen(14))
 
 	start := writes.Load()
 	for range 10 {
