@@ -3,7 +3,8 @@ package v1alpha1
 // Condition types. Every condition buurt writes carries observedGeneration.
 const (
 	// ReadyCondition is the roll-up: True when every other condition of the
-	// object is in its good state.
+	// object is in its good state. A team's CoachAssigned is not part of it:
+	// a team works without a coach.
 	ReadyCondition = "Ready"
 
 	// NamespaceReadyCondition is True when the team's namespace exists, is
@@ -138,6 +139,12 @@ const (
 	// CoachAtCapacityReason: the team's chosen coach supports maxTeams other
 	// teams that chose them earlier.
 	CoachAtCapacityReason = "CoachAtCapacity"
+
+	// TeamAcceptedReason: a coach now supports a team. Used on Events.
+	TeamAcceptedReason = "TeamAccepted"
+
+	// TeamReleasedReason: a coach no longer supports a team. Used on Events.
+	TeamReleasedReason = "TeamReleased"
 
 	// CoachAcceptedReason: the chosen coach supports the team.
 	CoachAcceptedReason = "CoachAccepted"

@@ -6,6 +6,9 @@ const (
 	// TeamLabel names the team an object belongs to.
 	TeamLabel = "teams.buurt.dev/team"
 
+	// CoachLabel names the coach an object gives access to.
+	CoachLabel = "teams.buurt.dev/coach"
+
 	// NeighbourhoodLabel is the neighbourhood of the team a namespace
 	// belongs to.
 	NeighbourhoodLabel = "teams.buurt.dev/neighbourhood"

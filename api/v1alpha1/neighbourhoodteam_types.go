@@ -203,6 +203,7 @@ type AppStatus struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Members",type=integer,JSONPath=`.status.memberCount`
 // +kubebuilder:printcolumn:name="Coach",type=string,JSONPath=`.spec.coach`
+// +kubebuilder:printcolumn:name="Coached",type=string,JSONPath=`.status.conditions[?(@.type=="CoachAssigned")].status`,description="Whether the chosen coach supports the team"
 // +kubebuilder:printcolumn:name="Namespace",type=string,JSONPath=`.status.namespace`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:printcolumn:name="Neighbourhood",type=string,JSONPath=`.spec.neighbourhood`,priority=1

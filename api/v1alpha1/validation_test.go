@@ -435,7 +435,7 @@ func TestGetBuurtListsAllKinds(t *testing.T) {
 	g.Expect(fields(stdout)).To(ContainElements(
 		[]string{"NAME", "MAXMEMBERS", "DATABASE", "TEAMS", "AGE"},
 		HaveExactElements("teamblueprint.teams.buurt.dev/columns", "9", "None", "1", Not(BeEmpty())),
-		[]string{"NAME", "PHASE", "READY", "MEMBERS", "COACH", "NAMESPACE", "AGE"},
+		[]string{"NAME", "PHASE", "READY", "MEMBERS", "COACH", "COACHED", "NAMESPACE", "AGE"},
 		HaveExactElements("neighbourhoodteam.teams.buurt.dev/columns", "Active", "True", "1", "columns", "team-columns", Not(BeEmpty())),
 		[]string{"NAME", "SUBJECT", "TEAMS", "MAXTEAMS", "READY", "AGE"},
 		HaveExactElements("coach.teams.buurt.dev/columns", "jan@care.example.org", "1", "7", "True", Not(BeEmpty())),
@@ -444,7 +444,7 @@ func TestGetBuurtListsAllKinds(t *testing.T) {
 	stdout, stderr, err = env.Kubectl(nil, "get", "teams", "columns", "-o", "wide")
 	g.Expect(err).NotTo(HaveOccurred(), stderr)
 	g.Expect(fields(stdout)).To(HaveExactElements(
-		[]string{"NAME", "PHASE", "READY", "MEMBERS", "COACH", "NAMESPACE", "AGE", "NEIGHBOURHOOD", "BLUEPRINT"},
+		[]string{"NAME", "PHASE", "READY", "MEMBERS", "COACH", "COACHED", "NAMESPACE", "AGE", "NEIGHBOURHOOD", "BLUEPRINT"},
 		HaveExactElements("columns", "Active", "True", "1", "columns", "team-columns", Not(BeEmpty()), "riverside", "columns"),
 	))
 }

@@ -27,10 +27,9 @@ import (
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
 	"github.com/buurt-dev/buurt/internal/apply"
 	"github.com/buurt-dev/buurt/internal/database"
+	"github.com/buurt-dev/buurt/internal/index"
+	"github.com/buurt-dev/buurt/internal/metrics"
 )
-
-// BlueprintIndex indexes teams by the name of their blueprint.
-const BlueprintIndex = "spec.blueprint"
 
 // maxConcurrentReconciles is how many teams are reconciled at once.
 const maxConcurrentReconciles = 4
@@ -90,15 +89,10 @@ func NewReconciler(mgr ctrl.Manager, namespace string) *Reconciler {
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // SetupWithManager registers the controller: it watches teams, the children
-// buurt made for them, and blueprints (mapped to their teams by an index).
+// buurt made for them, and blueprints and coaches (mapped to their teams by
+// the indexes of package index, which must be set up first).
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &teamsv1alpha1.NeighbourhoodTeam{}, BlueprintIndex,
-		func(o client.Object) []string {
-			return []string{o.(*teamsv1alpha1.NeighbourhoodTeam).Spec.Blueprint}
-		}); err != nil {
-		return fmt.Errorf("failed to index teams by blueprint: %w", err)
-	}
-	if err := registerMetrics(r.Client); err != nil {
+	if err := metrics.Register(collector{reader: r.Client}); err != nil {
 		return fmt.Errorf("failed to register team metrics: %w", err)
 	}
 	return ctrl.NewControllerManagedBy(mgr).
@@ -120,24 +114,27 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&networkingv1.Ingress{}).
 		Owns(&networkingv1.NetworkPolicy{}).
 		Watches(&corev1.PersistentVolumeClaim{}, handler.EnqueueRequestsFromMapFunc(teamOfClaim)).
-		Watches(&teamsv1alpha1.TeamBlueprint{}, handler.EnqueueRequestsFromMapFunc(r.teamsOfBlueprint),
+		Watches(&teamsv1alpha1.TeamBlueprint{}, handler.EnqueueRequestsFromMapFunc(r.teamsOf(index.TeamBlueprint)),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		// A coach's status says which teams it accepted.
+		Watches(&teamsv1alpha1.Coach{}, handler.EnqueueRequestsFromMapFunc(r.teamsOf(index.TeamCoach))).
 		Complete(r)
 }
 
-// teamsOfBlueprint lists, from the cache's index, the teams that use a
-// blueprint.
-func (r *Reconciler) teamsOfBlueprint(ctx context.Context, o client.Object) []reconcile.Request {
-	teams := &teamsv1alpha1.NeighbourhoodTeamList{}
-	if err := r.Client.List(ctx, teams, client.MatchingFields{BlueprintIndex: o.GetName()}); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "Failed to list the teams of a blueprint", "blueprint", klog.KObj(o))
-		return nil
+// teamsOf maps a blueprint or coach to its teams, from the cache's index.
+func (r *Reconciler) teamsOf(field string) handler.MapFunc {
+	return func(ctx context.Context, o client.Object) []reconcile.Request {
+		teams := &teamsv1alpha1.NeighbourhoodTeamList{}
+		if err := r.Client.List(ctx, teams, client.MatchingFields{field: o.GetName()}); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "Failed to list teams by index", "index", field, "object", klog.KObj(o))
+			return nil
+		}
+		requests := make([]reconcile.Request, 0, len(teams.Items))
+		for i := range teams.Items {
+			requests = append(requests, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&teams.Items[i])})
+		}
+		return requests
 	}
-	requests := make([]reconcile.Request, 0, len(teams.Items))
-	for i := range teams.Items {
-		requests = append(requests, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&teams.Items[i])})
-	}
-	return requests
 }
 
 // scope is what one reconcile of a team knows and decides.
@@ -213,6 +210,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	} else {
 		setCondition(team, teamsv1alpha1.AccessReadyCondition, false, teamsv1alpha1.WaitingForNamespaceReason,
 			"Access is granted once the team's namespace is ready")
+	}
+	if err := r.reconcileCoach(ctx, s); err != nil {
+		return reconcile.Result{}, err
 	}
 	setSize(team, blueprint)
 	setReady(team)

@@ -418,7 +418,7 @@ func databaseName(team *teamsv1alpha1.NeighbourhoodTeam) string {
 func (r *Reconciler) removeFinalizer(ctx context.Context, team *teamsv1alpha1.NeighbourhoodTeam) error {
 	patch := client.MergeFrom(team.DeepCopy())
 	controllerutil.RemoveFinalizer(team, DatabaseFinalizer)
-	if err := r.Client.Patch(ctx, team, patch); err != nil {
+	if err := r.Client.Patch(ctx, team, patch); client.IgnoreNotFound(err) != nil {
 		return fmt.Errorf("failed to remove the database finalizer from team %s: %w", klog.KObj(team), err)
 	}
 	return nil

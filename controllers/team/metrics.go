@@ -2,13 +2,11 @@ package team
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
 )
@@ -55,13 +53,4 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	for _, p := range phases {
 		ch <- prometheus.MustNewConstMetric(teamsDesc, prometheus.GaugeValue, float64(byPhase[p]), string(p))
 	}
-}
-
-// registerMetrics adds the team metrics to the manager's metrics endpoint.
-func registerMetrics(reader client.Reader) error {
-	err := ctrlmetrics.Registry.Register(collector{reader: reader})
-	if are := (prometheus.AlreadyRegisteredError{}); errors.As(err, &are) {
-		return nil
-	}
-	return err
 }

@@ -14,7 +14,9 @@ import (
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
 )
 
-// readinessConditions are the conditions the Ready roll-up covers.
+// readinessConditions are the conditions the Ready roll-up covers: all but
+// CoachAssigned, since a team works without a coach and a coach who is full
+// does not make a team's workspace any less ready.
 var readinessConditions = []string{
 	teamsv1alpha1.NamespaceReadyCondition,
 	teamsv1alpha1.AccessReadyCondition,

@@ -4,6 +4,7 @@
 package operator
 
 import (
+	"context"
 	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -19,7 +20,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
+	"github.com/buurt-dev/buurt/controllers/coach"
 	"github.com/buurt-dev/buurt/controllers/team"
+	"github.com/buurt-dev/buurt/internal/index"
 )
 
 // NewScheme knows the built-in kinds and buurt's.
@@ -65,8 +68,14 @@ func NewManager(cfg *rest.Config, namespace string, opts ctrl.Options) (ctrl.Man
 	if err != nil {
 		return nil, fmt.Errorf("failed to create manager: %w", err)
 	}
+	if err := index.Setup(context.Background(), mgr.GetFieldIndexer()); err != nil {
+		return nil, err
+	}
 	if err := team.NewReconciler(mgr, namespace).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("failed to set up the team controller: %w", err)
+	}
+	if err := coach.NewReconciler(mgr).SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("failed to set up the coach controller: %w", err)
 	}
 	return mgr, nil
 }

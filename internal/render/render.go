@@ -5,6 +5,7 @@
 package render
 
 import (
+	"k8s.io/apimachinery/pkg/types"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
@@ -23,11 +24,17 @@ func Labels(team *teamsv1alpha1.NeighbourhoodTeam) map[string]string {
 // the team deletes the object through garbage collection. A cluster-scoped
 // owner may own namespaced and cluster-scoped objects alike.
 func ownerReference(team *teamsv1alpha1.NeighbourhoodTeam) *metav1ac.OwnerReferenceApplyConfiguration {
+	return controllerReference("NeighbourhoodTeam", team.Name, team.UID)
+}
+
+// controllerReference makes one of buurt's objects, of kind, the controller
+// of another.
+func controllerReference(kind, name string, uid types.UID) *metav1ac.OwnerReferenceApplyConfiguration {
 	return metav1ac.OwnerReference().
 		WithAPIVersion(teamsv1alpha1.GroupVersion.String()).
-		WithKind("NeighbourhoodTeam").
-		WithName(team.Name).
-		WithUID(team.UID).
+		WithKind(kind).
+		WithName(name).
+		WithUID(uid).
 		WithController(true).
 		WithBlockOwnerDeletion(true)
 }
