@@ -21,9 +21,10 @@ help: ## Show the targets.
 ##@ Development
 
 .PHONY: manifests
-manifests: ## Generate CRDs and RBAC from the API markers (and copy the CRDs into the Helm chart).
+manifests: ## Generate CRDs, RBAC and the webhook configuration from the markers (and copy the CRDs into the Helm chart).
 	@cg=$$(hack/tools.sh controller-gen) && set -x && \
-	$$cg rbac:roleName=buurt-manager crd paths=./... output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	$$cg rbac:roleName=buurt-manager crd webhook paths=./... output:crd:artifacts:config=config/crd/bases \
+		output:rbac:artifacts:config=config/rbac output:webhook:artifacts:config=config/webhook
 	rm -f charts/buurt/crds/*.yaml
 	cp config/crd/bases/*.yaml charts/buurt/crds/
 
@@ -60,7 +61,8 @@ dev: ## Run buurt on a local kwok cluster (created or reused), with the samples 
 	@assets=$$(hack/tools.sh cluster) && \
 	go run ./cmd/devcluster up --bin-dir "$$assets" --work-dir "$(DEV_DIR)" && \
 	echo "Running the operator (Ctrl-C stops it; 'make dev-down' removes the cluster)" && \
-	go run ./cmd/manager --kubeconfig "$(DEV_KUBECONFIG)" --metrics-bind-address=0 --health-probe-bind-address=0 --zap-devel
+	go run ./cmd/manager --kubeconfig "$(DEV_KUBECONFIG)" --metrics-bind-address=0 --health-probe-bind-address=0 \
+		--enable-webhooks=false --zap-devel
 
 .PHONY: dev-down
 dev-down: ## Remove the local cluster of `make dev`.
@@ -81,5 +83,5 @@ build: ## Build the manager binary into bin/.
 	go build -o bin/manager ./cmd/manager
 
 .PHONY: run
-run: ## Run the manager against the cluster of the current kubeconfig.
-	go run ./cmd/manager
+run: ## Run the manager against the cluster of the current kubeconfig (without admission webhooks, which need an installation).
+	go run ./cmd/manager --enable-webhooks=false

@@ -140,6 +140,10 @@ const (
 	// teams that chose them earlier.
 	CoachAtCapacityReason = "CoachAtCapacity"
 
+	// SelfServiceChangeReason: a member changed their own team. Used on the
+	// audit Event, which names who changed which fields.
+	SelfServiceChangeReason = "SelfServiceChange"
+
 	// TeamAcceptedReason: a coach now supports a team. Used on Events.
 	TeamAcceptedReason = "TeamAccepted"
 

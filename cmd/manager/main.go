@@ -9,16 +9,19 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/buurt-dev/buurt/internal/operator"
+	"github.com/buurt-dev/buurt/internal/webhook"
 )
 
 // leaderElectionID names the Lease that HA replicas compete for.
@@ -33,6 +36,13 @@ type options struct {
 	leaderElect             bool
 	leaderElectionNamespace string
 	namespace               string
+	webhooks                bool
+	webhookHost             string
+	webhookPort             int
+	webhookCertSecret       string
+	webhookCertDir          string
+	webhookService          string
+	webhookCertificates     string
 	zap                     zap.Options
 }
 
@@ -75,12 +85,28 @@ Flags:
 		"Namespace of the leader election Lease. Defaults to the namespace the operator runs in.")
 	fs.StringVar(&o.namespace, "namespace", envOr("POD_NAMESPACE", "buurt-system"),
 		"The operator's own namespace; the only one it reads database admin Secrets from. Defaults to $POD_NAMESPACE.")
+	fs.BoolVar(&o.webhooks, "enable-webhooks", true,
+		"Serve the admission webhooks that keep teams within their blueprints and members to their own fields.")
+	fs.StringVar(&o.webhookHost, "webhook-host", "", "Address the webhook server listens on; empty for all.")
+	fs.IntVar(&o.webhookPort, "webhook-port", 9443, "Port the webhook server listens on.")
+	fs.StringVar(&o.webhookService, "webhook-service", "buurt-webhook-service",
+		"Name of the Service in front of the webhooks; the certificate is for <service>.<namespace>.svc.")
+	fs.StringVar(&o.webhookCertSecret, "webhook-cert-secret", "buurt-webhook-server-cert",
+		"Secret in the operator's namespace that holds the webhook serving certificate (ca.crt, tls.crt, tls.key).")
+	fs.StringVar(&o.webhookCertDir, "webhook-cert-dir", filepath.Join(os.TempDir(), "buurt-webhook-certs"),
+		"A writable directory where the certificate is kept for the rotator.")
+	fs.StringVar(&o.webhookCertificates, "webhook-certificates", "self",
+		"Who issues the webhook certificate: \"self\" (buurt makes a CA and rotates the certificate, and injects the CA "+
+			"into its webhook configuration) or \"cert-manager\" (cert-manager fills the Secret and injects the CA).")
 	o.zap.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q; see --help", fs.Args())
+	}
+	if o.webhookCertificates != "self" && o.webhookCertificates != "cert-manager" {
+		return nil, fmt.Errorf("--webhook-certificates must be self or cert-manager, not %q", o.webhookCertificates)
 	}
 	return o, nil
 }
@@ -97,7 +123,7 @@ func run(ctx context.Context, args []string, output io.Writer) error {
 	if err != nil {
 		return err
 	}
-	mgr, err := newManager(cfg, o)
+	mgr, err := newManager(ctx, cfg, o)
 	if err != nil {
 		return err
 	}
@@ -108,28 +134,58 @@ func run(ctx context.Context, args []string, output io.Writer) error {
 	return nil
 }
 
-func newManager(cfg *rest.Config, o *options) (ctrl.Manager, error) {
+func newManager(ctx context.Context, cfg *rest.Config, o *options) (ctrl.Manager, error) {
 	metrics := metricsserver.Options{BindAddress: o.metricsAddr, SecureServing: o.metricsSecure}
 	if o.metricsSecure {
 		// Only a client the apiserver authenticates and authorizes for
 		// GET /metrics may read them.
 		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
-	mgr, err := operator.NewManager(cfg, o.namespace, ctrl.Options{
+	opts := ctrl.Options{
 		Metrics:                       metrics,
 		HealthProbeBindAddress:        o.probeAddr,
 		LeaderElection:                o.leaderElect,
 		LeaderElectionID:              leaderElectionID,
 		LeaderElectionNamespace:       o.leaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
-	})
+	}
+	var webhooks *webhook.Webhooks
+	if o.webhooks {
+		if err := os.MkdirAll(o.webhookCertDir, 0o700); err != nil { //nolint:gosec // a directory the operator is told to use
+			return nil, fmt.Errorf("failed to make --webhook-cert-dir %s: %w", o.webhookCertDir, err)
+		}
+		webhooks = webhook.New(webhook.Options{
+			Namespace: o.namespace, CertSecret: o.webhookCertSecret, CertDir: o.webhookCertDir,
+			DNSNames:          []string{o.webhookService + "." + o.namespace + ".svc"},
+			ManageCertificate: o.webhookCertificates == "self",
+		})
+		opts.WebhookServer = webhooks.Server(o.webhookHost, o.webhookPort)
+	}
+	mgr, err := operator.NewManager(cfg, o.namespace, opts)
 	if err != nil {
 		return nil, err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return nil, fmt.Errorf("failed to add health check: %w", err)
 	}
-	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+	ready := healthz.Checker(healthz.Ping)
+	if webhooks != nil {
+		if o.webhookCertificates == "self" {
+			// The rotator fills this Secret; it only updates one.
+			c, err := client.New(cfg, client.Options{})
+			if err != nil {
+				return nil, err
+			}
+			if err := webhook.EnsureCertSecret(ctx, c, o.namespace, o.webhookCertSecret); err != nil {
+				return nil, fmt.Errorf("%w; does namespace %s exist? (--namespace)", err, o.namespace)
+			}
+		}
+		if err := webhooks.Setup(mgr); err != nil {
+			return nil, err
+		}
+		ready = webhooks.Ready
+	}
+	if err := mgr.AddReadyzCheck("readyz", ready); err != nil {
 		return nil, fmt.Errorf("failed to add readiness check: %w", err)
 	}
 	return mgr, nil

@@ -30,6 +30,7 @@ func TestHelpDescribesTheFlags(t *testing.T) {
 		"buurt gives every small, self-managed team its own workspace",
 		"-metrics-bind-address", "-metrics-secure", "-health-probe-bind-address",
 		"-leader-elect", "-leader-election-namespace", "-namespace", "-kubeconfig", "-zap-log-level",
+		"-enable-webhooks", "-webhook-port", "-webhook-certificates", "-webhook-cert-secret",
 	} {
 		g.Expect(out.String()).To(ContainSubstring(want))
 	}
@@ -52,12 +53,18 @@ func TestManagerServesProbesAndProtectedMetrics(t *testing.T) {
 	kubeconfig, err := env.WriteKubeconfig(t.TempDir())
 	g.Expect(err).NotTo(HaveOccurred())
 
-	metricsAddr, probeAddr := freeAddr(t), freeAddr(t)
+	// The operator's namespace, where its webhook certificate is kept.
+	g.Expect(env.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "buurt-system"}})).To(Succeed())
+
+	metricsAddr, probeAddr, webhookAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	_, webhookPort, err := net.SplitHostPort(webhookAddr)
+	g.Expect(err).NotTo(HaveOccurred())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"--kubeconfig", kubeconfig, "--metrics-bind-address", metricsAddr,
-			"--health-probe-bind-address", probeAddr}, io.Discard)
+			"--health-probe-bind-address", probeAddr, "--webhook-host", "127.0.0.1", "--webhook-port", webhookPort,
+			"--webhook-cert-dir", t.TempDir()}, io.Discard)
 	}()
 	t.Cleanup(func() {
 		cancel()

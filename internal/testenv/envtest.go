@@ -178,17 +178,25 @@ const (
 // fail in a cluster.
 func InstallOperatorRBAC(ctx context.Context, c client.Client) error {
 	root := RepoRoot()
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: OperatorNamespace}}); err != nil {
+		return err
+	}
 	for _, file := range []string{"config/rbac/role.yaml", "config/rbac/team_roles.yaml"} {
 		if err := CreateFromFile(ctx, c, filepath.Join(root, file)); err != nil {
 			return err
 		}
 	}
-	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: OperatorNamespace}}); err != nil {
-		return err
-	}
-	return c.Create(ctx, &rbacv1.ClusterRoleBinding{
+	operator := []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: OperatorUser}}
+	if err := c.Create(ctx, &rbacv1.ClusterRoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: "buurt-manager"},
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "buurt-manager"},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: OperatorUser}},
+		Subjects:   operator,
+	}); err != nil {
+		return err
+	}
+	return c.Create(ctx, &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Namespace: OperatorNamespace, Name: "buurt-manager"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "buurt-manager"},
+		Subjects:   operator,
 	})
 }

@@ -18,8 +18,9 @@ import (
 // OperatorManager makes a manager as cmd/manager does (scheme, cache,
 // indexes), acting as OperatorUser, so that it has exactly the permissions
 // InstallOperatorRBAC grants. onRequest, when not nil, sees every request it
-// sends. Adding controllers is the caller's part.
-func OperatorManager(cfg *rest.Config, onRequest func(*http.Request)) (ctrl.Manager, error) {
+// sends; with, when given, changes the manager's options. Adding controllers
+// is the caller's part.
+func OperatorManager(cfg *rest.Config, onRequest func(*http.Request), with ...func(*ctrl.Options)) (ctrl.Manager, error) {
 	cfg = rest.CopyConfig(cfg)
 	cfg.Impersonate = rest.ImpersonationConfig{UserName: OperatorUser}
 	if onRequest != nil {
@@ -29,12 +30,16 @@ func OperatorManager(cfg *rest.Config, onRequest func(*http.Request)) (ctrl.Mana
 	if err != nil {
 		return nil, err
 	}
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	opts := ctrl.Options{
 		Scheme:                 scheme,
 		Cache:                  operator.CacheOptions(),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
-	})
+	}
+	for _, change := range with {
+		change(&opts)
+	}
+	mgr, err := ctrl.NewManager(cfg, opts)
 	if err != nil {
 		return nil, err
 	}

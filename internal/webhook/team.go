@@ -1,0 +1,271 @@
+// Package webhook holds buurt's admission webhooks: what CEL on one object
+// cannot say, because it needs another object (the blueprint, the coach, the
+// namespace) or depends on who asks. They cover buurt's own kinds only.
+package webhook
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
+	"github.com/buurt-dev/buurt/internal/render"
+)
+
+// ManageVerb is the verb on neighbourhoodteams that makes a requester a
+// platform engineer: free to change anything of a team. Members edit their
+// own team through the per-team self-service role, which grants update and
+// patch but never manage; the ClusterRole buurt:platform-engineer grants it.
+const ManageVerb = "manage"
+
+// selfServiceFields are the parts of a team its members may change.
+var selfServiceFields = []string{"members", "apps", "coach", "lifecycle"}
+
+// TeamValidator admits NeighbourhoodTeams: within their blueprint's limits,
+// and, for a member's own edit, only the fields members may change.
+type TeamValidator struct {
+	// Client reads blueprints, coaches and teams from the cache and creates
+	// SubjectAccessReviews.
+	Client client.Client
+	// APIReader reads namespaces past the cache, which holds only buurt's.
+	APIReader client.Reader
+	// Recorder records the audit Event of a member's change.
+	Recorder recorder.EventRecorder
+}
+
+var _ admission.Validator[*teamsv1alpha1.NeighbourhoodTeam] = &TeamValidator{}
+
+// +kubebuilder:webhook:path=/validate-teams-buurt-dev-v1alpha1-neighbourhoodteam,mutating=false,failurePolicy=fail,sideEffects=NoneOnDryRun,groups=teams.buurt.dev,resources=neighbourhoodteams,verbs=create;update,versions=v1alpha1,name=vneighbourhoodteam.teams.buurt.dev,admissionReviewVersions=v1,timeoutSeconds=5,matchPolicy=Equivalent
+
+// ValidateCreate checks a new team against its blueprint and refuses a name
+// whose namespace is already taken.
+func (v *TeamValidator) ValidateCreate(ctx context.Context, team *teamsv1alpha1.NeighbourhoodTeam) (admission.Warnings, error) {
+	var errs field.ErrorList
+	ns := &corev1.Namespace{}
+	switch err := v.APIReader.Get(ctx, client.ObjectKey{Name: team.NamespaceName()}, ns); {
+	case err == nil:
+		errs = append(errs, field.Invalid(field.NewPath("metadata", "name"), team.Name, fmt.Sprintf(
+			"namespace %s already exists and buurt does not manage it for this team; choose another name or remove the namespace",
+			team.NamespaceName())))
+	case !apierrors.IsNotFound(err):
+		return nil, apierrors.NewInternalError(fmt.Errorf("failed to look up namespace %s: %w", team.NamespaceName(), err))
+	}
+	warnings, limitErrs, err := v.checkLimits(ctx, nil, team)
+	if err != nil {
+		return nil, err
+	}
+	return warnings, invalid(team, append(errs, limitErrs...))
+}
+
+// ValidateUpdate lets platform engineers change anything and a team's
+// members only their self-service fields; both stay within the blueprint.
+func (v *TeamValidator) ValidateUpdate(ctx context.Context, old, team *teamsv1alpha1.NeighbourhoodTeam) (admission.Warnings, error) {
+	req, err := admission.RequestFromContext(ctx)
+	if err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
+	manager, err := v.mayManage(ctx, req.UserInfo, team.Name)
+	if err != nil {
+		return nil, err
+	}
+	var changed []string
+	if !manager {
+		if !isMember(old, req.UserInfo) {
+			return nil, apierrors.NewForbidden(teamsv1alpha1.GroupVersion.WithResource("neighbourhoodteams").GroupResource(), team.Name,
+				fmt.Errorf("only the team's members and platform engineers (verb %q on neighbourhoodteams) may change it", ManageVerb))
+		}
+		var errs field.ErrorList
+		changed, errs = selfServiceChange(old, team)
+		if len(errs) > 0 {
+			return nil, invalid(team, errs)
+		}
+	}
+	warnings, errs, err := v.checkLimits(ctx, old, team)
+	if err != nil {
+		return nil, err
+	}
+	if err := invalid(team, errs); err != nil {
+		return warnings, err
+	}
+	if len(changed) > 0 && (req.DryRun == nil || !*req.DryRun) {
+		v.Recorder.Eventf(team, nil, corev1.EventTypeNormal, teamsv1alpha1.SelfServiceChangeReason, "Update",
+			"%s changed %s", req.UserInfo.Username, strings.Join(changed, ", "))
+	}
+	return warnings, nil
+}
+
+// ValidateDelete admits every deletion RBAC allows.
+func (v *TeamValidator) ValidateDelete(context.Context, *teamsv1alpha1.NeighbourhoodTeam) (admission.Warnings, error) {
+	return nil, nil
+}
+
+// mayManage asks the apiserver whether the requester has the manage verb on
+// this team.
+func (v *TeamValidator) mayManage(ctx context.Context, user authenticationv1.UserInfo, team string) (bool, error) {
+	extra := map[string]authorizationv1.ExtraValue{}
+	for k, values := range user.Extra {
+		extra[k] = authorizationv1.ExtraValue(values)
+	}
+	review := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+		User: user.Username, UID: user.UID, Groups: user.Groups, Extra: extra,
+		ResourceAttributes: &authorizationv1.ResourceAttributes{
+			Group: teamsv1alpha1.GroupVersion.Group, Resource: "neighbourhoodteams", Name: team, Verb: ManageVerb,
+		},
+	}}
+	if err := v.Client.Create(ctx, review); err != nil {
+		return false, apierrors.NewInternalError(fmt.Errorf("failed to ask whether %s may manage team %s: %w", user.Username, team, err))
+	}
+	return review.Status.Allowed, nil
+}
+
+// isMember matches the requester by user name or group against the team's
+// members as they were before the change.
+func isMember(team *teamsv1alpha1.NeighbourhoodTeam, user authenticationv1.UserInfo) bool {
+	for _, m := range team.Spec.Members {
+		switch m.Kind {
+		case teamsv1alpha1.SubjectKindUser:
+			if m.Name == user.Username {
+				return true
+			}
+		case teamsv1alpha1.SubjectKindGroup:
+			if slices.Contains(user.Groups, m.Name) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// selfServiceChange returns which self-service fields a member changed, or
+// an error for each other field they touched.
+func selfServiceChange(old, team *teamsv1alpha1.NeighbourhoodTeam) ([]string, field.ErrorList) {
+	var errs field.ErrorList
+	spec := field.NewPath("spec")
+	rule := "members of the team may change only " + strings.Join(selfServiceFields, ", ") + "; ask a platform engineer"
+	for _, f := range []struct {
+		name      string
+		old, team any
+	}{
+		{"blueprint", old.Spec.Blueprint, team.Spec.Blueprint},
+		{"neighbourhood", old.Spec.Neighbourhood, team.Spec.Neighbourhood},
+		{"database", old.Spec.Database, team.Spec.Database},
+	} {
+		if !equality.Semantic.DeepEqual(f.old, f.team) {
+			errs = append(errs, field.Forbidden(spec.Child(f.name), rule))
+		}
+	}
+	meta := field.NewPath("metadata")
+	if !equality.Semantic.DeepEqual(old.Finalizers, team.Finalizers) {
+		errs = append(errs, field.Forbidden(meta.Child("finalizers"), "members of the team may not change finalizers: they guard the team's data"))
+	}
+	if !equality.Semantic.DeepEqual(old.OwnerReferences, team.OwnerReferences) {
+		errs = append(errs, field.Forbidden(meta.Child("ownerReferences"), "members of the team may not change owner references"))
+	}
+	var changed []string
+	for _, f := range []struct {
+		name      string
+		old, team any
+	}{
+		{"members", old.Spec.Members, team.Spec.Members},
+		{"apps", old.Spec.Apps, team.Spec.Apps},
+		{"coach", old.Spec.Coach, team.Spec.Coach},
+		{"lifecycle", old.Spec.Lifecycle, team.Spec.Lifecycle},
+	} {
+		if !equality.Semantic.DeepEqual(f.old, f.team) {
+			changed = append(changed, f.name)
+		}
+	}
+	return changed, errs
+}
+
+// checkLimits holds the team to its blueprint: its size, its app images and
+// app names. Limits ratchet: what an update does not add is not refused,
+// so a team already over a lowered limit can still be edited. A missing
+// blueprint or coach is a warning: GitOps applies objects in any order.
+func (v *TeamValidator) checkLimits(ctx context.Context, old, team *teamsv1alpha1.NeighbourhoodTeam) (admission.Warnings, field.ErrorList, error) {
+	var warnings admission.Warnings
+	var errs field.ErrorList
+	if team.Spec.Coach != "" {
+		err := v.Client.Get(ctx, client.ObjectKey{Name: team.Spec.Coach}, &teamsv1alpha1.Coach{})
+		switch {
+		case apierrors.IsNotFound(err):
+			warnings = append(warnings, fmt.Sprintf("coach %q does not exist (yet); the team reports CoachNotFound until it does", team.Spec.Coach))
+		case err != nil:
+			return nil, nil, apierrors.NewInternalError(err)
+		}
+	}
+	blueprint := &teamsv1alpha1.TeamBlueprint{}
+	if err := v.Client.Get(ctx, client.ObjectKey{Name: team.Spec.Blueprint}, blueprint); err != nil {
+		if apierrors.IsNotFound(err) {
+			return append(warnings, fmt.Sprintf("blueprint %q does not exist (yet); the team's workspace is made when it does",
+				team.Spec.Blueprint)), nil, nil
+		}
+		return nil, nil, apierrors.NewInternalError(err)
+	}
+
+	members, limit := len(team.Spec.Members), int(blueprint.Spec.MaxMembers)
+	oldMembers := 0
+	if old != nil {
+		oldMembers = len(old.Spec.Members)
+	}
+	switch {
+	case members > limit && members > oldMembers:
+		errs = append(errs, field.Invalid(field.NewPath("spec", "members"), members, fmt.Sprintf(
+			"blueprint %s allows at most %d members; buurt teams stay small and grow by splitting into a second team",
+			blueprint.Name, limit)))
+	case members > limit:
+		warnings = append(warnings, fmt.Sprintf("the team has %d members and blueprint %s allows %d; split it into a second team",
+			members, blueprint.Name, limit))
+	case members == limit:
+		warnings = append(warnings, fmt.Sprintf("the team has reached its limit of %d members (blueprint %s); "+
+			"a further colleague means splitting into a second team", limit, blueprint.Name))
+	}
+
+	blueprintApps := map[string]bool{}
+	for _, app := range blueprint.Spec.Apps {
+		blueprintApps[app.Name] = true
+	}
+	oldImages := map[string]string{}
+	if old != nil {
+		for _, app := range old.Spec.Apps {
+			oldImages[app.Name] = app.Image
+		}
+	}
+	apps := field.NewPath("spec", "apps")
+	for i, app := range team.Spec.Apps {
+		if blueprintApps[app.Name] {
+			errs = append(errs, field.Invalid(apps.Index(i).Child("name"), app.Name, fmt.Sprintf(
+				"blueprint %s already runs an app of that name for every team; give the team's app another name", blueprint.Name)))
+		}
+		if render.ImageAllowed(blueprint, app.Image) {
+			continue
+		}
+		if old != nil && oldImages[app.Name] == app.Image {
+			warnings = append(warnings, fmt.Sprintf("app %s's image %s is no longer under the blueprint's allowedRegistries; it does not run",
+				app.Name, app.Image))
+			continue
+		}
+		errs = append(errs, field.Invalid(apps.Index(i).Child("image"), app.Image, fmt.Sprintf(
+			"blueprint %s allows images only from %s", blueprint.Name, strings.Join(blueprint.Spec.AllowedRegistries, ", "))))
+	}
+	return warnings, errs, nil
+}
+
+// invalid is the Invalid error of a team for errs, or nil.
+func invalid(team *teamsv1alpha1.NeighbourhoodTeam, errs field.ErrorList) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	return apierrors.NewInvalid(teamsv1alpha1.GroupVersion.WithKind("NeighbourhoodTeam").GroupKind(), team.Name, errs)
+}
