@@ -54,27 +54,30 @@ verify: ## Fail when a generated file is stale or go.mod is untidy.
 ##@ Local cluster
 
 DEV_DIR ?= $(or $(XDG_DATA_HOME),$(HOME)/.local/share)/buurt/dev
-DEV_KUBECONFIG := $(DEV_DIR)/clusters/buurt-dev/kubeconfig.yaml
 
 .PHONY: dev
-dev: ## Run buurt on a local kwok cluster (created or reused), with the samples applied. Ctrl-C stops the operator.
+dev: ## Run buurt on a local kwok cluster with a PostgreSQL server, the samples applied and waited on. Ctrl-C stops the operator.
 	@assets=$$(hack/tools.sh cluster) && \
-	go run ./cmd/devcluster up --bin-dir "$$assets" --work-dir "$(DEV_DIR)" && \
-	echo "Running the operator (Ctrl-C stops it; 'make dev-down' removes the cluster)" && \
-	go run ./cmd/manager --kubeconfig "$(DEV_KUBECONFIG)" --metrics-bind-address=0 --health-probe-bind-address=0 \
-		--enable-webhooks=false --zap-devel
+	go run ./cmd/devcluster up --bin-dir "$$assets" --work-dir "$(DEV_DIR)"
 
 .PHONY: dev-down
-dev-down: ## Remove the local cluster of `make dev`.
+dev-down: ## Remove the local cluster and the PostgreSQL server of `make dev`.
 	@go run ./cmd/devcluster down --bin-dir "$$(hack/tools.sh cluster)" --work-dir "$(DEV_DIR)"
 
 ##@ Test
 
 .PHONY: test
-test: ## Run unit, envtest and local-cluster tests against Kubernetes built from source.
+test: ## Run every test: unit, envtest, real PostgreSQL, and end-to-end on a local cluster (test-e2e).
 	@assets=$$(hack/tools.sh cluster) && \
 	echo "using Kubernetes binaries from $$assets" && \
 	KUBEBUILDER_ASSETS=$$assets go test $(GO_TEST_FLAGS) ./...
+	@$(MAKE) --no-print-directory test-e2e
+
+.PHONY: test-e2e
+test-e2e: ## Run the end-to-end tests (test/e2e, build tag e2e): buurt's binary on a local cluster.
+	@assets=$$(hack/tools.sh cluster) && \
+	echo "end-to-end: the operator on a local cluster, as its ServiceAccount" && \
+	KUBEBUILDER_ASSETS=$$assets go test -tags e2e -count=1 -timeout 15m ./test/e2e/...
 
 ##@ Build
 

@@ -1,8 +1,11 @@
-// Command devcluster creates, or starts again, the local cluster behind
-// `make dev`: a kwok cluster with fake nodes, buurt's CRDs and the samples.
+// Command devcluster runs buurt for real on a local cluster, for `make dev`:
+// a kwok cluster with fake nodes, a PostgreSQL server for Shared team
+// databases, buurt's CRDs, RBAC and webhooks, the operator as a local process
+// authenticating as its ServiceAccount, and the samples, waited on until
+// Ready.
 //
-//	devcluster up --bin-dir DIR     create or reuse the cluster, install CRDs and samples
-//	devcluster down --bin-dir DIR   delete the cluster
+//	devcluster up --bin-dir DIR     create or reuse it all and run the operator until Ctrl-C
+//	devcluster down --bin-dir DIR   delete the cluster and the database server
 package main
 
 import (
@@ -13,12 +16,26 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
+	"syscall"
+	"text/tabwriter"
+	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
 	"github.com/buurt-dev/buurt/internal/localcluster"
+	"github.com/buurt-dev/buurt/internal/testenv"
+	"github.com/buurt-dev/buurt/internal/testpg"
+	"github.com/buurt-dev/buurt/internal/webhook"
 )
 
 // clusterName is the one local cluster `make dev` uses.
 const clusterName = "buurt-dev"
+
+// webhookPort is where the local operator serves its webhooks.
+const webhookPort = 9443
 
 func main() {
 	if err := run(os.Args[1:]); err != nil {
@@ -27,61 +44,219 @@ func main() {
 	}
 }
 
+type options struct {
+	binDir, workDir string
+	nodes           int
+}
+
 func run(args []string) error {
 	if len(args) == 0 || (args[0] != "up" && args[0] != "down") {
 		return fmt.Errorf("usage: devcluster up|down --bin-dir DIR [--work-dir DIR]")
 	}
 	fs := flag.NewFlagSet("devcluster "+args[0], flag.ContinueOnError)
-	binDir := fs.String("bin-dir", os.Getenv("KUBEBUILDER_ASSETS"), "directory with the binaries `hack/tools.sh cluster` built")
-	workDir := fs.String("work-dir", defaultWorkDir(), "where the cluster's files live")
-	nodes := fs.Int("nodes", 3, "number of fake nodes")
+	var o options
+	fs.StringVar(&o.binDir, "bin-dir", os.Getenv("KUBEBUILDER_ASSETS"), "directory with the binaries `hack/tools.sh cluster` built")
+	fs.StringVar(&o.workDir, "work-dir", defaultWorkDir(), "where the cluster's files live")
+	fs.IntVar(&o.nodes, "nodes", 3, "number of fake nodes")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	opts := localcluster.Options{Name: clusterName, BinDir: *binDir, WorkDir: *workDir, Nodes: *nodes}
-
 	if args[0] == "down" {
-		c := localcluster.Existing(opts)
-		if err := c.Delete(ctx); err != nil {
-			return err
-		}
-		fmt.Printf("Deleted local cluster %s\n", clusterName)
-		return nil
+		return down(ctx, o)
 	}
+	return up(ctx, o)
+}
 
-	fmt.Printf("Starting local cluster %s with %d fake nodes\n", clusterName, *nodes)
-	c, err := localcluster.Create(ctx, opts)
+// pgDir is where the database server lives. It is under the temporary
+// directory, which the postgres OS user can reach when this runs as root.
+func pgDir() string {
+	return filepath.Join(os.TempDir(), fmt.Sprintf("buurt-dev-postgres-%d", os.Getuid()))
+}
+
+func down(ctx context.Context, o options) error {
+	c := localcluster.Existing(localcluster.Options{Name: clusterName, BinDir: o.binDir, WorkDir: o.workDir})
+	if err := c.Delete(ctx); err != nil {
+		return err
+	}
+	fmt.Printf("Deleted local cluster %s\n", clusterName)
+	if err := testpg.StopPersistent(ctx, pgDir()); err != nil {
+		return err
+	}
+	fmt.Println("Stopped and removed the PostgreSQL server")
+	return nil
+}
+
+func up(ctx context.Context, o options) error {
+	root := testenv.RepoRoot()
+	step := func(format string, args ...any) { fmt.Printf("==> "+format+"\n", args...) }
+
+	step("Starting local cluster %s with %d fake nodes (reused when it exists)", clusterName, o.nodes)
+	cluster, err := localcluster.Create(ctx, localcluster.Options{Name: clusterName, BinDir: o.binDir, WorkDir: o.workDir, Nodes: o.nodes})
 	if err != nil {
 		return err
 	}
-	kubectl := func(args ...string) error {
-		cmd := exec.CommandContext(ctx, filepath.Join(*binDir, "kubectl"), append([]string{"--kubeconfig", c.Kubeconfig()}, args...)...)
-		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("kubectl %v: %w", args, err)
+	admin, err := cluster.Config()
+	if err != nil {
+		return err
+	}
+	c, err := client.New(admin, client.Options{Scheme: testenv.Scheme})
+	if err != nil {
+		return err
+	}
+
+	step("Starting PostgreSQL for Shared team databases (reused when it runs)")
+	pg, err := testpg.StartPersistent(ctx, pgDir())
+	if err != nil {
+		return err
+	}
+
+	step("Installing buurt's CRDs, RBAC and the operator's ServiceAccount")
+	if err := localcluster.InstallCRDs(ctx, c, root); err != nil {
+		return err
+	}
+	operatorCfg, err := localcluster.InstallOperator(ctx, c, admin, root, 24*time.Hour)
+	if err != nil {
+		return err
+	}
+	operatorKubeconfig := filepath.Join(o.workDir, "operator.kubeconfig")
+	if err := localcluster.WriteKubeconfig(operatorCfg, operatorKubeconfig); err != nil {
+		return err
+	}
+	if err := localcluster.ApplyAdminSecret(ctx, c, "buurt-postgres-admin", map[string]string{
+		"host": pg.Host, "port": strconv.Itoa(pg.Port), "user": testpg.AdminUser, "password": pg.Password, "sslmode": "disable",
+	}); err != nil {
+		return err
+	}
+	// Unlike an installation, the webhooks let requests through while the
+	// operator is stopped, so that the cluster stays usable after Ctrl-C.
+	if err := localcluster.ApplyFile(ctx, c, filepath.Join(root, "config", "webhook", "manifests.yaml"),
+		webhook.LocalConfiguration(webhookPort, true)); err != nil {
+		return err
+	}
+
+	step("Building and starting the operator (its log: %s)", filepath.Join(o.workDir, "operator.log"))
+	operator, stopped, err := startOperator(ctx, o.workDir, operatorKubeconfig)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		_ = operator.Process.Signal(syscall.SIGTERM)
+		<-stopped
+	}()
+
+	step("Applying the samples: blueprints, a coach and teams")
+	for _, file := range []string{"teams_v1alpha1_teamblueprint.yaml", "teams_v1alpha1_teamblueprint_dedicated.yaml",
+		"teams_v1alpha1_coach.yaml", "teams_v1alpha1_neighbourhoodteam.yaml"} {
+		if err := applyWhenAdmitted(ctx, c, filepath.Join(root, "config", "samples", file)); err != nil {
+			return err
 		}
-		return nil
 	}
-	fmt.Println("Installing buurt's CRDs")
-	if err := kubectl("apply", "--server-side", "-f", "config/crd/bases"); err != nil {
-		return err
+	step("Waiting for the teams to be Ready")
+	teams, ready := waitReady(ctx, c, 3*time.Minute)
+	printTable(teams)
+	if !ready {
+		fmt.Printf("\nNot every team is Ready yet; `kubectl describe nt` says why, and the operator's log is %s\n",
+			filepath.Join(o.workDir, "operator.log"))
 	}
-	if err := kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", "config/crd/bases"); err != nil {
-		return err
+	fmt.Printf("\nExplore it with:\n  export KUBECONFIG=%s\n  %s get buurt\n\nThe operator runs until Ctrl-C; `make dev-down` removes cluster and database.\n",
+		cluster.Kubeconfig(), filepath.Join(o.binDir, "kubectl"))
+	select {
+	case <-ctx.Done():
+		fmt.Println("\nStopping the operator")
+	case <-stopped:
+		return fmt.Errorf("the operator stopped; see %s", filepath.Join(o.workDir, "operator.log"))
 	}
-	fmt.Println("Installing the roles buurt binds for members and coaches")
-	if err := kubectl("apply", "--server-side", "-f", "config/rbac/team_roles.yaml"); err != nil {
-		return err
-	}
-	fmt.Println("Applying the samples")
-	if err := kubectl("apply", "--server-side", "-k", "config/samples"); err != nil {
-		return err
-	}
-	fmt.Printf("\nLocal cluster ready. Explore it with:\n  export KUBECONFIG=%s\n  %s get buurt\n\n",
-		c.Kubeconfig(), filepath.Join(*binDir, "kubectl"))
 	return nil
+}
+
+// startOperator builds and starts the operator; stopped is closed when it
+// has exited.
+func startOperator(ctx context.Context, workDir, kubeconfig string) (cmd *exec.Cmd, stopped <-chan struct{}, err error) {
+	bin := filepath.Join(workDir, "bin", "manager")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/manager")
+	build.Dir, build.Stdout, build.Stderr = testenv.RepoRoot(), os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		return nil, nil, fmt.Errorf("failed to build the operator: %w", err)
+	}
+	log, err := os.Create(filepath.Join(workDir, "operator.log"))
+	if err != nil {
+		return nil, nil, err
+	}
+	cmd = exec.Command(bin, "--kubeconfig", kubeconfig, "--namespace", localcluster.OperatorNamespace,
+		"--metrics-bind-address", "0", "--health-probe-bind-address", "0",
+		"--webhook-host", "127.0.0.1", "--webhook-port", strconv.Itoa(webhookPort), "--webhook-dns-names", "localhost",
+		"--webhook-cert-dir", filepath.Join(workDir, "webhook-certs"), "--zap-devel")
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		return nil, nil, fmt.Errorf("failed to start the operator: %w", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		_ = log.Close()
+		close(done)
+	}()
+	return cmd, done, nil
+}
+
+// applyWhenAdmitted applies a file, trying again while the operator's
+// webhooks are starting.
+func applyWhenAdmitted(ctx context.Context, c client.Client, path string) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		err := localcluster.ApplyFile(ctx, c, path)
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+func waitReady(ctx context.Context, c client.Client, limit time.Duration) ([]teamsv1alpha1.NeighbourhoodTeam, bool) {
+	deadline := time.Now().Add(limit)
+	for {
+		teams := &teamsv1alpha1.NeighbourhoodTeamList{}
+		if err := c.List(ctx, teams); err == nil && len(teams.Items) > 0 {
+			ready := true
+			for _, t := range teams.Items {
+				ready = ready && meta.IsStatusConditionTrue(t.Status.Conditions, teamsv1alpha1.ReadyCondition)
+			}
+			if ready || time.Now().After(deadline) || ctx.Err() != nil {
+				return teams.Items, ready
+			}
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return nil, false
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+func printTable(teams []teamsv1alpha1.NeighbourhoodTeam) {
+	fmt.Println()
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "TEAM\tPHASE\tMEMBERS\tCOACH\tNAMESPACE\tDATABASE\tAPPS")
+	for _, t := range teams {
+		database := "-"
+		if t.Status.Database != nil {
+			database = string(t.Status.Database.Class) + " " + t.Status.Database.Name
+		}
+		available := 0
+		for _, a := range t.Status.Apps {
+			if a.AvailableReplicas >= a.DesiredReplicas {
+				available++
+			}
+		}
+		coach := t.Spec.Coach
+		if coach == "" {
+			coach = "-"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%d/%d available\n", t.Name, t.Status.Phase, t.Status.MemberCount, coach,
+			t.Status.Namespace, database, available, len(t.Status.Apps))
+	}
+	_ = w.Flush()
 }
 
 func defaultWorkDir() string {

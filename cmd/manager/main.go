@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -43,6 +44,7 @@ type options struct {
 	webhookCertDir          string
 	webhookService          string
 	webhookCertificates     string
+	webhookDNSNames         string
 	zap                     zap.Options
 }
 
@@ -91,6 +93,8 @@ Flags:
 	fs.IntVar(&o.webhookPort, "webhook-port", 9443, "Port the webhook server listens on.")
 	fs.StringVar(&o.webhookService, "webhook-service", "buurt-webhook-service",
 		"Name of the Service in front of the webhooks; the certificate is for <service>.<namespace>.svc.")
+	fs.StringVar(&o.webhookDNSNames, "webhook-dns-names", "",
+		"More names for the self-issued webhook certificate, comma-separated (localhost for an operator outside the cluster).")
 	fs.StringVar(&o.webhookCertSecret, "webhook-cert-secret", "buurt-webhook-server-cert",
 		"Secret in the operator's namespace that holds the webhook serving certificate (ca.crt, tls.crt, tls.key).")
 	fs.StringVar(&o.webhookCertDir, "webhook-cert-dir", filepath.Join(os.TempDir(), "buurt-webhook-certs"),
@@ -156,7 +160,7 @@ func newManager(ctx context.Context, cfg *rest.Config, o *options) (ctrl.Manager
 		}
 		webhooks = webhook.New(webhook.Options{
 			Namespace: o.namespace, CertSecret: o.webhookCertSecret, CertDir: o.webhookCertDir,
-			DNSNames:          []string{o.webhookService + "." + o.namespace + ".svc"},
+			DNSNames:          dnsNames(o),
 			ManageCertificate: o.webhookCertificates == "self",
 		})
 		opts.WebhookServer = webhooks.Server(o.webhookHost, o.webhookPort)
@@ -189,6 +193,17 @@ func newManager(ctx context.Context, cfg *rest.Config, o *options) (ctrl.Manager
 		return nil, fmt.Errorf("failed to add readiness check: %w", err)
 	}
 	return mgr, nil
+}
+
+// dnsNames are the names the webhook certificate is for: the Service's first.
+func dnsNames(o *options) []string {
+	names := []string{o.webhookService + "." + o.namespace + ".svc"}
+	for _, n := range strings.Split(o.webhookDNSNames, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			names = append(names, n)
+		}
+	}
+	return names
 }
 
 func restConfig(kubeconfig string) (*rest.Config, error) {

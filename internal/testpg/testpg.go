@@ -1,6 +1,6 @@
 // Package testpg starts a throwaway PostgreSQL server for tests: initdb in a
 // temporary directory, a free port on 127.0.0.1, SCRAM authentication, and
-// everything removed on Stop. It uses Debian's PostgreSQL packages
+// everything removed on Stop; and one kept between runs for `make dev`. It uses Debian's PostgreSQL packages
 // (/usr/lib/postgresql/<version>/bin, or BUURT_PG_BINDIR); as root it runs
 // the server as the postgres OS user, since PostgreSQL refuses to run as root.
 package testpg
@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -58,21 +59,8 @@ func Start(ctx context.Context) (*Server, error) {
 	if err != nil {
 		return nil, errors.Join(err, os.RemoveAll(dir))
 	}
-	pwfile := filepath.Join(dir, "pwfile")
-	if err := os.WriteFile(pwfile, []byte(s.Password), 0o600); err != nil {
+	if err := initialise(ctx, bin, dir, s.Password, cred); err != nil {
 		return nil, errors.Join(err, os.RemoveAll(dir))
-	}
-	if cred != nil {
-		if err := os.Chown(pwfile, int(cred.Uid), int(cred.Gid)); err != nil {
-			return nil, errors.Join(err, os.RemoveAll(dir))
-		}
-	}
-	data := filepath.Join(dir, "data")
-	initdb := exec.CommandContext(ctx, filepath.Join(bin, "initdb"), "-D", data, "-U", AdminUser,
-		"--pwfile", pwfile, "--auth", "scram-sha-256", "--encoding", "UTF8", "--no-sync")
-	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-	if out, err := initdb.CombinedOutput(); err != nil {
-		return nil, errors.Join(fmt.Errorf("initdb failed: %w\n%s", err, out), os.RemoveAll(dir))
 	}
 	if s.Port, err = freePort(); err != nil {
 		return nil, errors.Join(err, os.RemoveAll(dir))
@@ -84,11 +72,37 @@ func Start(ctx context.Context) (*Server, error) {
 	return s, nil
 }
 
+// initialise makes a new cluster in dir/data whose AdminUser has password.
+func initialise(ctx context.Context, bin, dir, password string, cred *syscall.Credential) error {
+	pwfile := filepath.Join(dir, "pwfile")
+	if err := os.WriteFile(pwfile, []byte(password), 0o600); err != nil {
+		return err
+	}
+	defer func() { _ = os.Remove(pwfile) }()
+	if cred != nil {
+		if err := os.Chown(pwfile, int(cred.Uid), int(cred.Gid)); err != nil {
+			return err
+		}
+	}
+	initdb := exec.CommandContext(ctx, filepath.Join(bin, "initdb"), "-D", filepath.Join(dir, "data"), "-U", AdminUser,
+		"--pwfile", pwfile, "--auth", "scram-sha-256", "--encoding", "UTF8", "--no-sync")
+	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	if out, err := initdb.CombinedOutput(); err != nil {
+		return fmt.Errorf("initdb failed: %w\n%s", err, out)
+	}
+	return nil
+}
+
+// serverFlags are the settings every server here runs with: only on
+// 127.0.0.1 and a socket in dir, and fast rather than durable.
+func serverFlags(dir string, port int) []string {
+	return []string{"-p", strconv.Itoa(port), "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=" + dir,
+		"-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off"}
+}
+
 // Restart starts the server (again, after Halt) on the same port and data.
 func (s *Server) Restart(ctx context.Context) error {
-	s.cmd = exec.Command(filepath.Join(s.bin, "postgres"), "-D", filepath.Join(s.dir, "data"), "-p", strconv.Itoa(s.Port),
-		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="+s.dir,
-		"-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off")
+	s.cmd = exec.Command(filepath.Join(s.bin, "postgres"), append([]string{"-D", filepath.Join(s.dir, "data")}, serverFlags(s.dir, s.Port)...)...)
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred, Setpgid: true}
 	logFile, err := os.OpenFile(filepath.Join(s.dir, "postgres.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
@@ -194,4 +208,72 @@ func freePort() (int, error) {
 	}
 	defer func() { _ = l.Close() }()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// StartPersistent starts the server kept in dir, making it on first use, for
+// `make dev`: pg_ctl detaches it, so it outlives this process, and a server
+// already running there is reused. StopPersistent ends it.
+func StartPersistent(ctx context.Context, dir string) (*Server, error) {
+	bin, err := binDir()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	cred, err := credential(dir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Host: "127.0.0.1", dir: dir, bin: bin, cred: cred}
+	settings := filepath.Join(dir, "buurt-dev")
+	if data, err := os.ReadFile(settings); err == nil {
+		if _, err := fmt.Sscanf(string(data), "%d %s", &s.Port, &s.Password); err != nil {
+			return nil, fmt.Errorf("unreadable %s; remove %s to start afresh: %w", settings, dir, err)
+		}
+	} else {
+		s.Password = "dev-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+		if err := initialise(ctx, bin, dir, s.Password, cred); err != nil {
+			return nil, err
+		}
+		if s.Port, err = freePort(); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(settings, fmt.Appendf(nil, "%d %s\n", s.Port, s.Password), 0o600); err != nil {
+			return nil, err
+		}
+	}
+	data := filepath.Join(dir, "data")
+	status := exec.CommandContext(ctx, filepath.Join(bin, "pg_ctl"), "status", "-D", data)
+	status.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	if status.Run() == nil {
+		return s, nil
+	}
+	start := exec.CommandContext(ctx, filepath.Join(bin, "pg_ctl"), "start", "-D", data, "-w", "-t", "60",
+		"-l", filepath.Join(dir, "postgres.log"), "-o", strings.Join(serverFlags(dir, s.Port), " "))
+	start.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setsid: true}
+	if out, err := start.CombinedOutput(); err != nil {
+		log, _ := os.ReadFile(filepath.Join(dir, "postgres.log"))
+		return nil, fmt.Errorf("pg_ctl start failed: %w\n%s\n%s", err, out, log)
+	}
+	return s, nil
+}
+
+// StopPersistent stops the server StartPersistent runs in dir, if it runs,
+// and removes dir.
+func StopPersistent(ctx context.Context, dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, "data")); err == nil {
+		bin, err := binDir()
+		if err != nil {
+			return err
+		}
+		stop := exec.CommandContext(ctx, filepath.Join(bin, "pg_ctl"), "stop", "-D", filepath.Join(dir, "data"), "-m", "fast")
+		cred, err := credential(dir)
+		if err != nil {
+			return err
+		}
+		stop.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+		_ = stop.Run() // not running is fine
+	}
+	return os.RemoveAll(dir)
 }

@@ -1,15 +1,15 @@
+//go:build e2e
+
 package e2e
 
 import (
 	"context"
 	"testing"
-	"time"
 
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -18,27 +18,6 @@ import (
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
 	"github.com/buurt-dev/buurt/internal/testenv"
 )
-
-const timeout = 2 * time.Minute
-
-// eventuallyTeam waits until check holds for the team and returns it.
-func eventuallyTeam(t *testing.T, name string, check func(Gomega, *teamsv1alpha1.NeighbourhoodTeam)) *teamsv1alpha1.NeighbourhoodTeam {
-	t.Helper()
-	team := &teamsv1alpha1.NeighbourhoodTeam{}
-	NewWithT(t).Eventually(func(g Gomega) {
-		g.Expect(admin.Get(context.Background(), client.ObjectKey{Name: name}, team)).To(Succeed())
-		check(g, team)
-	}).WithTimeout(timeout).Should(Succeed())
-	return team
-}
-
-func conditionIs(g Gomega, team *teamsv1alpha1.NeighbourhoodTeam, conditionType, reason string, status metav1.ConditionStatus) {
-	c := meta.FindStatusCondition(team.Status.Conditions, conditionType)
-	g.Expect(c).NotTo(BeNil(), "condition %s", conditionType)
-	g.Expect(c.Status).To(Equal(status), c.Message)
-	g.Expect(c.Reason).To(Equal(reason), c.Message)
-	g.Expect(c.ObservedGeneration).To(Equal(team.Generation))
-}
 
 // TestTeamWithTwoAppsBecomesReadyAndSleeps proves the readiness roll-up where
 // Deployments really become Available: the apps' pods pass the namespace's
@@ -106,7 +85,5 @@ func TestTeamWithTwoAppsBecomesReadyAndSleeps(t *testing.T) {
 
 	// The team goes, and with it, by garbage collection, its namespace.
 	g.Expect(admin.Delete(ctx, team)).To(Succeed())
-	g.Eventually(func() bool {
-		return apierrors.IsNotFound(admin.Get(ctx, client.ObjectKey{Name: "team-e2e-apps"}, &corev1.Namespace{}))
-	}).WithTimeout(timeout).Should(BeTrue())
+	reallyGone(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-e2e-apps"}})
 }

@@ -1,142 +1,191 @@
+//go:build e2e
+
 // Package e2e runs buurt against a local cluster (kwok, with the control plane
 // built from source): Deployments really become Available, the garbage
-// collector really deletes, Pod Security and quota admission really run.
+// collector and the namespace controller really delete, Pod Security and
+// quota admission really run. The operator is the real binary, running as
+// its ServiceAccount with a token from the TokenRequest API, so it has
+// exactly the permissions an installation grants; its webhooks are called by
+// the apiserver; Shared databases live on a throwaway PostgreSQL server.
 package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-	"k8s.io/client-go/rest"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/buurt-dev/buurt/internal/localcluster"
-	"github.com/buurt-dev/buurt/internal/operator"
 	"github.com/buurt-dev/buurt/internal/testenv"
+	"github.com/buurt-dev/buurt/internal/testpg"
+	"github.com/buurt-dev/buurt/internal/webhook"
 )
 
-// admin is a cluster admin's client of the local cluster.
-var admin client.Client
+var (
+	// admin is a cluster admin's client of the local cluster.
+	admin client.Client
+	// pg is the shared database server of the Shared blueprints.
+	pg *testpg.Server
+	// operator is the running operator process.
+	operator *operatorProcess
+)
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
 }
 
 func run(m *testing.M) int {
-	if err := setUp(m); err != nil {
+	code, err := setUpAndRun(m)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	return 0
+	return code
 }
 
-func setUp(m *testing.M) (err error) {
+func setUpAndRun(m *testing.M) (code int, err error) {
 	ctx := context.Background()
 	binDir := os.Getenv("KUBEBUILDER_ASSETS")
 	if binDir == "" {
-		return testenv.ErrNoAssets
+		return 0, testenv.ErrNoAssets
 	}
 	workDir, err := os.MkdirTemp("", "buurt-e2e-")
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer func() { _ = os.RemoveAll(workDir) }()
-	cluster, err := localcluster.Create(ctx, localcluster.Options{Name: "e2e", BinDir: binDir, WorkDir: workDir, Nodes: 2})
+	fmt.Fprintln(os.Stderr, "e2e: starting a local cluster, PostgreSQL and the operator")
+	cluster, err := localcluster.Create(ctx, localcluster.Options{Name: "e2e", BinDir: binDir, WorkDir: workDir, Nodes: 3})
 	if err != nil {
-		return err
+		return 0, err
 	}
-	failed := true
 	defer func() {
-		if failed {
-			dir := filepath.Join(os.TempDir(), "buurt-test-logs", "e2e")
-			if err := cluster.ExportLogs(context.Background(), dir); err == nil {
-				fmt.Fprintf(os.Stderr, "the local cluster's logs are in %s\n", dir)
-			}
+		if code != 0 || err != nil {
+			keepLogs(cluster, workDir)
 		}
-		if err := cluster.Delete(context.Background()); err != nil {
-			fmt.Fprintf(os.Stderr, "failed to delete the local cluster: %v\n", err)
+		if derr := cluster.Delete(context.Background()); derr != nil {
+			fmt.Fprintf(os.Stderr, "failed to delete the local cluster: %v\n", derr)
 		}
 	}()
+	if pg, err = testpg.Start(ctx); err != nil {
+		return 0, err
+	}
+	defer func() { _ = pg.Stop() }()
+
 	cfg, err := cluster.Config()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if admin, err = client.New(cfg, client.Options{Scheme: testenv.Scheme}); err != nil {
-		return err
+		return 0, err
 	}
-	if err := installCRDs(ctx); err != nil {
-		return err
+	root := testenv.RepoRoot()
+	if err := localcluster.InstallCRDs(ctx, admin, root); err != nil {
+		return 0, err
 	}
-	if err := testenv.InstallOperatorRBAC(ctx, admin); err != nil {
-		return err
+	operatorCfg, err := localcluster.InstallOperator(ctx, admin, cfg, root, 2*time.Hour)
+	if err != nil {
+		return 0, err
 	}
+	kubeconfig := filepath.Join(workDir, "operator.kubeconfig")
+	if err := localcluster.WriteKubeconfig(operatorCfg, kubeconfig); err != nil {
+		return 0, err
+	}
+	if err := localcluster.ApplyAdminSecret(ctx, admin, "pg-admin", map[string]string{
+		"host": pg.Host, "port": strconv.Itoa(pg.Port), "user": testpg.AdminUser, "password": pg.Password, "sslmode": "disable",
+	}); err != nil {
+		return 0, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return 0, err
+	}
+	if err := localcluster.ApplyFile(ctx, admin, filepath.Join(root, "config", "webhook", "manifests.yaml"),
+		webhook.LocalConfiguration(port, false)); err != nil {
+		return 0, err
+	}
+	bin := filepath.Join(workDir, "manager")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/manager")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("failed to build the operator: %w\n%s", err, out)
+	}
+	operator = &operatorProcess{bin: bin, args: []string{
+		"--kubeconfig", kubeconfig, "--namespace", localcluster.OperatorNamespace,
+		"--metrics-bind-address", "0", "--health-probe-bind-address", "0",
+		"--webhook-host", "127.0.0.1", "--webhook-port", strconv.Itoa(port), "--webhook-dns-names", "localhost",
+		"--webhook-cert-dir", filepath.Join(workDir, "webhook-certs"),
+	}, log: filepath.Join(workDir, "operator.log")}
+	if err := operator.start(); err != nil {
+		return 0, err
+	}
+	defer operator.stop()
+	if err := waitForWebhooks(ctx); err != nil {
+		return 0, err
+	}
+	return m.Run(), nil
+}
 
-	// The operator runs as its ServiceAccount would, with the permissions
-	// config/rbac grants.
-	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.UseDevMode(true)))
-	operatorCfg := rest.CopyConfig(cfg)
-	operatorCfg.Impersonate = rest.ImpersonationConfig{UserName: testenv.OperatorUser}
-	mgr, err := operator.NewManager(operatorCfg, testenv.OperatorNamespace, ctrl.Options{
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-	})
+// keepLogs copies the cluster's and the operator's logs where a failure can
+// be read afterwards.
+func keepLogs(cluster *localcluster.Cluster, workDir string) {
+	dir := filepath.Join(os.TempDir(), "buurt-test-logs", "e2e-"+time.Now().Format("20060102-150405"))
+	if err := cluster.ExportLogs(context.Background(), dir); err != nil {
+		fmt.Fprintf(os.Stderr, "could not keep the cluster's logs: %v\n", err)
+	}
+	if data, err := os.ReadFile(filepath.Join(workDir, "operator.log")); err == nil {
+		_ = os.WriteFile(filepath.Join(dir, "operator.log"), data, 0o600)
+	}
+	fmt.Fprintf(os.Stderr, "the local cluster's and the operator's logs are in %s\n", dir)
+}
+
+// operatorProcess is the operator binary, started, killed and started again.
+type operatorProcess struct {
+	bin  string
+	args []string
+	log  string
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+func (p *operatorProcess) start() error {
+	log, err := os.OpenFile(p.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}
-	mgrCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(mgrCtx) }()
-	code := m.Run()
-	cancel()
-	if err := <-done; err != nil {
-		return fmt.Errorf("the operator failed: %w", err)
+	p.cmd = exec.Command(p.bin, p.args...)
+	p.cmd.Stdout, p.cmd.Stderr = log, log
+	if err := p.cmd.Start(); err != nil {
+		return errors.Join(err, log.Close())
 	}
-	if code != 0 {
-		return fmt.Errorf("e2e tests failed")
-	}
-	failed = false
+	p.done = make(chan struct{})
+	go func() {
+		_ = p.cmd.Wait()
+		_ = log.Close()
+		close(p.done)
+	}()
 	return nil
 }
 
-// installCRDs creates buurt's CRDs and waits until the apiserver serves them.
-func installCRDs(ctx context.Context) error {
-	files, err := filepath.Glob(filepath.Join(testenv.RepoRoot(), "config", "crd", "bases", "*.yaml"))
-	if err != nil {
-		return err
-	}
-	for _, file := range files {
-		if err := testenv.CreateFromFile(ctx, admin, file); err != nil {
-			return err
-		}
-	}
-	deadline := time.Now().Add(time.Minute)
-	for {
-		crds := &apiextensionsv1.CustomResourceDefinitionList{}
-		if err := admin.List(ctx, crds); err != nil {
-			return err
-		}
-		established := 0
-		for _, crd := range crds.Items {
-			for _, c := range crd.Status.Conditions {
-				if c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue {
-					established++
-				}
-			}
-		}
-		if established == len(files) {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("buurt's CRDs were not established within a minute")
-		}
-		time.Sleep(200 * time.Millisecond)
+// kill ends the operator at once, as an OOM kill or a node failure would.
+func (p *operatorProcess) kill() {
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+}
+
+func (p *operatorProcess) stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		p.kill()
 	}
 }

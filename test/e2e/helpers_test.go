@@ -1,0 +1,105 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
+	"github.com/buurt-dev/buurt/internal/testenv"
+)
+
+const timeout = 2 * time.Minute
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = l.Close() }()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// waitForWebhooks waits until the apiserver reaches the operator's
+// webhooks: a dry-run update of a blueprint nobody uses is admitted by them.
+func waitForWebhooks(ctx context.Context) error {
+	probe := testenv.DesignBlueprint("webhook-probe")
+	if err := admin.Create(ctx, probe); err != nil {
+		return err
+	}
+	defer func() { _ = admin.Delete(ctx, probe) }()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		err := admin.Update(ctx, probe, client.DryRunAll)
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return errors.Join(errors.New("the apiserver did not reach the operator's webhooks within a minute"), err)
+		}
+		time.Sleep(200 * time.Millisecond)
+		_ = admin.Get(ctx, client.ObjectKeyFromObject(probe), probe)
+	}
+}
+
+func newTeam(name, blueprint string, members ...teamsv1alpha1.Subject) *teamsv1alpha1.NeighbourhoodTeam {
+	return &teamsv1alpha1.NeighbourhoodTeam{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec:       teamsv1alpha1.NeighbourhoodTeamSpec{Neighbourhood: "riverside", Blueprint: blueprint, Members: members},
+	}
+}
+
+func user(name string) teamsv1alpha1.Subject {
+	return teamsv1alpha1.Subject{Kind: teamsv1alpha1.SubjectKindUser, Name: name}
+}
+
+// eventuallyTeam waits until check holds for the team and returns it.
+func eventuallyTeam(t *testing.T, name string, check func(Gomega, *teamsv1alpha1.NeighbourhoodTeam)) *teamsv1alpha1.NeighbourhoodTeam {
+	t.Helper()
+	team := &teamsv1alpha1.NeighbourhoodTeam{}
+	NewWithT(t).Eventually(func(g Gomega) {
+		g.Expect(admin.Get(context.Background(), client.ObjectKey{Name: name}, team)).To(Succeed())
+		check(g, team)
+	}).WithTimeout(timeout).Should(Succeed())
+	return team
+}
+
+func conditionIs(g Gomega, team *teamsv1alpha1.NeighbourhoodTeam, conditionType, reason string, status metav1.ConditionStatus) {
+	c := meta.FindStatusCondition(team.Status.Conditions, conditionType)
+	g.Expect(c).NotTo(BeNil(), "condition %s", conditionType)
+	g.Expect(c.Status).To(Equal(status), c.Message)
+	g.Expect(c.Reason).To(Equal(reason), c.Message)
+	g.Expect(c.ObservedGeneration).To(Equal(team.Generation))
+}
+
+func ready(g Gomega, team *teamsv1alpha1.NeighbourhoodTeam) {
+	conditionIs(g, team, teamsv1alpha1.ReadyCondition, teamsv1alpha1.ReconciledReason, metav1.ConditionTrue)
+}
+
+// edit changes the team with a merge patch, as a platform engineer.
+func edit(t *testing.T, team *teamsv1alpha1.NeighbourhoodTeam, change func()) {
+	t.Helper()
+	g := NewWithT(t)
+	g.Expect(admin.Get(context.Background(), client.ObjectKeyFromObject(team), team)).To(Succeed())
+	base := team.DeepCopy()
+	change()
+	g.Expect(admin.Patch(context.Background(), team, client.MergeFrom(base))).To(Succeed())
+}
+
+// reallyGone waits until obj no longer exists.
+func reallyGone(t *testing.T, obj client.Object) {
+	t.Helper()
+	NewWithT(t).Eventually(func() bool {
+		return apierrors.IsNotFound(admin.Get(context.Background(), client.ObjectKeyFromObject(obj), obj))
+	}).WithTimeout(timeout).Should(BeTrue(), "%T %s is gone", obj, obj.GetName())
+}
