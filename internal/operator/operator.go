@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
+	"github.com/buurt-dev/buurt/controllers/blueprint"
 	"github.com/buurt-dev/buurt/controllers/coach"
 	"github.com/buurt-dev/buurt/controllers/team"
 	"github.com/buurt-dev/buurt/internal/index"
@@ -76,6 +77,9 @@ func NewManager(cfg *rest.Config, namespace string, opts ctrl.Options) (ctrl.Man
 	}
 	if err := coach.NewReconciler(mgr).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("failed to set up the coach controller: %w", err)
+	}
+	if err := (&blueprint.Reconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("failed to set up the blueprint controller: %w", err)
 	}
 	return mgr, nil
 }
