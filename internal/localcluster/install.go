@@ -3,9 +3,7 @@ package localcluster
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -14,13 +12,14 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/buurt-dev/buurt/internal/manifests"
 )
 
 // Where and as whom the operator runs, as an installation makes it.
@@ -36,30 +35,15 @@ const fieldOwner = "buurt-localcluster"
 // server-side apply, as `kubectl apply --server-side` would; applying again
 // changes nothing.
 func ApplyFile(ctx context.Context, c client.Client, path string, change ...func(*unstructured.Unstructured)) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = f.Close() }()
-	decoder := utilyaml.NewYAMLOrJSONDecoder(f, 4096)
-	for {
-		obj := &unstructured.Unstructured{}
-		if err := decoder.Decode(&obj.Object); err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			return fmt.Errorf("failed to decode %s: %w", path, err)
-		}
-		if len(obj.Object) == 0 {
-			continue
-		}
+	return manifests.Each(path, func(obj *unstructured.Unstructured) error {
 		for _, ch := range change {
 			ch(obj)
 		}
 		if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj), client.FieldOwner(fieldOwner), client.ForceOwnership); err != nil {
 			return fmt.Errorf("failed to apply %s %s from %s: %w", obj.GetKind(), obj.GetName(), path, err)
 		}
-	}
+		return nil
+	})
 }
 
 // InstallCRDs applies buurt's CRDs from root/config/crd/bases and waits

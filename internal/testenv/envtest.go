@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,7 +20,6 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -30,6 +28,7 @@ import (
 	apiruntime "k8s.io/apimachinery/pkg/runtime"
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
+	"github.com/buurt-dev/buurt/internal/manifests"
 )
 
 // ErrNoAssets says how to get the Kubernetes binaries when they are missing.
@@ -141,27 +140,12 @@ func (e *Env) CreateFromFile(ctx context.Context, path string) error {
 // CreateFromFile creates, through c, every object of a multi-document YAML
 // file, as `kubectl create -f` would.
 func CreateFromFile(ctx context.Context, c client.Client, path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = f.Close() }()
-	decoder := utilyaml.NewYAMLOrJSONDecoder(f, 4096)
-	for {
-		obj := &unstructured.Unstructured{}
-		if err := decoder.Decode(&obj.Object); err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			return fmt.Errorf("failed to decode %s: %w", path, err)
-		}
-		if len(obj.Object) == 0 {
-			continue
-		}
+	return manifests.Each(path, func(obj *unstructured.Unstructured) error {
 		if err := c.Create(ctx, obj); err != nil {
 			return fmt.Errorf("failed to create %s %s from %s: %w", obj.GetKind(), obj.GetName(), path, err)
 		}
-	}
+		return nil
+	})
 }
 
 // OperatorNamespace and OperatorUser are where and who the operator runs as
