@@ -138,6 +138,11 @@ func run(ctx context.Context, args []string, output io.Writer) error {
 	return nil
 }
 
+// The secure metrics endpoint asks the apiserver who a scraper is and
+// whether it may GET /metrics.
+// +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+
 func newManager(ctx context.Context, cfg *rest.Config, o *options) (ctrl.Manager, error) {
 	metrics := metricsserver.Options{BindAddress: o.metricsAddr, SecureServing: o.metricsSecure}
 	if o.metricsSecure {

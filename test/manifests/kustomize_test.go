@@ -1,0 +1,161 @@
+// Package manifests tests what config/ renders to: the installation a
+// platform engineer applies with kustomize.
+package manifests
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	. "github.com/onsi/gomega"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/buurt-dev/buurt/internal/testenv"
+)
+
+// render builds a kustomization of config/ as `kubectl kustomize` would.
+func render(t *testing.T, dir string) []*unstructured.Unstructured {
+	t.Helper()
+	g := NewWithT(t)
+	resources, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), filepath.Join(testenv.RepoRoot(), dir))
+	g.Expect(err).NotTo(HaveOccurred())
+	var out []*unstructured.Unstructured
+	for _, r := range resources.Resources() {
+		m, err := r.Map()
+		g.Expect(err).NotTo(HaveOccurred())
+		out = append(out, &unstructured.Unstructured{Object: m})
+	}
+	return out
+}
+
+func names(objects []*unstructured.Unstructured) []string {
+	var out []string
+	for _, o := range objects {
+		name := o.GetKind() + " " + o.GetName()
+		if o.GetNamespace() != "" {
+			name = o.GetKind() + " " + o.GetNamespace() + "/" + o.GetName()
+		}
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func typed[T any](g Gomega, objects []*unstructured.Unstructured, kind, name string) *T {
+	for _, o := range objects {
+		if o.GetKind() == kind && o.GetName() == name {
+			out := new(T)
+			g.Expect(runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, out)).To(Succeed())
+			return out
+		}
+	}
+	g.Expect(fmt.Sprintf("%s %s", kind, name)).To(BeEmpty(), "not rendered")
+	return nil
+}
+
+func TestDefaultInstallation(t *testing.T) {
+	g := NewWithT(t)
+	objects := render(t, "config/default")
+	g.Expect(names(objects)).To(Equal([]string{
+		"ClusterRole buurt-manager",
+		"ClusterRole buurt:coach",
+		"ClusterRole buurt:platform-engineer",
+		"ClusterRole buurt:team-member",
+		"ClusterRoleBinding buurt-manager",
+		"CustomResourceDefinition coaches.teams.buurt.dev",
+		"CustomResourceDefinition neighbourhoodteams.teams.buurt.dev",
+		"CustomResourceDefinition teamblueprints.teams.buurt.dev",
+		"Deployment buurt-system/buurt-controller-manager",
+		"Namespace buurt-system",
+		"NetworkPolicy buurt-system/buurt-allow-metrics",
+		"NetworkPolicy buurt-system/buurt-allow-webhook",
+		"Role buurt-system/buurt-manager",
+		"RoleBinding buurt-system/buurt-manager",
+		"Service buurt-system/buurt-webhook-service",
+		"ServiceAccount buurt-system/buurt-controller-manager",
+		"ValidatingWebhookConfiguration buurt-validating-webhook-configuration",
+	}))
+
+	deployment := typed[appsv1.Deployment](g, objects, "Deployment", "buurt-controller-manager")
+	pod := deployment.Spec.Template.Spec
+	g.Expect(pod.ServiceAccountName).To(Equal("buurt-controller-manager"))
+	g.Expect(pod.SecurityContext.RunAsNonRoot).To(Equal(ptr.To(true)))
+	c := pod.Containers[0]
+	g.Expect(c.SecurityContext.ReadOnlyRootFilesystem).To(Equal(ptr.To(true)))
+	g.Expect(c.SecurityContext.AllowPrivilegeEscalation).To(Equal(ptr.To(false)))
+	g.Expect(c.Args).To(ContainElement("--leader-elect"))
+	g.Expect(c.Resources.Requests).NotTo(BeEmpty())
+	g.Expect(c.LivenessProbe.HTTPGet.Path).To(Equal("/healthz"))
+	g.Expect(c.ReadinessProbe.HTTPGet.Path).To(Equal("/readyz"))
+
+	vwc := typed[admissionregistrationv1.ValidatingWebhookConfiguration](g, objects, "ValidatingWebhookConfiguration",
+		"buurt-validating-webhook-configuration")
+	for _, w := range vwc.Webhooks {
+		g.Expect(w.ClientConfig.Service.Name).To(Equal("buurt-webhook-service"))
+		g.Expect(w.ClientConfig.Service.Namespace).To(Equal("buurt-system"))
+		g.Expect(*w.FailurePolicy).To(Equal(admissionregistrationv1.Fail))
+		for _, rule := range w.Rules {
+			g.Expect(rule.APIGroups).To(Equal([]string{"teams.buurt.dev"}), "buurt's own kinds only")
+		}
+	}
+
+	// Least privilege: no wildcard anywhere in the operator's roles.
+	for _, kind := range []string{"ClusterRole", "Role"} {
+		role := typed[rbacv1.ClusterRole](g, objects, kind, "buurt-manager")
+		for _, rule := range role.Rules {
+			for _, field := range [][]string{rule.APIGroups, rule.Resources, rule.Verbs} {
+				g.Expect(field).NotTo(ContainElement("*"), "%s rule %v", kind, rule)
+			}
+		}
+	}
+}
+
+func TestOptionalParts(t *testing.T) {
+	g := NewWithT(t)
+	g.Expect(names(render(t, "config/prometheus"))).To(Equal([]string{
+		"ClusterRole buurt:metrics-reader", "Service buurt-system/buurt-metrics", "ServiceMonitor buurt-system/buurt",
+	}))
+	// The cert-manager component, on top of the default installation.
+	objects := render(t, "config/default-certmanager")
+	deployment := typed[appsv1.Deployment](g, objects, "Deployment", "buurt-controller-manager")
+	g.Expect(deployment.Spec.Template.Spec.Containers[0].Args).To(ContainElement("--webhook-certificates=cert-manager"))
+	vwc := typed[admissionregistrationv1.ValidatingWebhookConfiguration](g, objects, "ValidatingWebhookConfiguration",
+		"buurt-validating-webhook-configuration")
+	g.Expect(vwc.Annotations).To(HaveKeyWithValue("cert-manager.io/inject-ca-from", "buurt-system/buurt-webhook-serving-cert"))
+	g.Expect(names(objects)).To(ContainElements("Certificate buurt-system/buurt-webhook-serving-cert", "Issuer buurt-system/buurt-selfsigned"))
+}
+
+// TestDefaultInstallationIsAcceptedByTheAPIServer sends every rendered
+// object to a real apiserver as a server-side dry run: the schema, defaults
+// and admission of Kubernetes itself check them.
+func TestDefaultInstallationIsAcceptedByTheAPIServer(t *testing.T) {
+	g := NewWithT(t)
+	env, err := testenv.Start()
+	g.Expect(err).NotTo(HaveOccurred())
+	t.Cleanup(func() { _ = env.Stop() })
+	ctx := context.Background()
+	objects := render(t, "config/default")
+	// The namespace really, so that what lives in it can be dry-run.
+	for _, o := range objects {
+		if o.GetKind() == "Namespace" {
+			g.Expect(env.Client.Create(ctx, o.DeepCopy())).To(Succeed())
+		}
+	}
+	for _, o := range objects {
+		if o.GetKind() == "Namespace" {
+			continue
+		}
+		err := env.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(o), client.FieldOwner("test"), client.ForceOwnership, client.DryRunAll)
+		g.Expect(err).NotTo(HaveOccurred(), "%s %s", o.GetKind(), o.GetName())
+	}
+}
