@@ -85,6 +85,13 @@ test-e2e: ## Run the end-to-end tests (test/e2e, build tag e2e): buurt's binary 
 build: ## Build the manager binary into bin/.
 	go build -o bin/manager ./cmd/manager
 
+IMG ?= ghcr.io/buurt-dev/buurt:0.1.0
+CONTAINER_TOOL ?= docker
+
+.PHONY: docker-build
+docker-build: ## Build the operator image $(IMG) (needs docker or set CONTAINER_TOOL=podman).
+	$(CONTAINER_TOOL) build -t $(IMG) .
+
 .PHONY: run
 run: ## Run the manager against the cluster of the current kubeconfig (without admission webhooks, which need an installation).
 	go run ./cmd/manager --enable-webhooks=false
