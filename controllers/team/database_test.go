@@ -317,3 +317,35 @@ func TestDatabaseClassChangeLeavesTheDatabase(t *testing.T) {
 	role, db := databaseExists(g, "buurt_shared_moved")
 	g.Expect([]bool{role, db}).To(Equal([]bool{true, true}))
 }
+
+// TestNoDriftForGitOps: buurt writes only status and its finalizer to a team
+// it is given, so a GitOps tool that applied the team sees no drift.
+func TestNoDriftForGitOps(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	create(t, adminSecret("pg-admin-gitops", pg.Password))
+	create(t, sharedBlueprint("gitops", "pg-admin-gitops"))
+	tm := newTeam("gitops", "gitops", user("anna"))
+	tm.Spec.Apps = []teamsv1alpha1.App{{Name: "rota", Image: "registry.example.org/care/rota:2.0.1", Port: 8080}}
+	g.Expect(env.Client.Create(ctx, tm, client.FieldOwner("argocd-controller"))).To(Succeed())
+	t.Cleanup(func() { _ = env.Client.Delete(ctx, tm) })
+	applied := tm.DeepCopy()
+
+	markAvailable(t, "team-gitops", "rota")
+	tm = eventuallyCondition(t, "gitops", teamsv1alpha1.ReadyCondition, metav1.ConditionTrue, teamsv1alpha1.ReconciledReason)
+	g.Expect(tm.Generation).To(Equal(applied.Generation), "nothing wrote to the spec")
+	g.Expect(tm.Spec).To(Equal(applied.Spec))
+	g.Expect(tm.Labels).To(Equal(applied.Labels))
+	g.Expect(tm.Annotations).To(Equal(applied.Annotations))
+	g.Expect(tm.Finalizers).To(Equal([]string{team.DatabaseFinalizer}))
+	for _, entry := range tm.ManagedFields {
+		if entry.Manager == "argocd-controller" {
+			continue
+		}
+		if entry.Subresource == "status" {
+			continue
+		}
+		g.Expect(string(entry.FieldsV1.Raw)).To(Equal(`{"f:metadata":{"f:finalizers":{".":{},"v:\"teams.buurt.dev/database\"":{}}}}`),
+			"%s wrote more than the finalizer", entry.Manager)
+	}
+}
