@@ -345,7 +345,7 @@ func TestNoDriftForGitOps(t *testing.T) {
 		if entry.Subresource == "status" {
 			continue
 		}
-		g.Expect(string(entry.FieldsV1.Raw)).To(Equal(`{"f:metadata":{"f:finalizers":{".":{},"v:\"teams.buurt.dev/database\"":{}}}}`),
+		g.Expect(entry.FieldsV1.GetRawString()).To(Equal(`{"f:metadata":{"f:finalizers":{".":{},"v:\"teams.buurt.dev/database\"":{}}}}`),
 			"%s wrote more than the finalizer", entry.Manager)
 	}
 }
