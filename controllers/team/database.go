@@ -178,7 +178,7 @@ func (r *Reconciler) reconcileShared(ctx context.Context, s *scope) error {
 			if conflict := (*database.ConflictError)(nil); errors.As(err, &conflict) {
 				setCondition(team, teamsv1alpha1.DatabaseReadyCondition, false, teamsv1alpha1.DatabaseConflictReason,
 					fmt.Sprintf("The %s %s on %s:%s was not made by buurt for this team, and buurt does not take it over; "+
-						"rename or drop it on the server, or give the team another name", conflict.Object, name, admin.Host, admin.Port))
+						"give the team another name", conflict.Object, name, admin.Host, admin.Port))
 				s.requeueAfter = r.ServerRetry
 				return nil
 			}

@@ -258,7 +258,7 @@ func TestSharedDatabaseNeverTakesOverARole(t *testing.T) {
 	tm = eventuallyCondition(t, "admin", teamsv1alpha1.DatabaseReadyCondition, metav1.ConditionFalse, teamsv1alpha1.DatabaseConflictReason)
 	g.Expect(cond(tm, teamsv1alpha1.DatabaseReadyCondition).Message).To(Equal(fmt.Sprintf(
 		"The role buurt_admin on 127.0.0.1:%d was not made by buurt for this team, and buurt does not take it over; "+
-			"rename or drop it on the server, or give the team another name", pg.Port)))
+			"give the team another name", pg.Port)))
 	err := env.Client.Get(ctx, client.ObjectKey{Namespace: "team-admin", Name: "admin-db"}, &corev1.Secret{})
 	g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "no Secret with the admin's name: %v", err)
 	conn, err := pg.Connect(ctx)
