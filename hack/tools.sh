@@ -6,7 +6,7 @@
 #   hack/tools.sh envtest        kube-apiserver, etcd and kubectl; prints their directory
 #   hack/tools.sh cluster        envtest's binaries plus kube-controller-manager,
 #                                kube-scheduler, kwok and kwokctl; prints the directory
-#   hack/tools.sh NAME           one of controller-gen, golangci-lint; prints its path
+#   hack/tools.sh NAME           one of controller-gen, golangci-lint, helm; prints its path
 #
 # The Kubernetes binaries live in setup-envtest's store layout
 # (${XDG_DATA_HOME:-~/.local/share}/kubebuilder-envtest/k8s/<version>-<os>-<arch>),
@@ -99,8 +99,12 @@ golangci-lint)
 	build golangci-lint "$bin_dir" 1 1 "with kube-api-linter, ~3 min the first time" sigs.k8s.io/kube-api-linter/cmd/golangci-lint-kube-api-linter golangci-lint
 	echo "$bin_dir/golangci-lint"
 	;;
+helm)
+	build helm "$bin_dir" 1 1 "~3 min the first time" helm.sh/helm/v4/cmd/helm
+	echo "$bin_dir/helm"
+	;;
 *)
-	say "usage: $0 envtest|cluster|controller-gen|golangci-lint"
+	say "usage: $0 envtest|cluster|controller-gen|golangci-lint|helm"
 	exit 2
 	;;
 esac
