@@ -27,6 +27,8 @@ manifests: ## Generate CRDs, RBAC and the webhook configuration from the markers
 		output:rbac:artifacts:config=config/rbac output:webhook:artifacts:config=config/webhook
 	rm -f charts/buurt/crds/*.yaml
 	cp config/crd/bases/*.yaml charts/buurt/crds/
+	cp config/rbac/role.yaml config/rbac/team_roles.yaml charts/buurt/files/
+	cp config/webhook/manifests.yaml charts/buurt/files/webhook.yaml
 
 .PHONY: generate
 generate: ## Generate deepcopy code for the API types.
@@ -70,7 +72,8 @@ dev-down: ## Remove the local cluster and the PostgreSQL server of `make dev`.
 test: ## Run every test: unit, envtest, real PostgreSQL, and end-to-end on a local cluster (test-e2e).
 	@assets=$$(hack/tools.sh cluster) && \
 	echo "using Kubernetes binaries from $$assets" && \
-	KUBEBUILDER_ASSETS=$$assets go test $(GO_TEST_FLAGS) ./...
+	helm=$$(hack/tools.sh helm) && \
+	KUBEBUILDER_ASSETS=$$assets HELM=$$helm go test $(GO_TEST_FLAGS) ./...
 	@$(MAKE) --no-print-directory test-e2e
 
 .PHONY: test-e2e
