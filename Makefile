@@ -79,8 +79,9 @@ test: ## Run every test: unit, envtest, real PostgreSQL, and end-to-end on a loc
 .PHONY: test-e2e
 test-e2e: ## Run the end-to-end tests (test/e2e, build tag e2e): buurt's binary on a local cluster.
 	@assets=$$(hack/tools.sh cluster) && \
+	helm=$$(hack/tools.sh helm) && \
 	echo "end-to-end: the operator on a local cluster, as its ServiceAccount" && \
-	KUBEBUILDER_ASSETS=$$assets go test -tags e2e -count=1 -timeout 15m ./test/e2e/...
+	KUBEBUILDER_ASSETS=$$assets HELM=$$helm go test -tags e2e -count=1 -timeout 15m ./test/e2e/...
 
 ##@ Build
 

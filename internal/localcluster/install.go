@@ -102,15 +102,22 @@ func InstallOperator(ctx context.Context, c client.Client, admin *rest.Config, r
 			return nil, err
 		}
 	}
+	return ServiceAccountConfig(ctx, admin, OperatorNamespace, OperatorServiceAccount, ttl)
+}
+
+// ServiceAccountConfig is a client configuration that authenticates as the
+// ServiceAccount namespace/name with a token from the TokenRequest API, valid
+// for ttl. admin is the cluster admin's configuration.
+func ServiceAccountConfig(ctx context.Context, admin *rest.Config, namespace, name string, ttl time.Duration) (*rest.Config, error) {
 	clientset, err := kubernetes.NewForConfig(admin)
 	if err != nil {
 		return nil, err
 	}
-	token, err := clientset.CoreV1().ServiceAccounts(OperatorNamespace).CreateToken(ctx, OperatorServiceAccount,
+	token, err := clientset.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, name,
 		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To(int64(ttl.Seconds()))}},
 		metav1.CreateOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("failed to get a token for the operator's ServiceAccount: %w", err)
+		return nil, fmt.Errorf("failed to get a token for ServiceAccount %s/%s: %w", namespace, name, err)
 	}
 	return &rest.Config{
 		Host:            admin.Host,
