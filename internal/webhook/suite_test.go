@@ -52,11 +52,18 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
+	defer func() {
+		if env != nil {
+			_ = env.Stop()
+		}
+		for _, dir := range certDirs {
+			_ = os.RemoveAll(dir)
+		}
+	}()
 	if err := setUp(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer func() { _ = env.Stop() }()
 	ctx := context.Background()
 	mgr, err := startOperator(ctx)
 	if err != nil {
@@ -96,6 +103,9 @@ func recordRestart(ctx context.Context) error {
 	certificates.caBundle = vwc.Webhooks[0].ClientConfig.CABundle
 	return nil
 }
+
+// certDirs are the operators' certificate directories, removed at the end.
+var certDirs []string
 
 // managers counts the operators started, to name their rotators apart.
 var managers atomic.Int32
@@ -184,6 +194,7 @@ func startOperator(ctx context.Context) (ctrl.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	certDirs = append(certDirs, certDir)
 	webhooks := buurtwebhook.New(buurtwebhook.Options{
 		Namespace: testenv.OperatorNamespace, CertSecret: certSecret, CertDir: certDir,
 		DNSNames: []string{serviceName, "localhost"}, ManageCertificate: true,
