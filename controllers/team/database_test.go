@@ -141,9 +141,7 @@ func TestSharedDatabase(t *testing.T) {
 
 	// Retain: the team goes, its data stays, and an Event says where.
 	g.Expect(env.Client.Delete(ctx, tm)).To(Succeed())
-	g.Eventually(func() bool {
-		return apierrors.IsNotFound(env.Client.Get(ctx, client.ObjectKeyFromObject(tm), &teamsv1alpha1.NeighbourhoodTeam{}))
-	}).WithTimeout(timeout).Should(BeTrue())
+	gone(g, &teamsv1alpha1.NeighbourhoodTeam{ObjectMeta: metav1.ObjectMeta{Name: tm.Name}})
 	role, db := databaseExists(g, "buurt_shared_one")
 	g.Expect([]bool{role, db}).To(Equal([]bool{true, true}))
 	expectSecretNowhere(g, tm, fresh)
@@ -169,9 +167,7 @@ func TestSharedDatabaseDeletePolicyDropsIt(t *testing.T) {
 	defer func() { _ = open.Close(ctx) }()
 
 	g.Expect(env.Client.Delete(ctx, tm)).To(Succeed())
-	g.Eventually(func() bool {
-		return apierrors.IsNotFound(env.Client.Get(ctx, client.ObjectKeyFromObject(tm), &teamsv1alpha1.NeighbourhoodTeam{}))
-	}).WithTimeout(timeout).Should(BeTrue())
+	gone(g, &teamsv1alpha1.NeighbourhoodTeam{ObjectMeta: metav1.ObjectMeta{Name: tm.Name}})
 	role, db := databaseExists(g, "buurt_shared_drop")
 	g.Expect([]bool{role, db}).To(Equal([]bool{false, false}))
 }
@@ -236,9 +232,7 @@ func TestSharedDatabaseDeletionWaitsForTheServer(t *testing.T) {
 
 	g.Expect(pg.Restart(ctx)).To(Succeed())
 	restarted = true
-	g.Eventually(func() bool {
-		return apierrors.IsNotFound(env.Client.Get(ctx, client.ObjectKeyFromObject(tm), &teamsv1alpha1.NeighbourhoodTeam{}))
-	}).WithTimeout(timeout).Should(BeTrue())
+	gone(g, &teamsv1alpha1.NeighbourhoodTeam{ObjectMeta: metav1.ObjectMeta{Name: tm.Name}})
 	role, db := databaseExists(g, "buurt_shared_outage")
 	g.Expect([]bool{role, db}).To(Equal([]bool{false, false}))
 }
@@ -266,9 +260,7 @@ func TestSharedDatabaseNeverTakesOverARole(t *testing.T) {
 	g.Expect(conn.Close(ctx)).To(Succeed())
 
 	g.Expect(env.Client.Delete(ctx, tm)).To(Succeed())
-	g.Eventually(func() bool {
-		return apierrors.IsNotFound(env.Client.Get(ctx, client.ObjectKeyFromObject(tm), &teamsv1alpha1.NeighbourhoodTeam{}))
-	}).WithTimeout(timeout).Should(BeTrue())
+	gone(g, &teamsv1alpha1.NeighbourhoodTeam{ObjectMeta: metav1.ObjectMeta{Name: tm.Name}})
 	expectEvent(g, tm, teamsv1alpha1.DatabaseConflictReason, fmt.Sprintf(
 		"Dropped nothing on 127.0.0.1:%d: the role buurt_admin there was not made by buurt for this team", pg.Port))
 	role, _ := databaseExists(g, "buurt_admin")
@@ -309,9 +301,7 @@ func TestDatabaseClassChangeLeavesTheDatabase(t *testing.T) {
 	g.Expect(conn.Close(ctx)).To(Succeed())
 
 	g.Expect(env.Client.Delete(ctx, tm)).To(Succeed())
-	g.Eventually(func() bool {
-		return apierrors.IsNotFound(env.Client.Get(ctx, client.ObjectKeyFromObject(tm), &teamsv1alpha1.NeighbourhoodTeam{}))
-	}).WithTimeout(timeout).Should(BeTrue())
+	gone(g, &teamsv1alpha1.NeighbourhoodTeam{ObjectMeta: metav1.ObjectMeta{Name: tm.Name}})
 	expectEvent(g, tm, teamsv1alpha1.RetainedReason, "Database buurt_shared_moved on the shared server is kept: "+
 		"the team's blueprint no longer names the server; drop it by hand when it is no longer needed")
 	role, db := databaseExists(g, "buurt_shared_moved")

@@ -13,7 +13,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -222,9 +221,7 @@ func TestDedicatedDatabase(t *testing.T) {
 
 	// Retain: the team goes, its volume stays Retain, an Event says which.
 	g.Expect(env.Client.Delete(ctx, tm)).To(Succeed())
-	g.Eventually(func() bool {
-		return apierrors.IsNotFound(env.Client.Get(ctx, client.ObjectKeyFromObject(tm), &teamsv1alpha1.NeighbourhoodTeam{}))
-	}).WithTimeout(timeout).Should(BeTrue())
+	gone(g, &teamsv1alpha1.NeighbourhoodTeam{ObjectMeta: metav1.ObjectMeta{Name: tm.Name}})
 	eventuallyReclaimPolicy(g, pv.Name, corev1.PersistentVolumeReclaimRetain,
 		map[string]string{"teams.buurt.dev/original-reclaim-policy": "Delete"})
 	expectEvent(g, tm, teamsv1alpha1.RetainedReason, "Database buurt_dedicated_one is kept on PersistentVolume pv-dedicated-one "+
@@ -252,9 +249,7 @@ func TestDedicatedDatabaseDeletePolicyGivesBackTheVolume(t *testing.T) {
 	eventuallyReclaimPolicy(g, pv.Name, corev1.PersistentVolumeReclaimDelete, nil)
 
 	g.Expect(env.Client.Delete(ctx, tm)).To(Succeed())
-	g.Eventually(func() bool {
-		return apierrors.IsNotFound(env.Client.Get(ctx, client.ObjectKeyFromObject(tm), &teamsv1alpha1.NeighbourhoodTeam{}))
-	}).WithTimeout(timeout).Should(BeTrue())
+	gone(g, &teamsv1alpha1.NeighbourhoodTeam{ObjectMeta: metav1.ObjectMeta{Name: tm.Name}})
 	expectEvent(g, tm, teamsv1alpha1.DatabaseDeletedReason, "Database buurt_dedicated_two is deleted with the team's namespace (reclaimPolicy Delete)")
 }
 
