@@ -5,6 +5,7 @@ package blueprint
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -59,6 +60,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 			tooBig = append(tooBig, team.Name)
 		}
 	}
+	// The cache lists in no fixed order; the message must not change with it.
+	slices.Sort(tooBig)
 	blueprint.Status.TeamCount = int32(len(teams.Items)) //nolint:gosec // a count of objects
 	blueprint.Status.ObservedGeneration = blueprint.Generation
 	condition := metav1.Condition{Type: teamsv1alpha1.ReadyCondition, Status: metav1.ConditionTrue,

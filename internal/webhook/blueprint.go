@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -76,11 +77,14 @@ func (v *BlueprintValidator) ValidateDelete(ctx context.Context, blueprint *team
 		fmt.Errorf("%d teams use it: %s; move them to another blueprint or delete them first", len(names), listed(names)))
 }
 
+// teams are the blueprint's teams, by name, so that messages name them in a
+// fixed order.
 func (v *BlueprintValidator) teams(ctx context.Context, blueprint string) ([]teamsv1alpha1.NeighbourhoodTeam, error) {
 	teams := &teamsv1alpha1.NeighbourhoodTeamList{}
 	if err := v.Client.List(ctx, teams, client.MatchingFields{index.TeamBlueprint: blueprint}); err != nil {
 		return nil, apierrors.NewInternalError(fmt.Errorf("failed to list the teams of blueprint %s: %w", blueprint, err))
 	}
+	slices.SortFunc(teams.Items, func(a, b teamsv1alpha1.NeighbourhoodTeam) int { return strings.Compare(a.Name, b.Name) })
 	return teams.Items, nil
 }
 
