@@ -132,6 +132,18 @@ func (r *Reconciler) adminConnection(ctx context.Context, s *scope) (admin datab
 	return admin, true, nil
 }
 
+// sharedServer is the pool of the blueprint's shared server, from its admin
+// Secret. ok is false, with the condition set, when the Secret does not say
+// how to reach it.
+func (r *Reconciler) sharedServer(ctx context.Context, s *scope) (*database.SharedServer, database.Admin, bool, error) {
+	admin, ok, err := r.adminConnection(ctx, s)
+	if !ok || err != nil {
+		return nil, admin, ok, err
+	}
+	server, err := r.Databases.Get(ctx, admin)
+	return server, admin, err == nil, err
+}
+
 // reconcileShared makes the team's role and database on the shared server
 // and the Secret that says how to connect.
 func (r *Reconciler) reconcileShared(ctx context.Context, s *scope) error {
@@ -139,12 +151,8 @@ func (r *Reconciler) reconcileShared(ctx context.Context, s *scope) error {
 	if err := r.addFinalizer(ctx, team); err != nil {
 		return err
 	}
-	admin, ok, err := r.adminConnection(ctx, s)
+	server, admin, ok, err := r.sharedServer(ctx, s)
 	if !ok || err != nil {
-		return err
-	}
-	server, err := r.Databases.Get(ctx, admin)
-	if err != nil {
 		return err
 	}
 	if err := server.Ping(ctx); err != nil {
@@ -348,12 +356,8 @@ func (r *Reconciler) deleteShared(ctx context.Context, s *scope) error {
 		return r.removeFinalizer(ctx, team)
 	}
 
-	admin, ok, err := r.adminConnection(ctx, s)
+	server, admin, ok, err := r.sharedServer(ctx, s)
 	if !ok || err != nil {
-		return err
-	}
-	server, err := r.Databases.Get(ctx, admin)
-	if err != nil {
 		return err
 	}
 	if err := server.Drop(ctx, database.Tenant{Name: name, Team: team.Name}); err != nil {

@@ -129,11 +129,9 @@ func mark(team string) (string, error) {
 // buurt did not make for the team is a *ConflictError, and left alone.
 func (s *SharedServer) Ensure(ctx context.Context, t Tenant, verifier string) error {
 	role := pgx.Identifier{t.Name}.Sanitize()
-	var owner string
-	err := s.pool.QueryRow(ctx, "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1", t.Name).Scan(&owner)
-	dbExists := !errors.Is(err, pgx.ErrNoRows)
-	if err != nil && dbExists {
-		return fmt.Errorf("failed to look up database %s: %w", t.Name, err)
+	owner, dbExists, err := s.databaseOwner(ctx, t.Name)
+	if err != nil {
+		return err
 	}
 	if dbExists && owner != t.Name {
 		return &ConflictError{Object: "database", Name: t.Name, Team: t.Team}
@@ -219,6 +217,18 @@ func (s *SharedServer) roleOf(ctx context.Context, t Tenant) (ours, exists bool,
 	return comment != nil && *comment == want, true, nil
 }
 
+// databaseOwner is the owner of database name, and whether it exists.
+func (s *SharedServer) databaseOwner(ctx context.Context, name string) (owner string, exists bool, err error) {
+	err = s.pool.QueryRow(ctx, "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1", name).Scan(&owner)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return "", false, nil
+	case err != nil:
+		return "", false, fmt.Errorf("failed to look up database %s: %w", name, err)
+	}
+	return owner, true, nil
+}
+
 // SetPassword gives the team's role the password behind verifier.
 func (s *SharedServer) SetPassword(ctx context.Context, name, verifier string) error {
 	password, err := passwordLiteral(verifier)
@@ -243,12 +253,11 @@ func (s *SharedServer) Drop(ctx context.Context, t Tenant) error {
 		return &ConflictError{Object: "role", Name: t.Name, Team: t.Team}
 	}
 	ident := pgx.Identifier{t.Name}.Sanitize()
-	var owner string
-	err = s.pool.QueryRow(ctx, "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1", t.Name).Scan(&owner)
+	owner, dbExists, err := s.databaseOwner(ctx, t.Name)
 	switch {
-	case errors.Is(err, pgx.ErrNoRows):
 	case err != nil:
-		return fmt.Errorf("failed to look up database %s: %w", t.Name, err)
+		return err
+	case !dbExists:
 	case owner != t.Name:
 		return &ConflictError{Object: "database", Name: t.Name, Team: t.Team}
 	default:
