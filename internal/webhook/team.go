@@ -29,9 +29,6 @@ import (
 // patch but never manage; the ClusterRole buurt:platform-engineer grants it.
 const ManageVerb = "manage"
 
-// selfServiceFields are the parts of a team its members may change.
-var selfServiceFields = []string{"members", "apps", "coach", "lifecycle"}
-
 // TeamValidator admits NeighbourhoodTeams: within their blueprint's limits,
 // and, for a member's own edit, only the fields members may change.
 type TeamValidator struct {
@@ -150,19 +147,35 @@ func isMember(team *teamsv1alpha1.NeighbourhoodTeam, user authenticationv1.UserI
 // selfServiceChange returns which self-service fields a member changed, or
 // an error for each other field they touched.
 func selfServiceChange(old, team *teamsv1alpha1.NeighbourhoodTeam) ([]string, field.ErrorList) {
-	var errs field.ErrorList
-	spec := field.NewPath("spec")
-	rule := "members of the team may change only " + strings.Join(selfServiceFields, ", ") + "; ask a platform engineer"
-	for _, f := range []struct {
-		name      string
-		old, team any
+	fields := []struct {
+		name        string
+		old, team   any
+		selfService bool
 	}{
-		{"blueprint", old.Spec.Blueprint, team.Spec.Blueprint},
-		{"neighbourhood", old.Spec.Neighbourhood, team.Spec.Neighbourhood},
-		{"database", old.Spec.Database, team.Spec.Database},
-	} {
-		if !equality.Semantic.DeepEqual(f.old, f.team) {
-			errs = append(errs, field.Forbidden(spec.Child(f.name), rule))
+		{"blueprint", old.Spec.Blueprint, team.Spec.Blueprint, false},
+		{"neighbourhood", old.Spec.Neighbourhood, team.Spec.Neighbourhood, false},
+		{"database", old.Spec.Database, team.Spec.Database, false},
+		{"members", old.Spec.Members, team.Spec.Members, true},
+		{"apps", old.Spec.Apps, team.Spec.Apps, true},
+		{"coach", old.Spec.Coach, team.Spec.Coach, true},
+		{"lifecycle", old.Spec.Lifecycle, team.Spec.Lifecycle, true},
+	}
+	var allowed []string
+	for _, f := range fields {
+		if f.selfService {
+			allowed = append(allowed, f.name)
+		}
+	}
+	rule := "members of the team may change only " + strings.Join(allowed, ", ") + "; ask a platform engineer"
+	var changed []string
+	var errs field.ErrorList
+	for _, f := range fields {
+		switch {
+		case equality.Semantic.DeepEqual(f.old, f.team):
+		case f.selfService:
+			changed = append(changed, f.name)
+		default:
+			errs = append(errs, field.Forbidden(field.NewPath("spec", f.name), rule))
 		}
 	}
 	meta := field.NewPath("metadata")
@@ -171,20 +184,6 @@ func selfServiceChange(old, team *teamsv1alpha1.NeighbourhoodTeam) ([]string, fi
 	}
 	if !equality.Semantic.DeepEqual(old.OwnerReferences, team.OwnerReferences) {
 		errs = append(errs, field.Forbidden(meta.Child("ownerReferences"), "members of the team may not change owner references"))
-	}
-	var changed []string
-	for _, f := range []struct {
-		name      string
-		old, team any
-	}{
-		{"members", old.Spec.Members, team.Spec.Members},
-		{"apps", old.Spec.Apps, team.Spec.Apps},
-		{"coach", old.Spec.Coach, team.Spec.Coach},
-		{"lifecycle", old.Spec.Lifecycle, team.Spec.Lifecycle},
-	} {
-		if !equality.Semantic.DeepEqual(f.old, f.team) {
-			changed = append(changed, f.name)
-		}
 	}
 	return changed, errs
 }
