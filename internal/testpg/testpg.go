@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -21,6 +20,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/buurt-dev/buurt/internal/freeport"
 )
 
 // ErrNoPostgres says how to get PostgreSQL when it is missing.
@@ -62,7 +63,7 @@ func Start(ctx context.Context) (*Server, error) {
 	if err := initialise(ctx, bin, dir, s.Password, cred); err != nil {
 		return nil, errors.Join(err, os.RemoveAll(dir))
 	}
-	if s.Port, err = freePort(); err != nil {
+	if s.Port, err = freeport.Get(); err != nil {
 		return nil, errors.Join(err, os.RemoveAll(dir))
 	}
 	s.bin, s.cred = bin, cred
@@ -201,15 +202,6 @@ func credential(dir string) (*syscall.Credential, error) {
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil //nolint:gosec // uids from /etc/passwd fit
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // StartPersistent starts the server kept in dir, making it on first use, for
 // `make dev`: pg_ctl detaches it, so it outlives this process, and a server
 // already running there is reused. StopPersistent ends it.
@@ -236,7 +228,7 @@ func StartPersistent(ctx context.Context, dir string) (*Server, error) {
 		if err := initialise(ctx, bin, dir, s.Password, cred); err != nil {
 			return nil, err
 		}
-		if s.Port, err = freePort(); err != nil {
+		if s.Port, err = freeport.Get(); err != nil {
 			return nil, err
 		}
 		if err := os.WriteFile(settings, fmt.Appendf(nil, "%d %s\n", s.Port, s.Password), 0o600); err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -26,6 +25,7 @@ import (
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
 	"github.com/buurt-dev/buurt/controllers/team"
+	"github.com/buurt-dev/buurt/internal/freeport"
 	"github.com/buurt-dev/buurt/internal/testenv"
 	buurtwebhook "github.com/buurt-dev/buurt/internal/webhook"
 )
@@ -131,12 +131,9 @@ func setUp() error {
 	}); err != nil {
 		return err
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	if webhookPort, err = freeport.Get(); err != nil {
 		return err
 	}
-	webhookPort = l.Addr().(*net.TCPAddr).Port
-	_ = l.Close()
 	if err := installWebhookConfiguration(ctx); err != nil {
 		return err
 	}

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
+	"github.com/buurt-dev/buurt/internal/freeport"
 	"github.com/buurt-dev/buurt/internal/localcluster"
 	"github.com/buurt-dev/buurt/internal/testenv"
 )
@@ -45,7 +46,7 @@ func TestHelmInstallUpgradeUninstall(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	c, err := client.New(cfg, client.Options{Scheme: testenv.Scheme})
 	g.Expect(err).NotTo(HaveOccurred())
-	port, err := freePort()
+	port, err := freeport.Get()
 	g.Expect(err).NotTo(HaveOccurred())
 	helm := func(args ...string) {
 		t.Helper()

@@ -5,7 +5,6 @@ package e2e
 import (
 	"context"
 	"errors"
-	"net"
 	"testing"
 	"time"
 
@@ -20,15 +19,6 @@ import (
 )
 
 const timeout = 2 * time.Minute
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
 
 // waitForWebhooks waits until the apiserver reaches the operator's
 // webhooks: a dry-run update of a blueprint nobody uses is admitted by them.

@@ -23,6 +23,7 @@ import (
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/buurt-dev/buurt/internal/freeport"
 	"github.com/buurt-dev/buurt/internal/localcluster"
 	"github.com/buurt-dev/buurt/internal/testenv"
 	"github.com/buurt-dev/buurt/internal/testpg"
@@ -104,7 +105,7 @@ func setUpAndRun(m *testing.M) (code int, err error) {
 	}); err != nil {
 		return 0, err
 	}
-	port, err := freePort()
+	port, err := freeport.Get()
 	if err != nil {
 		return 0, err
 	}
