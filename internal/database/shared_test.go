@@ -298,3 +298,20 @@ func TestSilentServerIsAskedOncePerQuietPeriod(t *testing.T) {
 	}
 	g.Expect(accepted.Load()).To(Equal(int32(1)))
 }
+
+// Exists reports whether the team's role and database exist, for the tests.
+func (s *SharedServer) Exists(ctx context.Context, name string) (role, database bool, err error) {
+	if role, err = s.exists(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", name); err != nil {
+		return false, false, err
+	}
+	database, err = s.exists(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name)
+	return role, database, err
+}
+
+func (s *SharedServer) exists(ctx context.Context, query, name string) (bool, error) {
+	var found bool
+	if err := s.pool.QueryRow(ctx, query, name).Scan(&found); err != nil {
+		return false, fmt.Errorf("failed to look up %s: %w", name, err)
+	}
+	return found, nil
+}

@@ -131,12 +131,6 @@ func (e *Env) WriteKubeconfig(dir string) (string, error) {
 	return path, os.WriteFile(path, data, 0o600)
 }
 
-// CreateFromFile creates every object of a multi-document YAML file, as
-// `kubectl create -f` would.
-func (e *Env) CreateFromFile(ctx context.Context, path string) error {
-	return CreateFromFile(ctx, e.Client, path)
-}
-
 // CreateFromFile creates, through c, every object of a multi-document YAML
 // file, as `kubectl create -f` would.
 func CreateFromFile(ctx context.Context, c client.Client, path string) error {
