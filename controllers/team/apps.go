@@ -73,8 +73,7 @@ func (r *Reconciler) reconcileApps(ctx context.Context, s *scope) error {
 		team.Status.Apps = nil
 	}
 
-	components := render.AppLabels(team, "")
-	delete(components, "app.kubernetes.io/name")
+	components := render.AnyAppLabels(team)
 	for _, prune := range []struct {
 		list client.ObjectList
 		keep sets.Set[string]

@@ -92,8 +92,14 @@ func ImageAllowed(blueprint *teamsv1alpha1.TeamBlueprint, image string) bool {
 // AppLabels are on an app's Deployment, pods, Service and Ingress; buurt
 // prunes apps by them.
 func AppLabels(team *teamsv1alpha1.NeighbourhoodTeam, appName string) map[string]string {
-	labels := Labels(team)
+	labels := AnyAppLabels(team)
 	labels["app.kubernetes.io/name"] = appName
+	return labels
+}
+
+// AnyAppLabels are the labels every app of the team carries.
+func AnyAppLabels(team *teamsv1alpha1.NeighbourhoodTeam) map[string]string {
+	labels := Labels(team)
 	labels[teamsv1alpha1.ComponentLabel] = teamsv1alpha1.ComponentApp
 	return labels
 }
