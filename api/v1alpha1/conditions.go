@@ -27,6 +27,14 @@ const (
 	// accepted it.
 	CoachAssignedCondition = "CoachAssigned"
 
+	// QuotaReadyCondition is True when the team's ResourceQuota and
+	// LimitRange are the blueprint's.
+	QuotaReadyCondition = "QuotaReady"
+
+	// NetworkReadyCondition is True when the team's NetworkPolicies are in
+	// place.
+	NetworkReadyCondition = "NetworkReady"
+
 	// SizeWithinLimitCondition is True when the team has no more members than
 	// its blueprint's maxMembers.
 	SizeWithinLimitCondition = "SizeWithinLimit"
@@ -45,6 +53,20 @@ const (
 
 	// NotReadyReason: the Ready roll-up is False because another condition is.
 	NotReadyReason = "NotReady"
+
+	// RejectedReason: the apiserver refused an object buurt made from the
+	// team and its blueprint as invalid (or an admission policy refused it);
+	// the message says which field and why.
+	RejectedReason = "Rejected"
+
+	// ForbiddenReason: buurt's ServiceAccount may not make or change an
+	// object the condition covers.
+	ForbiddenReason = "Forbidden"
+
+	// ReconcileErrorReason: buurt could not check or apply what the condition
+	// covers this time (the apiserver did not answer, or a write conflicted);
+	// what was in place is kept and buurt tries again.
+	ReconcileErrorReason = "ReconcileError"
 
 	// BlueprintNotFoundReason: the team names a TeamBlueprint that does not
 	// exist.

@@ -13,7 +13,10 @@ import (
 	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -107,4 +110,28 @@ func copyInto(from, to client.Object) error {
 		return err
 	}
 	return json.Unmarshal(data, to)
+}
+
+// Prune deletes the objects of list's kind that opts select, that owner
+// controls and that keep does not keep, and forgets them. Nothing owner does
+// not control is ever deleted.
+func (a *Applier) Prune(ctx context.Context, owner client.Object, list client.ObjectList, keep func(client.Object) bool, opts ...client.ListOption) error {
+	if err := a.client.List(ctx, list, opts...); err != nil {
+		return fmt.Errorf("failed to list %T of %s: %w", list, klog.KObj(owner), err)
+	}
+	objects, err := meta.ExtractList(list)
+	if err != nil {
+		return err
+	}
+	for _, o := range objects {
+		obj := o.(client.Object)
+		if keep(obj) || !metav1.IsControlledBy(obj, owner) {
+			continue
+		}
+		if err := a.client.Delete(ctx, obj); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("failed to prune %T %s of %s: %w", obj, klog.KObj(obj), klog.KObj(owner), err)
+		}
+		a.Forget(obj)
+	}
+	return nil
 }

@@ -7,10 +7,6 @@ import (
 	"context"
 	"fmt"
 
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	apiruntime "k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -24,6 +20,7 @@ import (
 	"github.com/buurt-dev/buurt/controllers/coach"
 	"github.com/buurt-dev/buurt/controllers/team"
 	"github.com/buurt-dev/buurt/internal/index"
+	"github.com/buurt-dev/buurt/internal/kinds"
 )
 
 // NewScheme knows the built-in kinds and buurt's.
@@ -44,13 +41,7 @@ func NewScheme() (*apiruntime.Scheme, error) {
 func CacheOptions() cache.Options {
 	managed := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{teamsv1alpha1.ManagedByLabel: teamsv1alpha1.ManagedByValue})}
 	byObject := map[client.Object]cache.ByObject{}
-	for _, obj := range []client.Object{
-		&corev1.Namespace{}, &corev1.ResourceQuota{}, &corev1.LimitRange{},
-		&corev1.Secret{}, &corev1.Service{}, &corev1.ServiceAccount{}, &corev1.PersistentVolumeClaim{},
-		&appsv1.StatefulSet{}, &appsv1.Deployment{}, &networkingv1.Ingress{},
-		&rbacv1.RoleBinding{}, &rbacv1.ClusterRole{}, &rbacv1.ClusterRoleBinding{},
-		&networkingv1.NetworkPolicy{},
-	} {
+	for _, obj := range kinds.Managed() {
 		byObject[obj] = managed
 	}
 	return cache.Options{ByObject: byObject}
