@@ -6,6 +6,7 @@ import (
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
@@ -18,12 +19,14 @@ import (
 // same pass.
 func (r *Reconciler) reconcileAccess(ctx context.Context, s *scope) error {
 	team := s.team
-	err := r.Applier.Apply(ctx, render.MembersRoleBinding(team, s.blueprint), &rbacv1.RoleBinding{})
+	err := r.Applier.ApplyBinding(ctx, render.MembersRoleBinding(team, s.blueprint), &rbacv1.RoleBinding{})
 	if apierrors.IsForbidden(err) {
-		setCondition(team, teamsv1alpha1.AccessReadyCondition, false, teamsv1alpha1.AccessForbiddenReason,
-			fmt.Sprintf("buurt may not bind ClusterRole %s: grant the operator's ServiceAccount the bind verb on it, or use buurt:team-member",
-				s.blueprint.Spec.MemberRole))
-		return fmt.Errorf("failed to bind members of team %s: %w", klog.KObj(team), err)
+		return &reportedError{
+			finding: finding{metav1.ConditionFalse, teamsv1alpha1.AccessForbiddenReason, fmt.Sprintf(
+				"buurt may not bind ClusterRole %s: grant the operator's ServiceAccount the bind verb on it, or use buurt:team-member",
+				s.blueprint.Spec.MemberRole)},
+			err: fmt.Errorf("failed to bind members of team %s: %w", klog.KObj(team), err),
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("failed to bind members of team %s: %w", klog.KObj(team), err)
@@ -34,7 +37,7 @@ func (r *Reconciler) reconcileAccess(ctx context.Context, s *scope) error {
 	if err := r.Applier.Apply(ctx, render.SelfServiceClusterRoleBinding(team), &rbacv1.ClusterRoleBinding{}); err != nil {
 		return fmt.Errorf("failed to apply self-service binding of team %s: %w", klog.KObj(team), err)
 	}
-	setCondition(team, teamsv1alpha1.AccessReadyCondition, true, teamsv1alpha1.ReconciledReason,
+	s.found(teamsv1alpha1.AccessReadyCondition, metav1.ConditionTrue, teamsv1alpha1.ReconciledReason,
 		fmt.Sprintf("%d member entries have access", len(team.Spec.Members)))
 	return nil
 }

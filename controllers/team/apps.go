@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -68,10 +69,10 @@ func (r *Reconciler) reconcileApps(ctx context.Context, s *scope) error {
 			unavailable = append(unavailable, app.Name)
 		}
 	}
-	team.Status.Apps = statuses
 	if len(statuses) == 0 {
-		team.Status.Apps = nil
+		statuses = nil
 	}
+	s.apps = &statuses
 
 	components := render.AnyAppLabels(team)
 	for _, prune := range []struct {
@@ -84,7 +85,7 @@ func (r *Reconciler) reconcileApps(ctx context.Context, s *scope) error {
 			return err
 		}
 	}
-	setAppsReady(team, set, unavailable)
+	setAppsReady(s, set, unavailable)
 	return nil
 }
 
@@ -98,7 +99,8 @@ func available(d *appsv1.Deployment) bool {
 
 // setAppsReady reports what keeps apps from running first (the team's or
 // blueprint's doing), then whether they are available.
-func setAppsReady(team *teamsv1alpha1.NeighbourhoodTeam, set render.AppSet, unavailable []string) {
+func setAppsReady(s *scope, set render.AppSet, unavailable []string) {
+	team := s.team
 	var problems []string
 	reason := ""
 	report := func(r, problem string) {
@@ -119,22 +121,22 @@ func setAppsReady(team *teamsv1alpha1.NeighbourhoodTeam, set render.AppSet, unav
 	}
 	switch {
 	case len(problems) > 0:
-		setCondition(team, teamsv1alpha1.AppsReadyCondition, false, reason, upperFirst(strings.Join(problems, "; ")))
+		s.found(teamsv1alpha1.AppsReadyCondition, metav1.ConditionFalse, reason, upperFirst(strings.Join(problems, "; ")))
 	case team.Spec.Lifecycle == teamsv1alpha1.LifecycleDormant:
 		if len(unavailable) > 0 {
-			setCondition(team, teamsv1alpha1.AppsReadyCondition, false, teamsv1alpha1.AppsUnavailableReason,
+			s.found(teamsv1alpha1.AppsReadyCondition, metav1.ConditionFalse, teamsv1alpha1.AppsUnavailableReason,
 				fmt.Sprintf("The team is Dormant; still scaling to zero: %s", strings.Join(unavailable, ", ")))
 			return
 		}
-		setCondition(team, teamsv1alpha1.AppsReadyCondition, true, teamsv1alpha1.DormantReason,
+		s.found(teamsv1alpha1.AppsReadyCondition, metav1.ConditionTrue, teamsv1alpha1.DormantReason,
 			fmt.Sprintf("The team is Dormant: its %d apps are scaled to zero", len(set.Apps)))
 	case len(set.Apps) == 0:
-		setCondition(team, teamsv1alpha1.AppsReadyCondition, true, teamsv1alpha1.NoAppsReason, "The team runs no apps")
+		s.found(teamsv1alpha1.AppsReadyCondition, metav1.ConditionTrue, teamsv1alpha1.NoAppsReason, "The team runs no apps")
 	case len(unavailable) > 0:
-		setCondition(team, teamsv1alpha1.AppsReadyCondition, false, teamsv1alpha1.AppsUnavailableReason,
+		s.found(teamsv1alpha1.AppsReadyCondition, metav1.ConditionFalse, teamsv1alpha1.AppsUnavailableReason,
 			fmt.Sprintf("Not yet available: %s", strings.Join(unavailable, ", ")))
 	default:
-		setCondition(team, teamsv1alpha1.AppsReadyCondition, true, teamsv1alpha1.AppsAvailableReason,
+		s.found(teamsv1alpha1.AppsReadyCondition, metav1.ConditionTrue, teamsv1alpha1.AppsAvailableReason,
 			fmt.Sprintf("All %d apps are available", len(set.Apps)))
 	}
 }

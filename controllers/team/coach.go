@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -18,7 +19,7 @@ func (r *Reconciler) reconcileCoach(ctx context.Context, s *scope) error {
 	team := s.team
 	name := team.Spec.Coach
 	if name == "" {
-		setCondition(team, teamsv1alpha1.CoachAssignedCondition, false, teamsv1alpha1.NoCoachReason,
+		s.found(teamsv1alpha1.CoachAssignedCondition, metav1.ConditionFalse, teamsv1alpha1.NoCoachReason,
 			"The team has not chosen a coach (spec.coach)")
 		return nil
 	}
@@ -27,22 +28,22 @@ func (r *Reconciler) reconcileCoach(ctx context.Context, s *scope) error {
 		if !apierrors.IsNotFound(err) {
 			return fmt.Errorf("failed to get coach %s of team %s: %w", name, klog.KObj(team), err)
 		}
-		setCondition(team, teamsv1alpha1.CoachAssignedCondition, false, teamsv1alpha1.CoachNotFoundReason,
+		s.found(teamsv1alpha1.CoachAssignedCondition, metav1.ConditionFalse, teamsv1alpha1.CoachNotFoundReason,
 			fmt.Sprintf("Coach %q does not exist; choose another or ask for it to be created", name))
 		return nil
 	}
 	switch line := slices.Index(coach.Status.WaitingTeams, team.Name); {
 	case !coach.DeletionTimestamp.IsZero():
-		setCondition(team, teamsv1alpha1.CoachAssignedCondition, false, teamsv1alpha1.CoachNotFoundReason,
+		s.found(teamsv1alpha1.CoachAssignedCondition, metav1.ConditionFalse, teamsv1alpha1.CoachNotFoundReason,
 			fmt.Sprintf("Coach %s is being deleted; choose another", name))
 	case slices.Contains(coach.Status.Teams, team.Name):
-		setCondition(team, teamsv1alpha1.CoachAssignedCondition, true, teamsv1alpha1.CoachAcceptedReason,
+		s.found(teamsv1alpha1.CoachAssignedCondition, metav1.ConditionTrue, teamsv1alpha1.CoachAcceptedReason,
 			fmt.Sprintf("Coach %s (%s %s) supports the team, read-only", name, coach.Spec.Subject.Kind, coach.Spec.Subject.Name))
 	case line >= 0:
-		setCondition(team, teamsv1alpha1.CoachAssignedCondition, false, teamsv1alpha1.CoachAtCapacityReason,
+		s.found(teamsv1alpha1.CoachAssignedCondition, metav1.ConditionFalse, teamsv1alpha1.CoachAtCapacityReason,
 			fmt.Sprintf("Coach %s is full (maxTeams %d); the team is number %d in line", name, coach.Spec.MaxTeams, line+1))
 	default:
-		setCondition(team, teamsv1alpha1.CoachAssignedCondition, false, teamsv1alpha1.ProvisioningReason,
+		s.found(teamsv1alpha1.CoachAssignedCondition, metav1.ConditionFalse, teamsv1alpha1.ProvisioningReason,
 			fmt.Sprintf("Waiting for coach %s to accept the team", name))
 	}
 	return nil

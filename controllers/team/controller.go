@@ -8,12 +8,9 @@ import (
 	"fmt"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	networkingv1ac "k8s.io/client-go/applyconfigurations/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -23,12 +20,15 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
 	"github.com/buurt-dev/buurt/internal/apply"
 	"github.com/buurt-dev/buurt/internal/database"
 	"github.com/buurt-dev/buurt/internal/index"
+	"github.com/buurt-dev/buurt/internal/kinds"
 	"github.com/buurt-dev/buurt/internal/metrics"
+	"github.com/buurt-dev/buurt/internal/patch"
 )
 
 // maxConcurrentReconciles is how many teams are reconciled at once.
@@ -51,23 +51,28 @@ type Reconciler struct {
 	Namespace string
 	// Databases holds the connection pools to shared database servers.
 	Databases *database.Pools
-	// ServerRetry is how long to wait before asking an unreachable or
-	// misconfigured shared server again; neither the server nor its admin
-	// Secret is watched.
+	// ServerRetry is how long a team waits before looking again at a shared
+	// server it could not reach or an admin Secret that was missing or
+	// invalid. It is the fallback: the server watch (servers.go) wakes the
+	// teams of a server within seconds of a change it sees.
 	ServerRetry time.Duration
+	// ServerWatchInterval is how often the server watch looks at each
+	// shared server and its admin Secret.
+	ServerWatchInterval time.Duration
 }
 
 // NewReconciler wires a Reconciler to the manager's cached client, live
 // reader and event recorder.
 func NewReconciler(mgr ctrl.Manager, namespace string) *Reconciler {
 	return &Reconciler{
-		Client:      mgr.GetClient(),
-		APIReader:   mgr.GetAPIReader(),
-		Recorder:    mgr.GetEventRecorder("buurt"),
-		Applier:     apply.New(mgr.GetClient()),
-		Namespace:   namespace,
-		Databases:   database.NewPools(),
-		ServerRetry: 30 * time.Second,
+		Client:              mgr.GetClient(),
+		APIReader:           mgr.GetAPIReader(),
+		Recorder:            mgr.GetEventRecorder("buurt"),
+		Applier:             apply.New(mgr.GetClient()),
+		Namespace:           namespace,
+		Databases:           database.NewPools(),
+		ServerRetry:         30 * time.Second,
+		ServerWatchInterval: 5 * time.Second,
 	}
 }
 
@@ -95,29 +100,25 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := metrics.Register(collector{reader: r.Client}); err != nil {
 		return fmt.Errorf("failed to register team metrics: %w", err)
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	watch := newServerWatch(r)
+	if err := mgr.Add(watch); err != nil {
+		return fmt.Errorf("failed to add the shared server watch: %w", err)
+	}
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&teamsv1alpha1.NeighbourhoodTeam{}).
 		// A few teams at once: one waiting on a slow database server does
 		// not hold up the others.
-		WithOptions(controller.Options{MaxConcurrentReconciles: maxConcurrentReconciles}).
-		Owns(&corev1.Namespace{}).
-		Owns(&rbacv1.RoleBinding{}).
-		Owns(&rbacv1.ClusterRole{}).
-		Owns(&rbacv1.ClusterRoleBinding{}).
-		Owns(&corev1.ResourceQuota{}).
-		Owns(&corev1.LimitRange{}).
-		Owns(&corev1.Secret{}).
-		Owns(&corev1.Service{}).
-		Owns(&corev1.ServiceAccount{}).
-		Owns(&appsv1.StatefulSet{}).
-		Owns(&appsv1.Deployment{}).
-		Owns(&networkingv1.Ingress{}).
-		Owns(&networkingv1.NetworkPolicy{}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: maxConcurrentReconciles})
+	for _, kind := range kinds.TeamChildren() {
+		b = b.Owns(kind)
+	}
+	return b.
 		Watches(&corev1.PersistentVolumeClaim{}, handler.EnqueueRequestsFromMapFunc(teamOfClaim)).
 		Watches(&teamsv1alpha1.TeamBlueprint{}, handler.EnqueueRequestsFromMapFunc(r.teamsOf(index.TeamBlueprint)),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		// A coach's status says which teams it accepted.
 		Watches(&teamsv1alpha1.Coach{}, handler.EnqueueRequestsFromMapFunc(r.teamsOf(index.TeamCoach))).
+		WatchesRawSource(source.Channel(watch.events, &handler.TypedEnqueueRequestForObject[*teamsv1alpha1.NeighbourhoodTeam]{})).
 		Complete(r)
 }
 
@@ -137,36 +138,82 @@ func (r *Reconciler) teamsOf(field string) handler.MapFunc {
 	}
 }
 
-// scope is what one reconcile of a team knows and decides.
+// scope is what one reconcile of a team found: its inputs, and what each
+// phase observed. Phases only record; status.go turns the scope into the
+// team's status after every pass, whether or not a phase failed.
 type scope struct {
 	team      *teamsv1alpha1.NeighbourhoodTeam
 	blueprint *teamsv1alpha1.TeamBlueprint
+	// generation is the team's generation this pass saw: its conditions
+	// describe it.
+	generation int64
 	// namespaceOwned is true once the team's namespace is known to be buurt's
 	// for this team; nothing is made inside a namespace that is not.
 	namespaceOwned bool
-	// databaseEgress is the policy that lets the team reach its shared
-	// database server, when there is one.
-	databaseEgress *networkingv1ac.NetworkPolicyApplyConfiguration
-	// keepDatabaseEgress keeps the policy to the shared server as it is, for
-	// a database that buurt leaves alone.
+	// findings holds, by condition type, what each phase that completed
+	// found.
+	findings map[string]finding
+	// failed holds, by condition type, the error of each phase that did not.
+	failed map[string]error
+	// namespace, database and apps are the status fields the phases
+	// observed; nil when the phase did not get that far, which keeps what
+	// the status said before.
+	namespace *string
+	database  **teamsv1alpha1.TeamDatabaseStatus
+	apps      *[]teamsv1alpha1.AppStatus
+	// databasePort is the shared server's port, known once its admin Secret
+	// has been read this pass; 0 when it could not be, which keeps the
+	// policy that lets the team reach its server as it is.
+	databasePort int32
+	// keepDatabaseEgress keeps that policy as it is, for a database buurt
+	// leaves alone.
 	keepDatabaseEgress bool
+	// deleting is true for a team being deleted.
+	deleting bool
 	// requeueAfter asks to look again later, for what is not watched (a
 	// database server, its admin Secret).
 	requeueAfter time.Duration
 }
 
-// Reconcile makes one team's workspace match its spec. Status is computed
-// from what the phases found and written once, at the end.
+// finding is what a phase found of the part of the workspace its condition
+// covers.
+type finding struct {
+	status          metav1.ConditionStatus
+	reason, message string
+}
+
+// found records what the phase behind a condition found.
+func (s *scope) found(conditionType string, status metav1.ConditionStatus, reason, message string) {
+	s.findings[conditionType] = finding{status: status, reason: reason, message: message}
+}
+
+// requeue asks to look again after d, unless sooner was asked already.
+func (s *scope) requeue(d time.Duration) {
+	if d > 0 && (s.requeueAfter == 0 || d < s.requeueAfter) {
+		s.requeueAfter = d
+	}
+}
+
+// phase is one step of a reconcile and the condition that reports it.
+type phase struct {
+	condition string
+	run       func(context.Context, *scope) error
+}
+
+// Reconcile makes one team's workspace match its spec. The phases observe
+// and record; a deferred step computes every condition, Ready and the phase
+// from what they found and writes the status once, also after a failure.
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ reconcile.Result, reterr error) {
 	team := &teamsv1alpha1.NeighbourhoodTeam{}
 	if err := r.Client.Get(ctx, req.NamespacedName, team); err != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
 	before := team.DeepCopy()
-	s := &scope{team: team}
+	s := &scope{team: team, generation: team.Generation, findings: map[string]finding{}, failed: map[string]error{}}
 	defer func() {
+		setStatus(s)
 		r.recordTransitions(before, team)
-		if err := r.patchStatus(ctx, before, team); err != nil {
+		if err := patch.Status(ctx, r.Client, before, team); err != nil {
 			reterr = errors.Join(reterr, err)
 		}
 	}()
@@ -174,7 +221,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	blueprint := &teamsv1alpha1.TeamBlueprint{}
 	if err := r.Client.Get(ctx, client.ObjectKey{Name: team.Spec.Blueprint}, blueprint); err != nil {
 		if !apierrors.IsNotFound(err) {
-			return reconcile.Result{}, fmt.Errorf("failed to get blueprint %s of team %s: %w", team.Spec.Blueprint, klog.KObj(team), err)
+			err = fmt.Errorf("failed to get blueprint %s of team %s: %w", team.Spec.Blueprint, klog.KObj(team), err)
+			s.failed[teamsv1alpha1.ReadyCondition] = err
+			return reconcile.Result{}, err
 		}
 		blueprint = nil
 	}
@@ -183,38 +232,39 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	if !team.DeletionTimestamp.IsZero() {
 		// Every child has the team as its controller owner: garbage
 		// collection removes them. Only the database needs buurt.
+		s.deleting = true
 		err := r.reconcileDelete(ctx, s)
 		return reconcile.Result{RequeueAfter: s.requeueAfter}, err
 	}
 	if blueprint == nil {
 		// The blueprint watch brings the team back when it appears.
-		setBlueprintNotFound(team)
 		return reconcile.Result{}, nil
 	}
 
-	if err := r.reconcileNamespace(ctx, s); err != nil {
-		return reconcile.Result{}, err
+	phases := []phase{{teamsv1alpha1.NamespaceReadyCondition, r.reconcileNamespace}}
+	// Nothing is made inside a namespace that is not buurt's for this team.
+	inside := []phase{
+		{teamsv1alpha1.AccessReadyCondition, r.reconcileAccess},
+		{teamsv1alpha1.QuotaReadyCondition, r.reconcileQuota},
+		{teamsv1alpha1.DatabaseReadyCondition, r.reconcileDatabase},
+		{teamsv1alpha1.NetworkReadyCondition, r.reconcileNetwork},
+		{teamsv1alpha1.AppsReadyCondition, r.reconcileApps},
 	}
-	if s.namespaceOwned {
-		for _, phase := range []func(context.Context, *scope) error{
-			r.reconcileAccess,
-			r.reconcileQuota,
-			r.reconcileDatabase,
-			r.reconcileNetwork,
-			r.reconcileApps,
-		} {
-			if err := phase(ctx, s); err != nil {
-				return reconcile.Result{}, err
-			}
+	var errs []error
+	for i := 0; i < len(phases); i++ {
+		if err := phases[i].run(ctx, s); err != nil {
+			s.failed[phases[i].condition] = err
+			errs = append(errs, err)
 		}
-	} else {
-		setCondition(team, teamsv1alpha1.AccessReadyCondition, false, teamsv1alpha1.WaitingForNamespaceReason,
-			"Access is granted once the team's namespace is ready")
+		if i == 0 && s.namespaceOwned {
+			phases = append(phases, inside...)
+		}
 	}
+	// Each phase runs even when one before it failed: what one part of the
+	// workspace cannot do must not stop the others from being kept.
 	if err := r.reconcileCoach(ctx, s); err != nil {
-		return reconcile.Result{}, err
+		s.failed[teamsv1alpha1.CoachAssignedCondition] = err
+		errs = append(errs, err)
 	}
-	setSize(team, blueprint)
-	setReady(team)
-	return reconcile.Result{RequeueAfter: s.requeueAfter}, nil
+	return reconcile.Result{RequeueAfter: s.requeueAfter}, errors.Join(errs...)
 }

@@ -395,7 +395,8 @@ func TestEventsOnTransitions(t *testing.T) {
 		return out
 	}
 	g.Eventually(func() []string { return reasons("events-taken") }).WithTimeout(timeout).Should(Equal([]string{
-		"Warning/NamespaceConflict: Namespace team-events-taken exists and was not made by buurt for this team; buurt leaves it alone",
+		"Warning/NamespaceConflict: Namespace team-events-taken exists and was not made by buurt for this team, so buurt changes nothing in it; " +
+			"rename the team or remove that namespace",
 	}))
 	g.Eventually(func() []string { return reasons("events-made") }).WithTimeout(timeout).Should(Equal([]string{
 		"Normal/NamespaceCreated: Created namespace team-events-made",

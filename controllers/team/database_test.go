@@ -187,7 +187,7 @@ func TestAdminSecretProblemsAreReportedAndRecover(t *testing.T) {
 	create(t, wrong)
 	tm = eventuallyCondition(t, "shared-late", teamsv1alpha1.DatabaseReadyCondition, metav1.ConditionFalse, teamsv1alpha1.AuthenticationFailedReason)
 	g.Expect(cond(tm, teamsv1alpha1.DatabaseReadyCondition).Message).To(Equal(fmt.Sprintf(
-		"Shared database server 127.0.0.1:%d refused user buurt_admin; check the admin Secret's user and password", pg.Port)))
+		"Shared database server 127.0.0.1:%d refused the admin Secret's login; check its user and password", pg.Port)))
 	expectSecretNowhere(g, tm, "not-the-admin-password")
 
 	edit(t, wrong, func() { wrong.StringData = map[string]string{"password": pg.Password} })
@@ -221,9 +221,10 @@ func TestSharedDatabaseDeletionWaitsForTheServer(t *testing.T) {
 		}
 	})
 	g.Expect(env.Client.Delete(ctx, tm)).To(Succeed())
-	tm = eventuallyCondition(t, "shared-outage", teamsv1alpha1.DatabaseReadyCondition, metav1.ConditionFalse, teamsv1alpha1.ServerUnreachableReason)
+	tm = eventuallyCondition(t, "shared-outage", teamsv1alpha1.DatabaseReadyCondition, metav1.ConditionUnknown, teamsv1alpha1.ServerUnreachableReason)
 	g.Expect(cond(tm, teamsv1alpha1.DatabaseReadyCondition).Message).To(Equal(fmt.Sprintf(
-		"Shared database server 127.0.0.1:%d does not answer; buurt tries again", pg.Port)))
+		"Shared database server 127.0.0.1:%d does not answer; buurt asks again; "+
+			"the team's database, its Secret and its network policy are kept as they are", pg.Port)))
 	g.Expect(tm.Status.Phase).To(Equal(teamsv1alpha1.TeamPhaseTerminating))
 	g.Consistently(func(g Gomega) {
 		g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(tm), tm)).To(Succeed())

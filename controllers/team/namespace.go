@@ -34,13 +34,14 @@ func (r *Reconciler) reconcileNamespace(ctx context.Context, s *scope) error {
 
 	switch {
 	case exists && !metav1.IsControlledBy(ns, team):
-		team.Status.Namespace = ""
-		setCondition(team, teamsv1alpha1.NamespaceReadyCondition, false, teamsv1alpha1.NamespaceConflictReason,
+		none := ""
+		s.namespace = &none
+		s.found(teamsv1alpha1.NamespaceReadyCondition, metav1.ConditionFalse, teamsv1alpha1.NamespaceConflictReason,
 			fmt.Sprintf("Namespace %s exists and was not made by buurt for this team, so buurt changes nothing in it; "+
 				"rename the team or remove that namespace", name))
 		return nil
 	case exists && !ns.DeletionTimestamp.IsZero():
-		setCondition(team, teamsv1alpha1.NamespaceReadyCondition, false, teamsv1alpha1.NamespaceTerminatingReason,
+		s.found(teamsv1alpha1.NamespaceReadyCondition, metav1.ConditionFalse, teamsv1alpha1.NamespaceTerminatingReason,
 			fmt.Sprintf("Namespace %s is being deleted; buurt makes it again once it is gone", name))
 		return nil
 	}
@@ -52,8 +53,8 @@ func (r *Reconciler) reconcileNamespace(ctx context.Context, s *scope) error {
 		r.Recorder.Eventf(team, ns, corev1.EventTypeNormal, "NamespaceCreated", "Reconcile", "Created namespace %s", name)
 	}
 	s.namespaceOwned = true
-	team.Status.Namespace = name
-	setCondition(team, teamsv1alpha1.NamespaceReadyCondition, true, teamsv1alpha1.ReconciledReason,
+	s.namespace = &name
+	s.found(teamsv1alpha1.NamespaceReadyCondition, metav1.ConditionTrue, teamsv1alpha1.ReconciledReason,
 		fmt.Sprintf("Namespace %s is ready", name))
 	return nil
 }

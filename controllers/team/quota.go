@@ -5,9 +5,11 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/klog/v2"
 
+	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
 	"github.com/buurt-dev/buurt/internal/render"
 )
 
@@ -33,5 +35,13 @@ func (r *Reconciler) reconcileQuota(ctx context.Context, s *scope) error {
 		}
 		keepLimits.Insert(render.LimitRangeName)
 	}
-	return r.prune(ctx, team, &corev1.LimitRangeList{}, keepLimits)
+	if err := r.prune(ctx, team, &corev1.LimitRangeList{}, keepLimits); err != nil {
+		return err
+	}
+	message := "The blueprint's quota and limits are in place"
+	if keepQuota.Len()+keepLimits.Len() == 0 {
+		message = "The team's blueprint sets no quota and no limits"
+	}
+	s.found(teamsv1alpha1.QuotaReadyCondition, metav1.ConditionTrue, teamsv1alpha1.ReconciledReason, message)
+	return nil
 }

@@ -1,85 +1,201 @@
 package team
 
 import (
-	"context"
+	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/klog/v2"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
+	"github.com/buurt-dev/buurt/internal/conditions"
 )
 
-// readinessConditions are the conditions the Ready roll-up covers: all but
-// CoachAssigned, since a team works without a coach and a coach who is full
-// does not make a team's workspace any less ready.
+// readinessConditions are the conditions the Ready roll-up covers, in the
+// order Ready names them: all but CoachAssigned, since a team works without
+// a coach and a coach who is full does not make a team's workspace any less
+// ready.
 var readinessConditions = []string{
 	teamsv1alpha1.NamespaceReadyCondition,
 	teamsv1alpha1.AccessReadyCondition,
+	teamsv1alpha1.QuotaReadyCondition,
 	teamsv1alpha1.DatabaseReadyCondition,
+	teamsv1alpha1.NetworkReadyCondition,
 	teamsv1alpha1.AppsReadyCondition,
 	teamsv1alpha1.SizeWithinLimitCondition,
 }
 
-// setCondition sets one of the team's conditions, at its current generation.
-func setCondition(team *teamsv1alpha1.NeighbourhoodTeam, conditionType string, ok bool, reason, message string) {
-	status := metav1.ConditionFalse
-	if ok {
-		status = metav1.ConditionTrue
-	}
-	meta.SetStatusCondition(&team.Status.Conditions, metav1.Condition{
-		Type: conditionType, Status: status, Reason: reason, Message: message, ObservedGeneration: team.Generation,
-	})
+// insideNamespace are the conditions of the phases that make things inside
+// the team's namespace, which run only once it is buurt's.
+var insideNamespace = []string{
+	teamsv1alpha1.AccessReadyCondition,
+	teamsv1alpha1.QuotaReadyCondition,
+	teamsv1alpha1.DatabaseReadyCondition,
+	teamsv1alpha1.NetworkReadyCondition,
+	teamsv1alpha1.AppsReadyCondition,
 }
 
-// setBlueprintNotFound reports a team whose blueprint does not exist; nothing
-// is provisioned until it does.
-func setBlueprintNotFound(team *teamsv1alpha1.NeighbourhoodTeam) {
-	setCondition(team, teamsv1alpha1.ReadyCondition, false, teamsv1alpha1.BlueprintNotFoundReason,
-		fmt.Sprintf("TeamBlueprint %q does not exist; the workspace is made when it is created", team.Spec.Blueprint))
-	team.Status.Phase = phase(team)
+// phaseConditions are the conditions phases report, in the fixed order they
+// are written, so that the status does not change with the order of a map.
+var phaseConditions = slices.Concat([]string{teamsv1alpha1.NamespaceReadyCondition}, insideNamespace,
+	[]string{teamsv1alpha1.CoachAssignedCondition})
+
+// setStatus computes the team's status from what one pass found: every
+// condition whose phase ran, Ready, the phase and, after a pass without
+// errors, observedGeneration. It is pure: the scope in, the team's status
+// out.
+func setStatus(s *scope) {
+	team := s.team
+	set := func(conditionType string, status metav1.ConditionStatus, reason, message string) {
+		conditions.Set(&team.Status.Conditions, s.generation, conditionType, status, reason, message)
+	}
+	if s.namespace != nil {
+		team.Status.Namespace = *s.namespace
+	}
+	if s.database != nil {
+		team.Status.Database = *s.database
+	}
+	if s.apps != nil {
+		team.Status.Apps = *s.apps
+	}
+	for _, t := range phaseConditions {
+		if err, failed := s.failed[t]; failed {
+			f := failure(err)
+			set(t, f.status, f.reason, f.message)
+		} else if f, ok := s.findings[t]; ok {
+			set(t, f.status, f.reason, f.message)
+		}
+	}
+	if ns, ok := s.findings[teamsv1alpha1.NamespaceReadyCondition]; ok && ns.status != metav1.ConditionTrue {
+		for _, t := range insideNamespace {
+			set(t, metav1.ConditionFalse, teamsv1alpha1.WaitingForNamespaceReason, "Made once the team's namespace is buurt's and ready")
+		}
+	}
+
+	switch {
+	case s.deleting:
+		team.Status.Phase = teamsv1alpha1.TeamPhaseTerminating
+		return
+	case s.failed[teamsv1alpha1.ReadyCondition] != nil:
+		f := failure(s.failed[teamsv1alpha1.ReadyCondition])
+		set(teamsv1alpha1.ReadyCondition, f.status, f.reason, f.message)
+		team.Status.Phase = phaseOf(team)
+		return
+	case s.blueprint == nil:
+		set(teamsv1alpha1.ReadyCondition, metav1.ConditionFalse, teamsv1alpha1.BlueprintNotFoundReason,
+			fmt.Sprintf("TeamBlueprint %q does not exist; the workspace is made when it is created", team.Spec.Blueprint))
+		team.Status.Phase = phaseOf(team)
+		return
+	}
+	setSize(s)
+	setReady(s)
+	team.Status.Phase = phaseOf(team)
+	if len(s.failed) == 0 {
+		team.Status.ObservedGeneration = s.generation
+	}
 }
+
+// failure is what a condition says of its phase's error: what the phase
+// said itself (a reportedError), else False when the apiserver refused the
+// change (it will refuse it again until the input changes) and Unknown when
+// buurt could not find out (what is in place is kept, and buurt tries
+// again).
+func failure(err error) finding {
+	if reported := (*reportedError)(nil); errors.As(err, &reported) {
+		return reported.finding
+	}
+	switch {
+	case apierrors.IsForbidden(err):
+		return finding{metav1.ConditionFalse, teamsv1alpha1.ForbiddenReason,
+			apiMessage(err) + "; grant buurt's ServiceAccount that permission, or remove what stops it"}
+	case apierrors.IsInvalid(err) || apierrors.IsBadRequest(err):
+		return finding{metav1.ConditionFalse, teamsv1alpha1.RejectedReason,
+			"The apiserver refused it: " + apiMessage(err)}
+	default:
+		return finding{metav1.ConditionUnknown, teamsv1alpha1.ReconcileErrorReason,
+			"buurt could not check or apply this and keeps what is in place; it tries again: " + err.Error()}
+	}
+}
+
+// apiMessage is what the apiserver said, without buurt's own wrapping.
+func apiMessage(err error) string {
+	var status apierrors.APIStatus
+	if errors.As(err, &status) {
+		return status.Status().Message
+	}
+	return err.Error()
+}
+
+// reportedError is a phase's error that says itself what its condition
+// reports, for the failures a phase can explain better than failure can.
+type reportedError struct {
+	finding
+	err error
+}
+
+func (e *reportedError) Error() string { return e.err.Error() }
+func (e *reportedError) Unwrap() error { return e.err }
 
 // setSize compares the team's size with its blueprint's limit.
-func setSize(team *teamsv1alpha1.NeighbourhoodTeam, blueprint *teamsv1alpha1.TeamBlueprint) {
+func setSize(s *scope) {
+	team, blueprint := s.team, s.blueprint
 	members := len(team.Spec.Members)
 	team.Status.MemberCount = int32(members) //nolint:gosec // at most 50 members, bounded by the CRD
 	if members > int(blueprint.Spec.MaxMembers) {
-		setCondition(team, teamsv1alpha1.SizeWithinLimitCondition, false, teamsv1alpha1.TooManyMembersReason,
+		conditions.Set(&team.Status.Conditions, s.generation, teamsv1alpha1.SizeWithinLimitCondition, metav1.ConditionFalse,
+			teamsv1alpha1.TooManyMembersReason,
 			fmt.Sprintf("The team has %d members and its blueprint allows %d; buurt teams grow by splitting into a second team",
 				members, blueprint.Spec.MaxMembers))
 		return
 	}
-	setCondition(team, teamsv1alpha1.SizeWithinLimitCondition, true, teamsv1alpha1.WithinLimitReason,
-		fmt.Sprintf("%d of at most %d members", members, blueprint.Spec.MaxMembers))
+	conditions.Set(&team.Status.Conditions, s.generation, teamsv1alpha1.SizeWithinLimitCondition, metav1.ConditionTrue,
+		teamsv1alpha1.WithinLimitReason, fmt.Sprintf("%d of at most %d members", members, blueprint.Spec.MaxMembers))
 }
 
-// setReady rolls the readiness conditions up into Ready and the phase, after
-// a complete pass.
-func setReady(team *teamsv1alpha1.NeighbourhoodTeam) {
-	var notReady []string
+// setReady rolls the readiness conditions up into Ready: True when all are,
+// else False when any is False (Unknown when none is False), with the reason
+// and message of the first such condition, and the others named after it.
+func setReady(s *scope) {
+	team := s.team
+	var worst *metav1.Condition
+	var others []string
 	for _, t := range readinessConditions {
-		if !meta.IsStatusConditionTrue(team.Status.Conditions, t) {
-			notReady = append(notReady, t)
+		c := meta.FindStatusCondition(team.Status.Conditions, t)
+		if c == nil {
+			c = &metav1.Condition{Type: t, Status: metav1.ConditionUnknown, Reason: teamsv1alpha1.ProvisioningReason,
+				Message: "Not looked at yet"}
+		}
+		switch {
+		case c.Status == metav1.ConditionTrue:
+		case worst == nil:
+			worst = c
+		case worst.Status != metav1.ConditionFalse && c.Status == metav1.ConditionFalse:
+			others = append(others, worst.Type)
+			worst = c
+		default:
+			others = append(others, t)
 		}
 	}
-	if len(notReady) == 0 {
-		setCondition(team, teamsv1alpha1.ReadyCondition, true, teamsv1alpha1.ReconciledReason, "The team's workspace is ready")
-	} else {
-		setCondition(team, teamsv1alpha1.ReadyCondition, false, teamsv1alpha1.NotReadyReason,
-			fmt.Sprintf("Not ready: %v", notReady))
+	if worst == nil {
+		conditions.Set(&team.Status.Conditions, s.generation, teamsv1alpha1.ReadyCondition, metav1.ConditionTrue,
+			teamsv1alpha1.ReconciledReason, "The team's workspace is ready")
+		return
 	}
-	team.Status.Phase = phase(team)
-	team.Status.ObservedGeneration = team.Generation
+	message := worst.Type + ": " + worst.Message
+	if len(others) > 0 {
+		message += fmt.Sprintf(" (also not ready: %s)", strings.Join(others, ", "))
+	}
+	conditions.Set(&team.Status.Conditions, s.generation, teamsv1alpha1.ReadyCondition, worst.Status, worst.Reason, message)
 }
 
-// phase summarises Ready: Active when ready (Dormant when ready and asleep),
-// Degraded when it was Active or Dormant before, Forming until it first is.
-func phase(team *teamsv1alpha1.NeighbourhoodTeam) teamsv1alpha1.TeamPhase {
+// phaseOf summarises Ready: Active when ready (Dormant when ready and
+// asleep), Degraded when it was Active or Dormant before, Forming until it
+// first is.
+func phaseOf(team *teamsv1alpha1.NeighbourhoodTeam) teamsv1alpha1.TeamPhase {
 	switch {
 	case meta.IsStatusConditionTrue(team.Status.Conditions, teamsv1alpha1.ReadyCondition):
 		if team.Spec.Lifecycle == teamsv1alpha1.LifecycleDormant {
@@ -94,36 +210,30 @@ func phase(team *teamsv1alpha1.NeighbourhoodTeam) teamsv1alpha1.TeamPhase {
 	}
 }
 
-// patchStatus writes the status once, and only when it changed.
-func (r *Reconciler) patchStatus(ctx context.Context, before, team *teamsv1alpha1.NeighbourhoodTeam) error {
-	if equality.Semantic.DeepEqual(before.Status, team.Status) {
-		return nil
-	}
-	// A team whose last finalizer was just removed is gone.
-	if err := r.Client.Status().Patch(ctx, team, client.MergeFrom(before)); client.IgnoreNotFound(err) != nil {
-		return fmt.Errorf("failed to update status of team %s: %w", klog.KObj(team), err)
-	}
-	return nil
+// progressReasons are the reasons of a condition on its way to True, or of a
+// choice the team made: no Event is recorded for them.
+var progressReasons = map[string]bool{
+	teamsv1alpha1.ProvisioningReason:        true,
+	teamsv1alpha1.AppsUnavailableReason:     true,
+	teamsv1alpha1.WaitingForNamespaceReason: true,
+	teamsv1alpha1.NoCoachReason:             true,
+	teamsv1alpha1.CoachAtCapacityReason:     true,
+	teamsv1alpha1.RetainedReason:            true,
 }
 
-// recordTransitions records Events for the changes users care about.
+// recordTransitions records a Warning Event, with the condition's message,
+// each time a condition turns from what it was to a problem, so that what
+// went wrong is in `kubectl describe` and in the team's Events, not only in
+// its status.
 func (r *Reconciler) recordTransitions(before, after *teamsv1alpha1.NeighbourhoodTeam) {
-	for _, t := range []struct{ condition, reason, note string }{
-		{teamsv1alpha1.NamespaceReadyCondition, teamsv1alpha1.NamespaceConflictReason,
-			"Namespace %s exists and was not made by buurt for this team; buurt leaves it alone"},
-		{teamsv1alpha1.SizeWithinLimitCondition, teamsv1alpha1.TooManyMembersReason,
-			"The team is larger than its blueprint allows (namespace %s); split it into a second team"},
-	} {
-		if became(before, after, t.condition, t.reason) {
-			r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, t.reason, "Reconcile", t.note, after.NamespaceName())
+	for _, t := range slices.Concat(phaseConditions, []string{teamsv1alpha1.SizeWithinLimitCondition}) {
+		now := meta.FindStatusCondition(after.Status.Conditions, t)
+		if now == nil || now.Status == metav1.ConditionTrue || progressReasons[now.Reason] {
+			continue
 		}
+		if was := meta.FindStatusCondition(before.Status.Conditions, t); was != nil && was.Reason == now.Reason && was.Status == now.Status {
+			continue
+		}
+		r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, now.Reason, "Reconcile", "%s", now.Message)
 	}
-}
-
-// became is true when a condition has a reason after a reconcile that it did
-// not have before.
-func became(before, after *teamsv1alpha1.NeighbourhoodTeam, conditionType, reason string) bool {
-	now := meta.FindStatusCondition(after.Status.Conditions, conditionType)
-	was := meta.FindStatusCondition(before.Status.Conditions, conditionType)
-	return now != nil && now.Reason == reason && (was == nil || was.Reason != reason)
 }

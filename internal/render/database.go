@@ -5,13 +5,11 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
-	networkingv1ac "k8s.io/client-go/applyconfigurations/networking/v1"
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
 	"github.com/buurt-dev/buurt/internal/database"
@@ -19,7 +17,6 @@ import (
 
 // Names of the database objects in a team namespace.
 const (
-	DatabaseEgressPolicyName = "buurt-allow-database"
 	// DedicatedDatabaseName names the StatefulSet and headless Service of a
 	// Dedicated database.
 	DedicatedDatabaseName = "buurt-postgres"
@@ -53,27 +50,6 @@ func DatabaseSecret(team *teamsv1alpha1.NeighbourhoodTeam, c Connection) *corev1
 			"sslmode":  []byte(c.SSLMode),
 			"uri":      []byte(database.URI(c.Host, c.Port, c.User, c.Password, c.DBName, c.SSLMode)),
 		})
-}
-
-// DatabaseEgressPolicy lets the team's pods reach its shared database server
-// on serverPort, or is nil when the blueprint says nothing of where it is.
-func DatabaseEgressPolicy(team *teamsv1alpha1.NeighbourhoodTeam, blueprint *teamsv1alpha1.TeamBlueprint, serverPort int32) *networkingv1ac.NetworkPolicyApplyConfiguration {
-	egress := blueprint.Spec.Database.Shared.Egress
-	if egress == nil {
-		return nil
-	}
-	to := networkingv1ac.NetworkPolicyPeer()
-	if egress.CIDR != "" {
-		to.WithIPBlock(networkingv1ac.IPBlock().WithCIDR(egress.CIDR))
-	} else {
-		to = peer(*egress.Peer)
-	}
-	return networkPolicy(team, DatabaseEgressPolicyName, networkingv1ac.NetworkPolicySpec().
-		WithPodSelector(metav1ac.LabelSelector()).
-		WithPolicyTypes(networkingv1.PolicyTypeEgress).
-		WithEgress(networkingv1ac.NetworkPolicyEgressRule().
-			WithTo(to).
-			WithPorts(port(corev1.ProtocolTCP, serverPort))))
 }
 
 // dedicatedLabels select a Dedicated database's pod.

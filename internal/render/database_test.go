@@ -6,7 +6,7 @@ import (
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
+
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -35,46 +35,6 @@ func TestDatabaseSecret(t *testing.T) {
 		"sslmode":  []byte("require"),
 		"uri":      []byte("postgres://buurt_north_riverside:s3cr3t%2Fwith+chars@pg.example.org:5432/buurt_north_riverside?sslmode=require"),
 	}))
-}
-
-func TestDatabaseEgressPolicy(t *testing.T) {
-	selector := &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "databases"}}
-	cases := []struct {
-		name   string
-		egress *teamsv1alpha1.DatabaseEgress
-		want   *networkingv1.NetworkPolicyPeer
-	}{
-		{"no egress settings", nil, nil},
-		{"a CIDR", &teamsv1alpha1.DatabaseEgress{CIDR: "10.0.12.5/32"},
-			&networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: "10.0.12.5/32"}}},
-		{"pods in the cluster", &teamsv1alpha1.DatabaseEgress{Peer: &teamsv1alpha1.PeerSelector{NamespaceSelector: selector}},
-			&networkingv1.NetworkPolicyPeer{NamespaceSelector: selector}},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			g := NewWithT(t)
-			bp := blueprint()
-			bp.Spec.Database = teamsv1alpha1.BlueprintDatabase{
-				Class:  teamsv1alpha1.DatabaseClassShared,
-				Shared: teamsv1alpha1.SharedDatabase{AdminSecretName: "pg-admin", Egress: tc.egress},
-			}
-			ac := render.DatabaseEgressPolicy(team(user("anna")), bp, 6432)
-			if tc.want == nil {
-				g.Expect(ac).To(BeNil())
-				return
-			}
-			got := typed[networkingv1.NetworkPolicy](g, ac)
-			g.Expect(got.Name).To(Equal("buurt-allow-database"))
-			g.Expect(got.OwnerReferences).To(Equal(wantOwner))
-			g.Expect(got.Spec).To(Equal(networkingv1.NetworkPolicySpec{
-				PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
-				Egress: []networkingv1.NetworkPolicyEgressRule{{
-					To:    []networkingv1.NetworkPolicyPeer{*tc.want},
-					Ports: []networkingv1.NetworkPolicyPort{{Protocol: ptr.To(corev1.ProtocolTCP), Port: ptr.To(intstr.FromInt32(6432))}},
-				}},
-			}))
-		})
-	}
 }
 
 func TestDedicatedDatabase(t *testing.T) {

@@ -17,6 +17,7 @@ const (
 	SameNamespacePolicyName     = "buurt-allow-same-namespace"
 	DNSPolicyName               = "buurt-allow-dns"
 	IngressControllerPolicyName = "buurt-allow-ingress-controller"
+	DatabaseEgressPolicyName    = "buurt-allow-database"
 )
 
 // defaultDNS is where cluster DNS runs unless the blueprint says otherwise.
@@ -26,10 +27,13 @@ var defaultDNS = teamsv1alpha1.PeerSelector{
 }
 
 // NetworkPolicies isolate the team namespace: nothing in or out, except
-// traffic within the namespace, DNS queries to the cluster DNS and, when the
-// blueprint selects them, connections from the ingress controller's
-// namespaces. The database issue adds egress to the team's database.
-func NetworkPolicies(team *teamsv1alpha1.NeighbourhoodTeam, blueprint *teamsv1alpha1.TeamBlueprint) []*networkingv1ac.NetworkPolicyApplyConfiguration {
+// traffic within the namespace, DNS queries to the cluster DNS, when the
+// blueprint selects them connections from the ingress controller's
+// namespaces and, when the blueprint says where its shared database server
+// is, connections to it on databasePort. A databasePort of 0 (buurt could
+// not read the server's port this time) leaves that policy out: the caller
+// keeps the one in place.
+func NetworkPolicies(team *teamsv1alpha1.NeighbourhoodTeam, blueprint *teamsv1alpha1.TeamBlueprint, databasePort int32) []*networkingv1ac.NetworkPolicyApplyConfiguration {
 	allPods := metav1ac.LabelSelector()
 	policies := []*networkingv1ac.NetworkPolicyApplyConfiguration{
 		networkPolicy(team, DefaultDenyPolicyName, networkingv1ac.NetworkPolicySpec().
@@ -69,7 +73,32 @@ func NetworkPolicies(team *teamsv1alpha1.NeighbourhoodTeam, blueprint *teamsv1al
 				WithFrom(networkingv1ac.NetworkPolicyPeer().
 					WithNamespaceSelector(labelSelector(network.IngressNamespaceSelector))))))
 	}
+	if egress := databaseEgress(team, blueprint, databasePort); egress != nil {
+		policies = append(policies, egress)
+	}
 	return policies
+}
+
+// databaseEgress lets the team's pods reach its shared database server on
+// serverPort, or is nil when the blueprint says nothing of where it is or the
+// port is not known.
+func databaseEgress(team *teamsv1alpha1.NeighbourhoodTeam, blueprint *teamsv1alpha1.TeamBlueprint, serverPort int32) *networkingv1ac.NetworkPolicyApplyConfiguration {
+	egress := blueprint.Spec.Database.Shared.Egress
+	if egress == nil || serverPort == 0 {
+		return nil
+	}
+	to := networkingv1ac.NetworkPolicyPeer()
+	if egress.CIDR != "" {
+		to.WithIPBlock(networkingv1ac.IPBlock().WithCIDR(egress.CIDR))
+	} else {
+		to = peer(*egress.Peer)
+	}
+	return networkPolicy(team, DatabaseEgressPolicyName, networkingv1ac.NetworkPolicySpec().
+		WithPodSelector(metav1ac.LabelSelector()).
+		WithPolicyTypes(networkingv1.PolicyTypeEgress).
+		WithEgress(networkingv1ac.NetworkPolicyEgressRule().
+			WithTo(to).
+			WithPorts(port(corev1.ProtocolTCP, serverPort))))
 }
 
 func networkPolicy(team *teamsv1alpha1.NeighbourhoodTeam, name string, spec *networkingv1ac.NetworkPolicySpecApplyConfiguration) *networkingv1ac.NetworkPolicyApplyConfiguration {

@@ -88,7 +88,7 @@ func TestNetworkPolicies(t *testing.T) {
 			bp := blueprint()
 			bp.Spec.Network = tc.network
 			got := map[string]networkingv1.NetworkPolicySpec{}
-			for _, ac := range render.NetworkPolicies(team(user("anna")), bp) {
+			for _, ac := range render.NetworkPolicies(team(user("anna")), bp, 0) {
 				policy := typed[networkingv1.NetworkPolicy](g, ac)
 				g.Expect(policy.Namespace).To(Equal("team-north-riverside"))
 				g.Expect(policy.Labels).To(Equal(wantLabels))
@@ -96,6 +96,50 @@ func TestNetworkPolicies(t *testing.T) {
 				got[policy.Name] = policy.Spec
 			}
 			g.Expect(got).To(Equal(tc.want))
+		})
+	}
+}
+
+func TestDatabaseEgressPolicy(t *testing.T) {
+	selector := &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "databases"}}
+	cases := []struct {
+		name   string
+		egress *teamsv1alpha1.DatabaseEgress
+		want   *networkingv1.NetworkPolicyPeer
+	}{
+		{"no egress settings", nil, nil},
+		{"a CIDR", &teamsv1alpha1.DatabaseEgress{CIDR: "10.0.12.5/32"},
+			&networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: "10.0.12.5/32"}}},
+		{"pods in the cluster", &teamsv1alpha1.DatabaseEgress{Peer: &teamsv1alpha1.PeerSelector{NamespaceSelector: selector}},
+			&networkingv1.NetworkPolicyPeer{NamespaceSelector: selector}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			bp := blueprint()
+			bp.Spec.Database = teamsv1alpha1.BlueprintDatabase{
+				Class:  teamsv1alpha1.DatabaseClassShared,
+				Shared: teamsv1alpha1.SharedDatabase{AdminSecretName: "pg-admin", Egress: tc.egress},
+			}
+			var got *networkingv1.NetworkPolicy
+			for _, ac := range render.NetworkPolicies(team(user("anna")), bp, 6432) {
+				if policy := typed[networkingv1.NetworkPolicy](g, ac); policy.Name == "buurt-allow-database" {
+					got = &policy
+				}
+			}
+			if tc.want == nil {
+				g.Expect(got).To(BeNil())
+				return
+			}
+			g.Expect(got.Name).To(Equal("buurt-allow-database"))
+			g.Expect(got.OwnerReferences).To(Equal(wantOwner))
+			g.Expect(got.Spec).To(Equal(networkingv1.NetworkPolicySpec{
+				PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
+				Egress: []networkingv1.NetworkPolicyEgressRule{{
+					To:    []networkingv1.NetworkPolicyPeer{*tc.want},
+					Ports: []networkingv1.NetworkPolicyPort{{Protocol: ptr.To(corev1.ProtocolTCP), Port: ptr.To(intstr.FromInt32(6432))}},
+				}},
+			}))
 		})
 	}
 }

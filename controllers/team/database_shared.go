@@ -1,0 +1,237 @@
+package team
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/klog/v2"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
+	"github.com/buurt-dev/buurt/internal/database"
+	"github.com/buurt-dev/buurt/internal/patch"
+	"github.com/buurt-dev/buurt/internal/render"
+)
+
+// sharedPhaseTimeout bounds all the work on a shared server in one
+// reconcile. Each call has its own, shorter deadline (package database) and
+// a server that stops answering is not asked again for a while, so this is
+// only the last guard of a worker that other teams wait for.
+const sharedPhaseTimeout = 20 * time.Second
+
+// adminConnection reads the shared server's admin Secret, from the
+// operator's own namespace only. ok is false when it does not say how to
+// reach the server; what was found is recorded.
+func (r *Reconciler) adminConnection(ctx context.Context, s *scope) (admin database.Admin, ok bool, err error) {
+	name := s.blueprint.Spec.Database.Shared.AdminSecretName
+	if name == "" {
+		s.found(teamsv1alpha1.DatabaseReadyCondition, metav1.ConditionFalse, teamsv1alpha1.AdminSecretMissingReason,
+			fmt.Sprintf("Blueprint %s names no shared server (spec.database.shared.adminSecretName); "+
+				"a team can have class Shared only with a blueprint that does", s.blueprint.Name))
+		return admin, false, nil
+	}
+	secret := &corev1.Secret{}
+	if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: r.Namespace, Name: name}, secret); err != nil {
+		if !apierrors.IsNotFound(err) {
+			return admin, false, fmt.Errorf("failed to read admin Secret %s/%s: %w", r.Namespace, name, err)
+		}
+		s.found(teamsv1alpha1.DatabaseReadyCondition, cannotSee(s.team), teamsv1alpha1.AdminSecretMissingReason,
+			fmt.Sprintf("Secret %s/%s with the shared server's admin connection does not exist; "+
+				"create it with the keys host, port, user, password and sslmode%s", r.Namespace, name, kept(s.team)))
+		s.requeue(r.ServerRetry)
+		return admin, false, nil
+	}
+	admin, bad := parseAdmin(secret)
+	if bad != "" {
+		s.found(teamsv1alpha1.DatabaseReadyCondition, cannotSee(s.team), teamsv1alpha1.AdminSecretInvalidReason,
+			fmt.Sprintf("Secret %s/%s has no valid %q; it needs host, port, user, password and sslmode%s",
+				r.Namespace, name, bad, kept(s.team)))
+		s.requeue(r.ServerRetry)
+		return admin, false, nil
+	}
+	return admin, true, nil
+}
+
+// parseAdmin reads an admin Secret; bad names the first key, in a fixed
+// order, that is missing or not valid.
+func parseAdmin(secret *corev1.Secret) (admin database.Admin, bad string) {
+	get := func(key, fallback string) string {
+		if v := string(secret.Data[key]); v != "" {
+			return v
+		}
+		return fallback
+	}
+	admin = database.Admin{Host: get("host", ""), Port: get("port", "5432"), User: get("user", ""),
+		Password: get("password", ""), SSLMode: get("sslmode", "require")}
+	port, err := strconv.Atoi(admin.Port)
+	for _, check := range []struct {
+		key string
+		bad bool
+	}{
+		{"host", admin.Host == ""}, {"port", err != nil || port < 1 || port > 65535},
+		{"user", admin.User == ""}, {"password", admin.Password == ""},
+	} {
+		if check.bad {
+			return admin, check.key
+		}
+	}
+	return admin, ""
+}
+
+// cannotSee is DatabaseReady's status while buurt cannot look at a team's
+// shared database: Unknown for one that exists, which buurt keeps as it is,
+// and False for one it has not made yet.
+func cannotSee(team *teamsv1alpha1.NeighbourhoodTeam) metav1.ConditionStatus {
+	if team.Status.Database != nil {
+		return metav1.ConditionUnknown
+	}
+	return metav1.ConditionFalse
+}
+
+// kept tells a team whose database exists that nothing was taken away.
+func kept(team *teamsv1alpha1.NeighbourhoodTeam) string {
+	if team.Status.Database != nil {
+		return "; the team's database, its Secret and its network policy are kept as they are"
+	}
+	return ""
+}
+
+// sharedServer is the pool of the blueprint's shared server, from its admin
+// Secret. ok is false, with what was found recorded, when the Secret does not
+// say how to reach it.
+func (r *Reconciler) sharedServer(ctx context.Context, s *scope) (*database.SharedServer, database.Admin, bool, error) {
+	admin, ok, err := r.adminConnection(ctx, s)
+	if !ok || err != nil {
+		return nil, admin, ok, err
+	}
+	server, err := r.Databases.Get(ctx, admin)
+	if err != nil {
+		s.found(teamsv1alpha1.DatabaseReadyCondition, cannotSee(s.team), teamsv1alpha1.AdminSecretInvalidReason,
+			fmt.Sprintf("The admin Secret does not make a valid connection: %v%s", err, kept(s.team)))
+		s.requeue(r.ServerRetry)
+		return nil, admin, false, nil
+	}
+	return server, admin, true, nil
+}
+
+// reconcileShared makes the team's role and database on the shared server
+// and the Secret that says how to connect. Whatever keeps buurt from the
+// server, the team keeps what it has.
+func (r *Reconciler) reconcileShared(ctx context.Context, s *scope) error {
+	team := s.team
+	if err := patch.AddFinalizer(ctx, r.Client, team, DatabaseFinalizer); err != nil {
+		return err
+	}
+	server, admin, ok, err := r.sharedServer(ctx, s)
+	if !ok || err != nil {
+		return err
+	}
+	port, _ := strconv.ParseInt(admin.Port, 10, 32)
+	s.databasePort = int32(port)
+	ctx, cancel := context.WithTimeout(ctx, sharedPhaseTimeout)
+	defer cancel()
+	if err := server.Ping(ctx); err != nil {
+		r.serverDown(s, server, admin, err)
+		return nil
+	}
+
+	name := database.Name(team.Name)
+	err = r.ensureShared(ctx, s, server, name, admin)
+	switch conflict := (*database.ConflictError)(nil); {
+	case errors.As(err, &conflict):
+		s.found(teamsv1alpha1.DatabaseReadyCondition, metav1.ConditionFalse, teamsv1alpha1.DatabaseConflictReason,
+			fmt.Sprintf("The %s %s on %s:%s was not made by buurt for this team, and buurt does not take it over; "+
+				"give the team another name", conflict.Object, name, admin.Host, admin.Port))
+		s.requeue(r.ServerRetry)
+		return nil
+	case database.IsUnreachable(err) || database.IsAuthenticationFailure(err):
+		r.serverDown(s, server, admin, err)
+		return nil
+	case err != nil:
+		return err
+	}
+	provisioned := &teamsv1alpha1.TeamDatabaseStatus{
+		Class: teamsv1alpha1.DatabaseClassShared, Name: name, SecretName: render.DatabaseSecretName(team),
+	}
+	s.database = &provisioned
+	s.found(teamsv1alpha1.DatabaseReadyCondition, metav1.ConditionTrue, teamsv1alpha1.ProvisionedReason,
+		fmt.Sprintf("Database %s on %s:%s; connection in Secret %s", name, admin.Host, admin.Port, render.DatabaseSecretName(team)))
+	return nil
+}
+
+// ensureShared makes the team's role and database and the Secret with the
+// password. The Secret is the source of truth for the password; without it,
+// a new one is made and set on the role.
+func (r *Reconciler) ensureShared(ctx context.Context, s *scope, server *database.SharedServer, name string, admin database.Admin) error {
+	team := s.team
+	// Read past the cache: a Secret just deleted to rotate a password must
+	// not come back from a stale cache with the old one.
+	secret := &corev1.Secret{}
+	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: team.NamespaceName(), Name: render.DatabaseSecretName(team)}, secret)
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("failed to read the database Secret of team %s: %w", klog.KObj(team), err)
+	}
+	password := string(secret.Data["password"])
+	rotate := password == ""
+	for attempt := 0; ; attempt++ {
+		if rotate {
+			if password, err = database.NewPassword(); err != nil {
+				return err
+			}
+		}
+		verifier, err := database.SCRAMVerifier(password)
+		if err != nil {
+			return err
+		}
+		if err := server.Ensure(ctx, database.Tenant{Name: name, Team: team.Name}, verifier); err != nil {
+			return fmt.Errorf("failed to provision the database of team %s: %w", klog.KObj(team), err)
+		}
+		if rotate {
+			if err := server.SetPassword(ctx, name, verifier); err != nil {
+				return fmt.Errorf("failed to set the database password of team %s: %w", klog.KObj(team), err)
+			}
+		}
+		applied := &corev1.Secret{}
+		if err := r.Applier.Apply(ctx, render.DatabaseSecret(team, render.Connection{
+			Host: admin.Host, Port: admin.Port, DBName: name, User: name, Password: password, SSLMode: admin.SSLMode,
+		}), applied); err != nil {
+			return fmt.Errorf("failed to apply the database Secret of team %s: %w", klog.KObj(team), err)
+		}
+		// A Secret deleted (to rotate its password) after it was read was
+		// just made again from what was read: rotate as if it had not been
+		// read at all.
+		if secret.UID == "" || applied.UID == secret.UID || attempt > 0 {
+			return nil
+		}
+		rotate = true
+	}
+}
+
+// serverDown records a shared server that refused or did not answer, and
+// looks again when the server's pool will ask it again. Nothing the team
+// has is taken away.
+func (r *Reconciler) serverDown(s *scope, server *database.SharedServer, admin database.Admin, err error) {
+	status := cannotSee(s.team)
+	reason, message := teamsv1alpha1.ServerUnreachableReason,
+		fmt.Sprintf("Shared database server %s:%s does not answer; buurt asks again%s", admin.Host, admin.Port, kept(s.team))
+	if database.IsAuthenticationFailure(err) {
+		reason, message = teamsv1alpha1.AuthenticationFailedReason,
+			fmt.Sprintf("Shared database server %s:%s refused the admin Secret's login; check its user and password%s",
+				admin.Host, admin.Port, kept(s.team))
+	}
+	s.found(teamsv1alpha1.DatabaseReadyCondition, status, reason, message)
+	retry := r.ServerRetry
+	if server != nil {
+		if after := server.RetryAfter(); after > 0 {
+			// Just after the pool lets a call through again.
+			retry = after + 100*time.Millisecond
+		}
+	}
+	s.requeue(retry)
+}

@@ -1,0 +1,154 @@
+package team
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"maps"
+	"slices"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/util/sets"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+
+	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
+	"github.com/buurt-dev/buurt/internal/database"
+	"github.com/buurt-dev/buurt/internal/index"
+)
+
+// serverWatch looks, every interval, at each shared server a blueprint
+// names: whether its admin Secret is there and unchanged, and whether the
+// server answers. When what it sees changes it wakes the teams of that
+// server, so that a team says within seconds that its server went away or
+// came back, while teams on a healthy server are not reconciled on a timer.
+// It asks each server once per interval (one ping, with the pool's
+// deadline) and reads each admin Secret once: its cost does not grow with
+// the number of teams.
+type serverWatch struct {
+	r        *Reconciler
+	interval time.Duration
+	events   chan event.TypedGenericEvent[*teamsv1alpha1.NeighbourhoodTeam]
+	// seen is what was last seen of each admin Secret and its server, by
+	// the Secret's name.
+	seen map[string]string
+}
+
+func newServerWatch(r *Reconciler) *serverWatch {
+	return &serverWatch{r: r, interval: r.ServerWatchInterval, seen: map[string]string{},
+		events: make(chan event.TypedGenericEvent[*teamsv1alpha1.NeighbourhoodTeam], 1024)}
+}
+
+// NeedLeaderElection: only the leader reconciles, so only it needs to know.
+func (w *serverWatch) NeedLeaderElection() bool { return true }
+
+// Start looks until ctx ends.
+func (w *serverWatch) Start(ctx context.Context) error {
+	ticker := time.NewTicker(w.interval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ticker.C:
+			w.look(ctx)
+		}
+	}
+}
+
+// look compares what it sees of every shared server with what it saw last
+// time, and wakes the teams of each server that changed.
+func (w *serverWatch) look(ctx context.Context) {
+	blueprints := &teamsv1alpha1.TeamBlueprintList{}
+	if err := w.r.Client.List(ctx, blueprints); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Failed to list blueprints to watch their shared servers")
+		return
+	}
+	bySecret := map[string][]string{}
+	for _, bp := range blueprints.Items {
+		if name := bp.Spec.Database.Shared.AdminSecretName; name != "" {
+			bySecret[name] = append(bySecret[name], bp.Name)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(bySecret)) {
+		now, ok := w.state(ctx, name)
+		if !ok {
+			continue
+		}
+		was, known := w.seen[name]
+		w.seen[name] = now
+		if known && was != now {
+			ctrl.LoggerFrom(ctx).Info("A shared server or its admin Secret changed; looking at its teams again", "secret", name)
+			w.wake(ctx, bySecret[name])
+		}
+	}
+	for name := range w.seen {
+		if _, used := bySecret[name]; !used {
+			delete(w.seen, name)
+		}
+	}
+}
+
+// state is what can be seen of an admin Secret and its server, as a string
+// to compare: the Secret's content (hashed) and how the server answers. ok
+// is false when the Secret could not be read: nothing is concluded then.
+func (w *serverWatch) state(ctx context.Context, name string) (state string, ok bool) {
+	readCtx, cancel := context.WithTimeout(ctx, w.interval)
+	defer cancel()
+	secret := &corev1.Secret{}
+	switch err := w.r.APIReader.Get(readCtx, client.ObjectKey{Namespace: w.r.Namespace, Name: name}, secret); {
+	case apierrors.IsNotFound(err):
+		return "missing", true
+	case err != nil:
+		return "", false
+	}
+	sum := sha256.New()
+	for _, key := range slices.Sorted(maps.Keys(secret.Data)) {
+		sum.Write([]byte(key + "\x00"))
+		sum.Write(secret.Data[key])
+		sum.Write([]byte{0})
+	}
+	state = hex.EncodeToString(sum.Sum(nil))[:16]
+	admin, bad := parseAdmin(secret)
+	if bad != "" {
+		return state + "/invalid", true
+	}
+	server, err := w.r.Databases.Get(ctx, admin)
+	if err != nil {
+		return state + "/invalid", true
+	}
+	switch err := server.Ping(ctx); {
+	case err == nil:
+		return state + "/answers", true
+	case database.IsAuthenticationFailure(err):
+		return state + "/refuses-login", true
+	default:
+		return state + "/silent", true
+	}
+}
+
+// wake enqueues the teams of the blueprints.
+func (w *serverWatch) wake(ctx context.Context, blueprints []string) {
+	woken := sets.New[string]()
+	for _, bp := range blueprints {
+		teams := &teamsv1alpha1.NeighbourhoodTeamList{}
+		if err := w.r.Client.List(ctx, teams, client.MatchingFields{index.TeamBlueprint: bp}); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "Failed to list the teams of a blueprint", "blueprint", bp)
+			continue
+		}
+		for i := range teams.Items {
+			if woken.Has(teams.Items[i].Name) {
+				continue
+			}
+			woken.Insert(teams.Items[i].Name)
+			select {
+			case w.events <- event.TypedGenericEvent[*teamsv1alpha1.NeighbourhoodTeam]{Object: &teams.Items[i]}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+}
