@@ -106,7 +106,7 @@ type quietError struct {
 }
 
 func (e *quietError) Error() string {
-	return "not asking the server again so soon after it could not be reached: " + e.err.Error()
+	return "not asking the server again so soon after: " + e.err.Error()
 }
 
 func (e *quietError) Unwrap() error {
