@@ -3,10 +3,7 @@ package database
 import (
 	"context"
 	"crypto/sha256"
-	"errors"
 	"sync"
-
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Pools keeps one SharedServer per admin connection, so all teams on a
@@ -55,14 +52,4 @@ func (p *Pools) Close() {
 		s.Close()
 		delete(p.servers, key)
 	}
-}
-
-// IsAuthenticationFailure reports whether the server refused the login.
-func IsAuthenticationFailure(err error) bool {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		// invalid_authorization_specification, invalid_password
-		return pgErr.Code == "28000" || pgErr.Code == "28P01"
-	}
-	return false
 }

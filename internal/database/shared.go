@@ -7,8 +7,8 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -25,23 +25,35 @@ type Admin struct {
 	SSLMode  string
 }
 
-// Pool limits for one shared server: a few connections serve every team.
+// Pool limits and deadlines for one shared server: a few connections serve
+// every team, and no call waits on the server for more than a few seconds,
+// since a server that hangs would otherwise hold every worker. A deadline
+// needs no help from the server: at a context's end pgconn (by default) sets
+// the socket's deadline to now, so a read from a server that hangs returns
+// at once and its connection is closed, not reused.
 const (
-	maxConns       = 3
-	connectTimeout = 5 * time.Second
-	// quietAfterFailure is how long a server that did not answer is not
-	// asked again: with many teams on a server that is down, one timeout is
-	// paid per period, not one per team.
-	quietAfterFailure = 10 * time.Second
+	maxConns = 3
+	// connectTimeout bounds a new connection: dial, TLS and login.
+	connectTimeout = 3 * time.Second
+	// pingTimeout bounds a Ping, and the pool's check of a connection that
+	// has been idle before it hands the connection out.
+	pingTimeout = 3 * time.Second
+	// statementTimeout bounds a statement or a transaction, getting a
+	// connection for it included.
+	statementTimeout = 10 * time.Second
+	// serverStatementTimeout is the server's statement_timeout, a little
+	// below statementTimeout: a slow statement is ended by the server, which
+	// then says so, before buurt gives up on the connection.
+	serverStatementTimeout = statementTimeout - time.Second
 )
 
 // SharedServer provisions team databases on one shared PostgreSQL server.
+// Every call to the server has its own deadline and goes through one
+// breaker, so a server that cannot be reached is asked at most once per
+// quiet period for all the teams on it.
 type SharedServer struct {
-	pool *pgxpool.Pool
-
-	mu          sync.Mutex
-	failedAt    time.Time
-	lastFailure error
+	pool    *pgxpool.Pool
+	breaker breaker
 }
 
 // ConnectShared opens a small, bounded pool to the server. It does not
@@ -54,14 +66,17 @@ func ConnectShared(ctx context.Context, admin Admin) (*SharedServer, error) {
 	}
 	cfg.MaxConns = maxConns
 	cfg.MaxConnIdleTime = time.Minute
+	// Without it, a check abandoned by its caller may wait a minute on a
+	// silent server, holding one of the few connections.
+	cfg.PingTimeout = pingTimeout
 	cfg.ConnConfig.ConnectTimeout = connectTimeout
-	cfg.ConnConfig.RuntimeParams["statement_timeout"] = "30000"
+	cfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(serverStatementTimeout.Milliseconds(), 10)
 	cfg.ConnConfig.RuntimeParams["application_name"] = "buurt"
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("failed to set up connections to %s:%s: %w", admin.Host, admin.Port, err)
 	}
-	return &SharedServer{pool: pool}, nil
+	return &SharedServer{pool: pool, breaker: breaker{quiet: quietAfterFailure}}, nil
 }
 
 // Close closes the pool.
@@ -69,25 +84,47 @@ func (s *SharedServer) Close() {
 	s.pool.Close()
 }
 
-// Ping checks that the server answers with the admin's credentials. After a
-// failure it answers with that failure, without asking the server, for
-// quietAfterFailure.
+// Ping checks that the server answers with the admin's credentials.
 func (s *SharedServer) Ping(ctx context.Context) error {
-	s.mu.Lock()
-	if s.lastFailure != nil && time.Since(s.failedAt) < quietAfterFailure {
-		err := s.lastFailure
-		s.mu.Unlock()
+	return s.breaker.do(ctx, pingTimeout, s.pool.Ping)
+}
+
+// RetryAfter is how long until a call asks the server again after it could
+// not be reached or refused the login (IsUnreachable or
+// IsAuthenticationFailure): until then every call returns that failure
+// without asking. It is 0 when a call would ask the server now.
+func (s *SharedServer) RetryAfter() time.Duration {
+	return s.breaker.retryAfter()
+}
+
+// exec runs one statement with its own deadline.
+func (s *SharedServer) exec(ctx context.Context, stmt string) error {
+	return s.breaker.do(ctx, statementTimeout, func(ctx context.Context) error {
+		_, err := s.pool.Exec(ctx, stmt)
 		return err
-	}
-	s.mu.Unlock()
-	err := s.pool.Ping(ctx)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.lastFailure = err
-	if err != nil {
-		s.failedAt = time.Now()
-	}
-	return err
+	})
+}
+
+// execAll runs stmts in one transaction, all or nothing, with one deadline.
+func (s *SharedServer) execAll(ctx context.Context, stmts ...string) error {
+	return s.breaker.do(ctx, statementTimeout, func(ctx context.Context) error {
+		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			for _, stmt := range stmts {
+				if _, err := tx.Exec(ctx, stmt); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	})
+}
+
+// queryRow scans the one row query returns into dest, with its own
+// deadline.
+func (s *SharedServer) queryRow(ctx context.Context, dest any, query string, args ...any) error {
+	return s.breaker.do(ctx, statementTimeout, func(ctx context.Context) error {
+		return s.pool.QueryRow(ctx, query, args...).Scan(dest)
+	})
 }
 
 // Tenant is a team's role and database on a shared server: Name is both
@@ -151,7 +188,7 @@ func (s *SharedServer) Ensure(ctx context.Context, t Tenant, verifier string) er
 	if !dbExists {
 		// CREATE DATABASE cannot run in a transaction, so it is its own
 		// statement.
-		if _, err := s.pool.Exec(ctx, "CREATE DATABASE "+role+" OWNER "+role); err != nil {
+		if err := s.exec(ctx, "CREATE DATABASE "+role+" OWNER "+role); err != nil {
 			return fmt.Errorf("failed to create database %s: %w", t.Name, err)
 		}
 	}
@@ -159,7 +196,7 @@ func (s *SharedServer) Ensure(ctx context.Context, t Tenant, verifier string) er
 		"REVOKE CONNECT, TEMPORARY ON DATABASE " + role + " FROM PUBLIC",
 		"GRANT CONNECT ON DATABASE " + role + " TO " + role,
 	} {
-		if _, err := s.pool.Exec(ctx, stmt); err != nil {
+		if err := s.exec(ctx, stmt); err != nil {
 			return fmt.Errorf("failed to restrict database %s to its role: %w", t.Name, err)
 		}
 	}
@@ -179,20 +216,13 @@ func (s *SharedServer) createRole(ctx context.Context, t Tenant, verifier string
 		return err
 	}
 	role := pgx.Identifier{t.Name}.Sanitize()
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		for _, stmt := range []string{
-			"CREATE ROLE " + role + " LOGIN PASSWORD " + password,
-			// The comment is a DNS label in a fixed sentence: no quote can
-			// be in it.
-			"COMMENT ON ROLE " + role + " IS '" + comment + "'",
-			"GRANT " + role + " TO CURRENT_USER",
-		} {
-			if _, err := tx.Exec(ctx, stmt); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	err = s.execAll(ctx,
+		"CREATE ROLE "+role+" LOGIN PASSWORD "+password,
+		// The comment is a DNS label in a fixed sentence: no quote can be in
+		// it.
+		"COMMENT ON ROLE "+role+" IS '"+comment+"'",
+		"GRANT "+role+" TO CURRENT_USER",
+	)
 	if err != nil {
 		return fmt.Errorf("failed to create role %s: %w", t.Name, err)
 	}
@@ -207,7 +237,7 @@ func (s *SharedServer) roleOf(ctx context.Context, t Tenant) (ours, exists bool,
 		return false, false, err
 	}
 	var comment *string
-	err = s.pool.QueryRow(ctx, "SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = $1", t.Name).Scan(&comment)
+	err = s.queryRow(ctx, &comment, "SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = $1", t.Name)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, false, nil
 	}
@@ -219,7 +249,7 @@ func (s *SharedServer) roleOf(ctx context.Context, t Tenant) (ours, exists bool,
 
 // databaseOwner is the owner of database name, and whether it exists.
 func (s *SharedServer) databaseOwner(ctx context.Context, name string) (owner string, exists bool, err error) {
-	err = s.pool.QueryRow(ctx, "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1", name).Scan(&owner)
+	err = s.queryRow(ctx, &owner, "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1", name)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return "", false, nil
@@ -235,7 +265,7 @@ func (s *SharedServer) SetPassword(ctx context.Context, name, verifier string) e
 	if err != nil {
 		return err
 	}
-	if _, err := s.pool.Exec(ctx, "ALTER ROLE "+pgx.Identifier{name}.Sanitize()+" PASSWORD "+password); err != nil {
+	if err := s.exec(ctx, "ALTER ROLE "+pgx.Identifier{name}.Sanitize()+" PASSWORD "+password); err != nil {
 		return fmt.Errorf("failed to set the password of role %s: %w", name, err)
 	}
 	return nil
@@ -261,11 +291,11 @@ func (s *SharedServer) Drop(ctx context.Context, t Tenant) error {
 	case owner != t.Name:
 		return &ConflictError{Object: "database", Name: t.Name, Team: t.Team}
 	default:
-		if _, err := s.pool.Exec(ctx, "DROP DATABASE IF EXISTS "+ident+" WITH (FORCE)"); err != nil {
+		if err := s.exec(ctx, "DROP DATABASE IF EXISTS "+ident+" WITH (FORCE)"); err != nil {
 			return fmt.Errorf("failed to drop database %s: %w", t.Name, err)
 		}
 	}
-	if _, err := s.pool.Exec(ctx, "DROP ROLE IF EXISTS "+ident); err != nil {
+	if err := s.exec(ctx, "DROP ROLE IF EXISTS "+ident); err != nil {
 		return fmt.Errorf("failed to drop role %s: %w", t.Name, err)
 	}
 	return nil

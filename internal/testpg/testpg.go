@@ -6,6 +6,7 @@
 package testpg
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -39,10 +40,11 @@ type Server struct {
 	// Password is AdminUser's password.
 	Password string
 
-	dir  string
-	bin  string
-	cred *syscall.Credential
-	cmd  *exec.Cmd
+	dir    string
+	bin    string
+	cred   *syscall.Credential
+	cmd    *exec.Cmd
+	paused bool
 }
 
 // Start initialises and starts a new server.
@@ -136,8 +138,84 @@ func (s *Server) Stop() error {
 	return os.RemoveAll(s.dir)
 }
 
-// Halt stops the server and keeps its files, for Restart.
+// Pause freezes the server with its connections open, the way a server that
+// hangs looks to its clients: the kernel still accepts connections, nothing
+// answers. Resume thaws it.
+func (s *Server) Pause() error {
+	if err := s.signalAll(syscall.SIGSTOP); err != nil {
+		return fmt.Errorf("failed to pause postgres: %w", err)
+	}
+	s.paused = true
+	return nil
+}
+
+// Resume thaws a paused server; on one that is not paused it does nothing.
+func (s *Server) Resume() error {
+	if !s.paused {
+		return nil
+	}
+	if err := s.signalAll(syscall.SIGCONT); err != nil {
+		return fmt.Errorf("failed to resume postgres: %w", err)
+	}
+	s.paused = false
+	return nil
+}
+
+// signalAll signals the postmaster and then each of its children. Its
+// process group is not enough: every backend calls setsid(), so a stopped
+// group leaves open connections answering. A postmaster stopped first
+// starts no backend that the list would miss.
+func (s *Server) signalAll(sig syscall.Signal) error {
+	if s.cmd == nil || s.cmd.Process == nil || s.cmd.ProcessState != nil {
+		return errors.New("postgres is not running")
+	}
+	if err := syscall.Kill(s.cmd.Process.Pid, sig); err != nil {
+		return err
+	}
+	children, err := children(s.cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
+	for _, pid := range children {
+		// A backend that ended since the list was made is no error.
+		if err := syscall.Kill(pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+			return err
+		}
+	}
+	return nil
+}
+
+// children are the processes whose parent is pid, from /proc.
+func children(pid int) ([]int, error) {
+	stats, err := filepath.Glob("/proc/[0-9]*/stat")
+	if err != nil {
+		return nil, err
+	}
+	parent := strconv.Itoa(pid)
+	var found []int
+	for _, stat := range stats {
+		data, err := os.ReadFile(stat)
+		if err != nil {
+			continue // ended since the glob
+		}
+		// "pid (comm) state ppid ...", where comm may hold spaces and
+		// parentheses.
+		fields := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+		if len(fields) > 1 && fields[1] == parent {
+			child, err := strconv.Atoi(filepath.Base(filepath.Dir(stat)))
+			if err != nil {
+				return nil, err
+			}
+			found = append(found, child)
+		}
+	}
+	return found, nil
+}
+
+// Halt stops the server and keeps its files, for Restart. A paused server is
+// resumed first: a stopped one would never shut down.
 func (s *Server) Halt() {
+	_ = s.Resume()
 	if s.cmd != nil && s.cmd.Process != nil && s.cmd.ProcessState == nil {
 		// SIGINT is PostgreSQL's fast shutdown.
 		_ = s.cmd.Process.Signal(os.Interrupt)
