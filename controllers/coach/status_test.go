@@ -35,6 +35,12 @@ func TestSetStatus(t *testing.T) {
 	listFailed := fmt.Errorf("failed to list the teams of coach jan: %w", errors.New("connection refused"))
 	forbidden := fmt.Errorf("failed to list the teams of coach jan: %w",
 		apierrors.NewForbidden(schema.GroupResource{Group: "teams.buurt.dev", Resource: "neighbourhoodteams"}, "", errors.New("no")))
+	// Expectations several cases share.
+	roomFor2 := condition{metav1.ConditionFalse, teamsv1alpha1.HasCapacityReason, "Supports 2 of at most 3 teams"}
+	full := condition{metav1.ConditionTrue, teamsv1alpha1.CapacityReachedReason, "Supports 3 of at most 3 teams"}
+	retrying := condition{metav1.ConditionUnknown, teamsv1alpha1.ReconcileErrorReason,
+		"Could not check or change the coach's access; what is in place is kept and buurt tries again"}
+	const unread = "Could not read the teams that chose the coach; buurt tries again"
 	cases := []struct {
 		name  string
 		scope scope
@@ -49,7 +55,7 @@ func TestSetStatus(t *testing.T) {
 			name:  "room for more",
 			scope: scope{teamsRead: true, accepted: teams("b", "a")},
 			teams: []string{"a", "b"}, waiting: []string{}, teamCount: 2,
-			atCapacity:         condition{metav1.ConditionFalse, teamsv1alpha1.HasCapacityReason, "Supports 2 of at most 3 teams"},
+			atCapacity:         roomFor2,
 			ready:              condition{metav1.ConditionTrue, teamsv1alpha1.ReconciledReason, "Read access to 2 teams"},
 			observedGeneration: 3,
 		},
@@ -66,7 +72,7 @@ func TestSetStatus(t *testing.T) {
 			name:  "at capacity with nobody waiting",
 			scope: scope{teamsRead: true, accepted: teams("a", "b", "c")},
 			teams: []string{"a", "b", "c"}, waiting: []string{}, teamCount: 3,
-			atCapacity:         condition{metav1.ConditionTrue, teamsv1alpha1.CapacityReachedReason, "Supports 3 of at most 3 teams"},
+			atCapacity:         full,
 			ready:              condition{metav1.ConditionTrue, teamsv1alpha1.ReconciledReason, "Read access to 3 teams"},
 			observedGeneration: 3,
 		},
@@ -74,7 +80,7 @@ func TestSetStatus(t *testing.T) {
 			name:  "bindings buurt may not make",
 			scope: scope{teamsRead: true, accepted: teams("a", "b", "c"), forbidden: []string{"b", "c"}, pending: []string{"a"}},
 			teams: []string{"a", "b", "c"}, waiting: []string{}, teamCount: 3,
-			atCapacity: condition{metav1.ConditionTrue, teamsv1alpha1.CapacityReachedReason, "Supports 3 of at most 3 teams"},
+			atCapacity: full,
 			ready: condition{metav1.ConditionFalse, teamsv1alpha1.AccessForbiddenReason,
 				"buurt may not bind the coachRole of teams b, c: grant the operator's ServiceAccount the bind verb on it, or use buurt:coach"},
 			observedGeneration: 3,
@@ -83,7 +89,7 @@ func TestSetStatus(t *testing.T) {
 			name:  "namespaces still on their way",
 			scope: scope{teamsRead: true, accepted: teams("a", "b"), pending: []string{"a", "b"}},
 			teams: []string{"a", "b"}, waiting: []string{}, teamCount: 2,
-			atCapacity: condition{metav1.ConditionFalse, teamsv1alpha1.HasCapacityReason, "Supports 2 of at most 3 teams"},
+			atCapacity: roomFor2,
 			ready: condition{metav1.ConditionFalse, teamsv1alpha1.WaitingForNamespaceReason,
 				"Access is given once these teams' namespaces are ready: a, b"},
 			observedGeneration: 3,
@@ -93,9 +99,8 @@ func TestSetStatus(t *testing.T) {
 			scope: scope{teamsRead: true, accepted: teams("a", "b"), pending: []string{"a"}},
 			err:   bindFailed,
 			teams: []string{"a", "b"}, waiting: []string{}, teamCount: 2,
-			atCapacity: condition{metav1.ConditionFalse, teamsv1alpha1.HasCapacityReason, "Supports 2 of at most 3 teams"},
-			ready: condition{metav1.ConditionUnknown, teamsv1alpha1.ReconcileErrorReason,
-				"Could not check or change the coach's access; what is in place is kept and buurt tries again"},
+			atCapacity:         roomFor2,
+			ready:              retrying,
 			observedGeneration: 2,
 		},
 		{
@@ -103,10 +108,8 @@ func TestSetStatus(t *testing.T) {
 			scope: scope{},
 			err:   listFailed,
 			teams: []string{"old"}, teamCount: 1,
-			atCapacity: condition{metav1.ConditionUnknown, teamsv1alpha1.ReconcileErrorReason,
-				"Could not read the teams that chose the coach; buurt tries again"},
-			ready: condition{metav1.ConditionUnknown, teamsv1alpha1.ReconcileErrorReason,
-				"Could not check or change the coach's access; what is in place is kept and buurt tries again"},
+			atCapacity:         condition{metav1.ConditionUnknown, teamsv1alpha1.ReconcileErrorReason, unread},
+			ready:              retrying,
 			observedGeneration: 2,
 		},
 		{
@@ -114,8 +117,7 @@ func TestSetStatus(t *testing.T) {
 			scope: scope{},
 			err:   forbidden,
 			teams: []string{"old"}, teamCount: 1,
-			atCapacity: condition{metav1.ConditionUnknown, teamsv1alpha1.ForbiddenReason,
-				"Could not read the teams that chose the coach; buurt tries again"},
+			atCapacity: condition{metav1.ConditionUnknown, teamsv1alpha1.ForbiddenReason, unread},
 			ready: condition{metav1.ConditionFalse, teamsv1alpha1.ForbiddenReason,
 				"buurt may not read or change the coach's access; grant the operator's ServiceAccount the permissions of config/rbac"},
 			observedGeneration: 2,
