@@ -170,8 +170,11 @@ func newManager(ctx context.Context, cfg *rest.Config, o *options) (ctrl.Manager
 		})
 		opts.WebhookServer = webhooks.Server(o.webhookHost, o.webhookPort)
 	}
-	mgr, err := operator.NewManager(cfg, o.namespace, opts)
+	mgr, err := operator.NewManager(cfg, opts)
 	if err != nil {
+		return nil, err
+	}
+	if err := setupControllers(mgr, o.namespace); err != nil {
 		return nil, err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

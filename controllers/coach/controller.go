@@ -9,12 +9,7 @@ import (
 	"slices"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
@@ -30,7 +25,7 @@ import (
 	"github.com/buurt-dev/buurt/internal/apply"
 	"github.com/buurt-dev/buurt/internal/index"
 	"github.com/buurt-dev/buurt/internal/metrics"
-	"github.com/buurt-dev/buurt/internal/render"
+	"github.com/buurt-dev/buurt/internal/patch"
 )
 
 // AccessFinalizer holds a coach until every access buurt gave them is gone:
@@ -106,10 +101,35 @@ func (teamCoaches) Update(_ context.Context, e event.UpdateEvent, q queue) {
 
 var _ handler.EventHandler = teamCoaches{}
 
+// scope is what one reconcile of a coach observed and decided; the status is
+// computed from it, also when a phase failed.
+type scope struct {
+	coach *teamsv1alpha1.Coach
+	// teamsRead is true once the teams that chose the coach were read. Until
+	// then nothing is known of them, and the status keeps the teams it had.
+	teamsRead bool
+	// accepted are the teams the coach supports, oldest first; waiting are
+	// those in line.
+	accepted, waiting []*teamsv1alpha1.NeighbourhoodTeam
+	// pending are accepted teams whose namespace is not (yet) buurt's or
+	// whose blueprint is missing: the coach is given no access there.
+	pending []string
+	// forbidden are accepted teams whose coachRole buurt may not bind.
+	forbidden []string
+}
+
+// supported are the names of the accepted teams, sorted.
+func (s *scope) supported() []string {
+	out := names(s.accepted)
+	slices.Sort(out)
+	return out
+}
+
 // Reconcile accepts the oldest teams that chose the coach, up to maxTeams,
 // gives the coach read access to each, takes it away from every other team,
-// and reports it.
-func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+// and reports it. The status is computed from what the phases observed and
+// written once, at the end, also when a phase failed.
+func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ reconcile.Result, reterr error) {
 	coach := &teamsv1alpha1.Coach{}
 	if err := r.Client.Get(ctx, req.NamespacedName, coach); err != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err)
@@ -117,58 +137,52 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if !coach.DeletionTimestamp.IsZero() {
 		return reconcile.Result{}, r.reconcileDelete(ctx, coach)
 	}
-	if !controllerutil.ContainsFinalizer(coach, AccessFinalizer) {
-		patch := client.MergeFrom(coach.DeepCopy())
-		controllerutil.AddFinalizer(coach, AccessFinalizer)
-		if err := r.Client.Patch(ctx, coach, patch); err != nil {
-			return reconcile.Result{}, fmt.Errorf("failed to add the access finalizer to coach %s: %w", klog.KObj(coach), err)
-		}
+	if err := patch.AddFinalizer(ctx, r.Client, coach, AccessFinalizer); err != nil {
+		return reconcile.Result{}, err
 	}
 	before := coach.DeepCopy()
+	s := &scope{coach: coach}
+	defer func() {
+		setStatus(s, reterr)
+		r.recordChanges(before, coach)
+		reterr = errors.Join(reterr, patch.Status(ctx, r.Client, before, coach))
+	}()
+	return reconcile.Result{}, r.reconcileNormal(ctx, s)
+}
 
+// reconcileNormal decides which teams the coach supports and gives and takes
+// access accordingly. Nothing is decided without the teams; after that, the
+// RoleBindings and the role to read the teams are independent, and a failure
+// of one does not hold up the other.
+func (r *Reconciler) reconcileNormal(ctx context.Context, s *scope) error {
+	if err := r.reconcileTeams(ctx, s); err != nil {
+		return err
+	}
+	return errors.Join(r.reconcileBindings(ctx, s), r.reconcileTeamAccess(ctx, s.coach, s.supported()))
+}
+
+// reconcileTeams reads the teams that chose the coach and splits them into
+// the accepted and the waiting.
+func (r *Reconciler) reconcileTeams(ctx context.Context, s *scope) error {
 	teams := &teamsv1alpha1.NeighbourhoodTeamList{}
-	if err := r.Client.List(ctx, teams, client.MatchingFields{index.TeamCoach: coach.Name}); err != nil {
-		return reconcile.Result{}, fmt.Errorf("failed to list the teams of coach %s: %w", klog.KObj(coach), err)
+	if err := r.Client.List(ctx, teams, client.MatchingFields{index.TeamCoach: s.coach.Name}); err != nil {
+		return fmt.Errorf("failed to list the teams of coach %s: %w", klog.KObj(s.coach), err)
 	}
-	accepted, waiting := Accept(teams.Items, int(coach.Spec.MaxTeams), coach.Status.Teams)
+	s.accepted, s.waiting = Accept(teams.Items, int(s.coach.Spec.MaxTeams), s.coach.Status.Teams)
+	s.teamsRead = true
+	return nil
+}
 
-	bound := sets.New[string]()
-	var pending, forbidden []string
-	for _, team := range accepted {
-		ok, err := r.bind(ctx, coach, team)
-		switch {
-		case apierrors.IsForbidden(err):
-			forbidden = append(forbidden, team.Name)
-		case err != nil:
-			return reconcile.Result{}, err
-		case ok:
-			bound.Insert(team.Name)
-		default:
-			pending = append(pending, team.Name)
-		}
+// reconcileDelete takes every access away from a coach being deleted, then
+// lets it go. Its teams report CoachNotFound.
+func (r *Reconciler) reconcileDelete(ctx context.Context, coach *teamsv1alpha1.Coach) error {
+	if !controllerutil.ContainsFinalizer(coach, AccessFinalizer) {
+		return nil
 	}
-	if err := r.pruneBindings(ctx, coach, bound); err != nil {
-		return reconcile.Result{}, err
+	if err := errors.Join(r.pruneBindings(ctx, coach, nil), r.removeTeamAccess(ctx, coach)); err != nil {
+		return err
 	}
-	supported := names(accepted)
-	slices.Sort(supported)
-	if err := r.reconcileTeamAccess(ctx, coach, supported); err != nil {
-		return reconcile.Result{}, err
-	}
-
-	coach.Status.Teams = supported
-	coach.Status.TeamCount = int32(len(accepted)) //nolint:gosec // at most maxTeams, bounded by the CRD
-	coach.Status.WaitingTeams = names(waiting)
-	coach.Status.ObservedGeneration = coach.Generation
-	setStatusConditions(coach, pending, forbidden)
-	r.recordChanges(before, coach)
-	if equality.Semantic.DeepEqual(before.Status, coach.Status) {
-		return reconcile.Result{}, nil
-	}
-	if err := r.Client.Status().Patch(ctx, coach, client.MergeFrom(before)); err != nil {
-		return reconcile.Result{}, fmt.Errorf("failed to update status of coach %s: %w", klog.KObj(coach), err)
-	}
-	return reconcile.Result{}, nil
+	return patch.RemoveFinalizer(ctx, r.Client, coach, AccessFinalizer)
 }
 
 // Accept splits the teams that chose a coach into those the coach supports
@@ -214,149 +228,4 @@ func names(teams []*teamsv1alpha1.NeighbourhoodTeam) []string {
 		out = append(out, t.Name)
 	}
 	return out
-}
-
-// bind gives the coach the blueprint's coachRole in the team's namespace. It
-// is false, with nothing done, while the namespace is not buurt's for this
-// team or the blueprint is missing: a coach never gets access to a namespace
-// buurt does not manage.
-func (r *Reconciler) bind(ctx context.Context, coach *teamsv1alpha1.Coach, team *teamsv1alpha1.NeighbourhoodTeam) (bool, error) {
-	ns := &corev1.Namespace{}
-	if err := r.Client.Get(ctx, client.ObjectKey{Name: team.NamespaceName()}, ns); err != nil {
-		return false, client.IgnoreNotFound(err)
-	}
-	if !metav1.IsControlledBy(ns, team) || !ns.DeletionTimestamp.IsZero() {
-		return false, nil
-	}
-	blueprint := &teamsv1alpha1.TeamBlueprint{}
-	if err := r.Client.Get(ctx, client.ObjectKey{Name: team.Spec.Blueprint}, blueprint); err != nil {
-		return false, client.IgnoreNotFound(err)
-	}
-	if err := r.Applier.Apply(ctx, render.CoachRoleBinding(coach, team, blueprint), &rbacv1.RoleBinding{}); err != nil {
-		return false, fmt.Errorf("failed to give coach %s access to team %s: %w", klog.KObj(coach), klog.KObj(team), err)
-	}
-	return true, nil
-}
-
-// pruneBindings removes the coach's RoleBindings in the namespaces of teams
-// not in keep.
-func (r *Reconciler) pruneBindings(ctx context.Context, coach *teamsv1alpha1.Coach, keep sets.Set[string]) error {
-	bindings := &rbacv1.RoleBindingList{}
-	if err := r.Client.List(ctx, bindings, client.MatchingLabels(render.CoachLabels(coach))); err != nil {
-		return fmt.Errorf("failed to list the RoleBindings of coach %s: %w", klog.KObj(coach), err)
-	}
-	for i := range bindings.Items {
-		b := &bindings.Items[i]
-		if keep.Has(b.Labels[teamsv1alpha1.TeamLabel]) || !metav1.IsControlledBy(b, coach) {
-			continue
-		}
-		if err := r.Client.Delete(ctx, b); client.IgnoreNotFound(err) != nil {
-			return fmt.Errorf("failed to take coach %s's access to namespace %s: %w", klog.KObj(coach), b.Namespace, err)
-		}
-		r.Applier.Forget(b)
-	}
-	return nil
-}
-
-// reconcileTeamAccess lets the coach read the NeighbourhoodTeams they
-// support, by name; with none, the role and its binding go (a role with no
-// names would grant every team).
-func (r *Reconciler) reconcileTeamAccess(ctx context.Context, coach *teamsv1alpha1.Coach, teams []string) error {
-	if len(teams) > 0 {
-		if err := r.Applier.Apply(ctx, render.CoachTeamsClusterRole(coach, teams), &rbacv1.ClusterRole{}); err != nil {
-			return fmt.Errorf("failed to let coach %s read their teams: %w", klog.KObj(coach), err)
-		}
-		if err := r.Applier.Apply(ctx, render.CoachTeamsClusterRoleBinding(coach), &rbacv1.ClusterRoleBinding{}); err != nil {
-			return fmt.Errorf("failed to let coach %s read their teams: %w", klog.KObj(coach), err)
-		}
-		return nil
-	}
-	name := render.CoachTeamsName(coach)
-	for _, obj := range []client.Object{
-		&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name}},
-		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name}},
-	} {
-		if err := r.Client.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
-			if apierrors.IsNotFound(err) {
-				continue
-			}
-			return err
-		}
-		if !metav1.IsControlledBy(obj, coach) {
-			continue
-		}
-		if err := r.Client.Delete(ctx, obj); client.IgnoreNotFound(err) != nil {
-			return fmt.Errorf("failed to delete %T %s of coach %s: %w", obj, name, klog.KObj(coach), err)
-		}
-		r.Applier.Forget(obj)
-	}
-	return nil
-}
-
-// reconcileDelete takes every access away from a coach being deleted, then
-// lets it go. Its teams report CoachNotFound.
-func (r *Reconciler) reconcileDelete(ctx context.Context, coach *teamsv1alpha1.Coach) error {
-	if !controllerutil.ContainsFinalizer(coach, AccessFinalizer) {
-		return nil
-	}
-	if err := errors.Join(r.pruneBindings(ctx, coach, nil), r.reconcileTeamAccess(ctx, coach, nil)); err != nil {
-		return err
-	}
-	patch := client.MergeFrom(coach.DeepCopy())
-	controllerutil.RemoveFinalizer(coach, AccessFinalizer)
-	if err := r.Client.Patch(ctx, coach, patch); client.IgnoreNotFound(err) != nil {
-		return fmt.Errorf("failed to remove the access finalizer from coach %s: %w", klog.KObj(coach), err)
-	}
-	return nil
-}
-
-func setStatusConditions(coach *teamsv1alpha1.Coach, pending, forbidden []string) {
-	set := func(conditionType string, ok bool, reason, message string) {
-		status := metav1.ConditionFalse
-		if ok {
-			status = metav1.ConditionTrue
-		}
-		meta.SetStatusCondition(&coach.Status.Conditions, metav1.Condition{
-			Type: conditionType, Status: status, Reason: reason, Message: message, ObservedGeneration: coach.Generation,
-		})
-	}
-	full := coach.Status.TeamCount >= coach.Spec.MaxTeams
-	switch {
-	case full && len(coach.Status.WaitingTeams) > 0:
-		set(teamsv1alpha1.AtCapacityCondition, true, teamsv1alpha1.CapacityReachedReason,
-			fmt.Sprintf("Supports %d of at most %d teams; waiting: %s", coach.Status.TeamCount, coach.Spec.MaxTeams,
-				strings.Join(coach.Status.WaitingTeams, ", ")))
-	case full:
-		set(teamsv1alpha1.AtCapacityCondition, true, teamsv1alpha1.CapacityReachedReason,
-			fmt.Sprintf("Supports %d of at most %d teams", coach.Status.TeamCount, coach.Spec.MaxTeams))
-	default:
-		set(teamsv1alpha1.AtCapacityCondition, false, teamsv1alpha1.HasCapacityReason,
-			fmt.Sprintf("Supports %d of at most %d teams", coach.Status.TeamCount, coach.Spec.MaxTeams))
-	}
-	switch {
-	case len(forbidden) > 0:
-		set(teamsv1alpha1.ReadyCondition, false, teamsv1alpha1.AccessForbiddenReason,
-			fmt.Sprintf("buurt may not bind the coachRole of teams %s: grant the operator's ServiceAccount the bind verb on it, "+
-				"or use buurt:coach", strings.Join(forbidden, ", ")))
-	case len(pending) > 0:
-		set(teamsv1alpha1.ReadyCondition, false, teamsv1alpha1.WaitingForNamespaceReason,
-			fmt.Sprintf("Access is given once these teams' namespaces are ready: %s", strings.Join(pending, ", ")))
-	default:
-		set(teamsv1alpha1.ReadyCondition, true, teamsv1alpha1.ReconciledReason,
-			fmt.Sprintf("Read access to %d teams", coach.Status.TeamCount))
-	}
-}
-
-// recordChanges records an Event on the coach for each team accepted or
-// released.
-func (r *Reconciler) recordChanges(before, after *teamsv1alpha1.Coach) {
-	was, now := sets.New(before.Status.Teams...), sets.New(after.Status.Teams...)
-	for _, team := range sets.List(now.Difference(was)) {
-		r.Recorder.Eventf(after, nil, corev1.EventTypeNormal, teamsv1alpha1.TeamAcceptedReason, "Reconcile",
-			"Supports team %s, read-only", team)
-	}
-	for _, team := range sets.List(was.Difference(now)) {
-		r.Recorder.Eventf(after, nil, corev1.EventTypeNormal, teamsv1alpha1.TeamReleasedReason, "Reconcile",
-			"No longer supports team %s; its access is removed", team)
-	}
 }

@@ -10,26 +10,37 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/klog/v2"
+	"k8s.io/utils/lru"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // FieldOwner is the one field manager buurt applies with.
 const FieldOwner = "buurt"
 
+// knownObjects bounds how many objects an Applier remembers, so the entries
+// of deleted teams' objects, which nothing looks up again, are dropped in
+// time rather than kept for the life of the process. The bound is set for
+// 10,000 teams of about 16 objects each, 160,000 objects, with room to
+// spare: a resync reconciles every team in turn, and an LRU smaller than
+// what is visited in turn evicts each entry just before it is needed, so
+// that every apply would be sent again. An entry is about 300 bytes, so a
+// full cache is under 80 MiB, little next to the informer cache that holds
+// the same objects whole.
+const knownObjects = 1 << 18
+
 // Applier applies desired objects with server-side apply, forcing ownership
 // of the fields buurt sets, so a hand edit of such a field is undone.
 type Applier struct {
 	client client.Client
-
-	mu    sync.Mutex
-	known map[string]result
+	// known maps an object's key to the result of its last apply, for the
+	// most recently applied objects.
+	known *lru.Cache
 }
 
 // result is what the last apply of an object returned.
@@ -41,7 +52,12 @@ type result struct {
 // New returns an Applier that reads current objects through c (normally the
 // manager's cached client) and applies through it.
 func New(c client.Client) *Applier {
-	return &Applier{client: c, known: map[string]result{}}
+	return newApplier(c, knownObjects)
+}
+
+// newApplier remembers at most size objects.
+func newApplier(c client.Client, size int) *Applier {
+	return &Applier{client: c, known: lru.New(size)}
 }
 
 // Apply makes the object described by desired exist with buurt's fields as
@@ -58,7 +74,7 @@ func (a *Applier) Apply(ctx context.Context, desired runtime.ApplyConfiguration,
 	if err := json.Unmarshal(data, live); err != nil {
 		return fmt.Errorf("failed to decode %T into %T: %w", desired, live, err)
 	}
-	key := fmt.Sprintf("%T/%s/%s", live, live.GetNamespace(), live.GetName())
+	key := keyOf(live)
 
 	current := live.DeepCopyObject().(client.Object)
 	switch err := a.client.Get(ctx, client.ObjectKeyFromObject(live), current); {
@@ -81,27 +97,25 @@ func (a *Applier) Apply(ctx context.Context, desired runtime.ApplyConfiguration,
 	if err := json.Unmarshal(applied, live); err != nil {
 		return fmt.Errorf("failed to decode applied %s: %w", key, err)
 	}
-	a.remember(key, result{resourceVersion: live.GetResourceVersion(), desiredHash: hash})
+	a.known.Add(key, result{resourceVersion: live.GetResourceVersion(), desiredHash: hash})
 	return nil
 }
 
 // Forget drops what is known of an object, for one that was deleted.
 func (a *Applier) Forget(obj client.Object) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	delete(a.known, fmt.Sprintf("%T/%s/%s", obj, obj.GetNamespace(), obj.GetName()))
+	a.known.Remove(keyOf(obj))
 }
 
+// keyOf names an object among those of every kind.
+func keyOf(obj client.Object) string {
+	return fmt.Sprintf("%T/%s/%s", obj, obj.GetNamespace(), obj.GetName())
+}
+
+// isKnown is true when the last apply of key returned r; looking it up
+// keeps the entry among the most recently used.
 func (a *Applier) isKnown(key string, r result) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.known[key] == r
-}
-
-func (a *Applier) remember(key string, r result) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.known[key] = r
+	last, ok := a.known.Get(key)
+	return ok && last.(result) == r
 }
 
 func copyInto(from, to client.Object) error {

@@ -1,6 +1,7 @@
-// Package operator assembles buurt's manager: the scheme, a cache that holds
-// only what buurt manages, and the controllers. cmd/manager and the tests
-// build the manager the same way.
+// Package operator makes buurt's manager without its controllers: the
+// scheme, a cache that holds only what buurt manages, and the indexes.
+// cmd/manager, the composition root, adds the controllers; the tests build
+// their managers the same way and add the controllers they test.
 package operator
 
 import (
@@ -16,9 +17,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
-	"github.com/buurt-dev/buurt/controllers/blueprint"
-	"github.com/buurt-dev/buurt/controllers/coach"
-	"github.com/buurt-dev/buurt/controllers/team"
 	"github.com/buurt-dev/buurt/internal/index"
 	"github.com/buurt-dev/buurt/internal/kinds"
 )
@@ -47,9 +45,10 @@ func CacheOptions() cache.Options {
 	return cache.Options{ByObject: byObject}
 }
 
-// NewManager makes a manager with buurt's scheme and cache and registers
-// every controller with it. namespace is the operator's own namespace.
-func NewManager(cfg *rest.Config, namespace string, opts ctrl.Options) (ctrl.Manager, error) {
+// NewManager makes a manager with buurt's scheme and cache and the indexes
+// the controllers look teams up by. Which controllers run is the caller's
+// choice: cmd/manager registers them all, a test the ones it tests.
+func NewManager(cfg *rest.Config, opts ctrl.Options) (ctrl.Manager, error) {
 	scheme, err := NewScheme()
 	if err != nil {
 		return nil, err
@@ -62,15 +61,6 @@ func NewManager(cfg *rest.Config, namespace string, opts ctrl.Options) (ctrl.Man
 	}
 	if err := index.Setup(context.Background(), mgr.GetFieldIndexer()); err != nil {
 		return nil, err
-	}
-	if err := team.NewReconciler(mgr, namespace).SetupWithManager(mgr); err != nil {
-		return nil, fmt.Errorf("failed to set up the team controller: %w", err)
-	}
-	if err := coach.NewReconciler(mgr).SetupWithManager(mgr); err != nil {
-		return nil, fmt.Errorf("failed to set up the coach controller: %w", err)
-	}
-	if err := (&blueprint.Reconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
-		return nil, fmt.Errorf("failed to set up the blueprint controller: %w", err)
 	}
 	return mgr, nil
 }

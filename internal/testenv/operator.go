@@ -11,12 +11,11 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	"github.com/buurt-dev/buurt/internal/index"
 	"github.com/buurt-dev/buurt/internal/operator"
 )
 
-// OperatorManager makes a manager as cmd/manager does (scheme, cache,
-// indexes), acting as OperatorUser, so that it has exactly the permissions
+// OperatorManager makes a manager as cmd/manager does (operator.NewManager),
+// acting as OperatorUser, so that it has exactly the permissions
 // InstallOperatorRBAC grants. onRequest, when not nil, sees every request it
 // sends; with, when given, changes the manager's options. Adding controllers
 // is the caller's part.
@@ -26,27 +25,14 @@ func OperatorManager(cfg *rest.Config, onRequest func(*http.Request), with ...fu
 	if onRequest != nil {
 		cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return observer{next: rt, see: onRequest} }
 	}
-	scheme, err := operator.NewScheme()
-	if err != nil {
-		return nil, err
-	}
 	opts := ctrl.Options{
-		Scheme:                 scheme,
-		Cache:                  operator.CacheOptions(),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 	}
 	for _, change := range with {
 		change(&opts)
 	}
-	mgr, err := ctrl.NewManager(cfg, opts)
-	if err != nil {
-		return nil, err
-	}
-	if err := index.Setup(context.Background(), mgr.GetFieldIndexer()); err != nil {
-		return nil, err
-	}
-	return mgr, nil
+	return operator.NewManager(cfg, opts)
 }
 
 type observer struct {

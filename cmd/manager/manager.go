@@ -1,0 +1,28 @@
+package main
+
+import (
+	"fmt"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/buurt-dev/buurt/controllers/blueprint"
+	"github.com/buurt-dev/buurt/controllers/coach"
+	"github.com/buurt-dev/buurt/controllers/team"
+)
+
+// setupControllers registers every controller with mgr. The command is the
+// composition root: the one place that knows all controllers, so no package
+// under internal/ depends on controllers/. namespace is the operator's own
+// namespace.
+func setupControllers(mgr ctrl.Manager, namespace string) error {
+	if err := team.NewReconciler(mgr, namespace).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("failed to set up the team controller: %w", err)
+	}
+	if err := coach.NewReconciler(mgr).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("failed to set up the coach controller: %w", err)
+	}
+	if err := (&blueprint.Reconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("failed to set up the blueprint controller: %w", err)
+	}
+	return nil
+}
