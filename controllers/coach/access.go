@@ -57,7 +57,7 @@ func (r *Reconciler) bind(ctx context.Context, coach *teamsv1alpha1.Coach, team 
 	if err := r.Client.Get(ctx, client.ObjectKey{Name: team.Spec.Blueprint}, blueprint); err != nil {
 		return false, client.IgnoreNotFound(err)
 	}
-	if err := r.Applier.Apply(ctx, render.CoachRoleBinding(coach, team, blueprint), &rbacv1.RoleBinding{}); err != nil {
+	if err := r.Applier.ApplyBinding(ctx, render.CoachRoleBinding(coach, team, blueprint), &rbacv1.RoleBinding{}); err != nil {
 		return false, fmt.Errorf("failed to give coach %s access to team %s: %w", klog.KObj(coach), klog.KObj(team), err)
 	}
 	return true, nil

@@ -137,7 +137,7 @@ func (r *Reconciler) reconcileShared(ctx context.Context, s *scope) error {
 	ctx, cancel := context.WithTimeout(ctx, sharedPhaseTimeout)
 	defer cancel()
 	if err := server.Ping(ctx); err != nil {
-		r.serverDown(s, server, admin, err)
+		r.serverDown(s, admin, err)
 		return nil
 	}
 
@@ -151,7 +151,7 @@ func (r *Reconciler) reconcileShared(ctx context.Context, s *scope) error {
 		s.requeue(r.ServerRetry)
 		return nil
 	case database.IsUnreachable(err) || database.IsAuthenticationFailure(err):
-		r.serverDown(s, server, admin, err)
+		r.serverDown(s, admin, err)
 		return nil
 	case err != nil:
 		return err
@@ -213,10 +213,9 @@ func (r *Reconciler) ensureShared(ctx context.Context, s *scope, server *databas
 	}
 }
 
-// serverDown records a shared server that refused or did not answer, and
-// looks again when the server's pool will ask it again. Nothing the team
-// has is taken away.
-func (r *Reconciler) serverDown(s *scope, server *database.SharedServer, admin database.Admin, err error) {
+// serverDown records a shared server that refused or did not answer.
+// Nothing the team has is taken away.
+func (r *Reconciler) serverDown(s *scope, admin database.Admin, err error) {
 	status := cannotSee(s.team)
 	reason, message := teamsv1alpha1.ServerUnreachableReason,
 		fmt.Sprintf("Shared database server %s:%s does not answer; buurt asks again%s", admin.Host, admin.Port, kept(s.team))
@@ -226,12 +225,8 @@ func (r *Reconciler) serverDown(s *scope, server *database.SharedServer, admin d
 				admin.Host, admin.Port, kept(s.team))
 	}
 	s.found(teamsv1alpha1.DatabaseReadyCondition, status, reason, message)
-	retry := r.ServerRetry
-	if server != nil {
-		if after := server.RetryAfter(); after > 0 {
-			// Just after the pool lets a call through again.
-			retry = after + 100*time.Millisecond
-		}
-	}
-	s.requeue(retry)
+	// The server watch wakes the team within seconds of the server's
+	// return; this is the fallback, slow enough that a thousand teams on a
+	// server that is down cost little.
+	s.requeue(r.ServerRetry)
 }

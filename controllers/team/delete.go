@@ -73,7 +73,7 @@ func (r *Reconciler) deleteShared(ctx context.Context, s *scope) error {
 		return patch.RemoveFinalizer(ctx, r.Client, team, DatabaseFinalizer)
 	case database.IsUnreachable(err) || database.IsAuthenticationFailure(err):
 		// The finalizer holds until the server answers.
-		r.serverDown(s, server, admin, err)
+		r.serverDown(s, admin, err)
 		return nil
 	case err != nil:
 		return fmt.Errorf("failed to drop the database of team %s: %w", klog.KObj(team), err)
