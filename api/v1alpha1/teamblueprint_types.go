@@ -354,6 +354,13 @@ type TeamBlueprint struct {
 	Status TeamBlueprintStatus `json:"status,omitempty,omitzero"`
 }
 
+// AllowsMembers says whether a team of n member entries fits the blueprint.
+// Whatever judges a team's size asks it, so that the admission webhook and
+// the status never disagree about a team of exactly maxMembers.
+func (b *TeamBlueprint) AllowsMembers(n int) bool {
+	return n <= int(b.Spec.MaxMembers)
+}
+
 // TeamBlueprintList is a list of TeamBlueprints.
 //
 // +kubebuilder:object:root=true

@@ -56,7 +56,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	before := blueprint.DeepCopy()
 	var tooBig []string
 	for _, team := range teams.Items {
-		if len(team.Spec.Members) > int(blueprint.Spec.MaxMembers) {
+		if !blueprint.AllowsMembers(len(team.Spec.Members)) {
 			tooBig = append(tooBig, team.Name)
 		}
 	}

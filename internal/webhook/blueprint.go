@@ -40,7 +40,7 @@ func (v *BlueprintValidator) ValidateUpdate(ctx context.Context, _, blueprint *t
 	}
 	var tooBig, disallowed []string
 	for _, team := range teams {
-		if len(team.Spec.Members) > int(blueprint.Spec.MaxMembers) {
+		if !blueprint.AllowsMembers(len(team.Spec.Members)) {
 			tooBig = append(tooBig, fmt.Sprintf("%s (%d)", team.Name, len(team.Spec.Members)))
 		}
 		for _, app := range team.Spec.Apps {
