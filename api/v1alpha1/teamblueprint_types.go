@@ -119,35 +119,60 @@ type PodSecurity struct {
 }
 
 // Quota is a team's ResourceQuota: base plus perMember times the number of
-// member entries.
+// member entries. Names and signs are checked as the apiserver checks a
+// ResourceQuota's spec.hard, so that a bad blueprint is refused when it is
+// written rather than when a team's quota is made from it. Signs are read
+// from the text: the apiserver's cost estimate takes each value to be as long
+// as a whole request, and parsing 32 of them with quantity() is over its
+// budget. For the same reason a fraction of a count (pods: 1.5) is left to
+// the apiserver, and the blueprint's Ready condition reports it.
 type Quota struct {
 	// base is what every team gets, e.g. {requests.cpu: "2", pods: "20"}.
 	// +optional
 	// +kubebuilder:validation:MaxProperties=32
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k.matches('^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$') && (k.contains('/') || k.startsWith('hugepages-') || k.startsWith('requests.hugepages-') || k in ['cpu', 'memory', 'ephemeral-storage', 'requests.cpu', 'requests.memory', 'requests.storage', 'requests.ephemeral-storage', 'limits.cpu', 'limits.memory', 'limits.ephemeral-storage', 'pods', 'services', 'replicationcontrollers', 'resourcequotas', 'secrets', 'configmaps', 'persistentvolumeclaims', 'services.nodeports', 'services.loadbalancers']))",message="quota.base names must be resources a ResourceQuota accepts: cpu, memory, ephemeral-storage, requests.* and limits.* of these, requests.storage, pods, services, secrets, configmaps, persistentvolumeclaims, replicationcontrollers, resourcequotas, services.nodeports, services.loadbalancers, hugepages-<size>, requests.hugepages-<size>, or a qualified name with '/' such as count/deployments.apps or requests.nvidia.com/gpu"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, type(self[k]) == int ? self[k] >= 0 : !self[k].startsWith('-'))",message="quota.base values must be non-negative quantities such as 2, 500m or 4Gi"
 	Base corev1.ResourceList `json:"base,omitempty"`
 
 	// perMember is added once for every member entry of the team.
 	// +optional
 	// +kubebuilder:validation:MaxProperties=32
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k.matches('^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$') && (k.contains('/') || k.startsWith('hugepages-') || k.startsWith('requests.hugepages-') || k in ['cpu', 'memory', 'ephemeral-storage', 'requests.cpu', 'requests.memory', 'requests.storage', 'requests.ephemeral-storage', 'limits.cpu', 'limits.memory', 'limits.ephemeral-storage', 'pods', 'services', 'replicationcontrollers', 'resourcequotas', 'secrets', 'configmaps', 'persistentvolumeclaims', 'services.nodeports', 'services.loadbalancers']))",message="quota.perMember names must be resources a ResourceQuota accepts: cpu, memory, ephemeral-storage, requests.* and limits.* of these, requests.storage, pods, services, secrets, configmaps, persistentvolumeclaims, replicationcontrollers, resourcequotas, services.nodeports, services.loadbalancers, hugepages-<size>, requests.hugepages-<size>, or a qualified name with '/' such as count/deployments.apps or requests.nvidia.com/gpu"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, type(self[k]) == int ? self[k] >= 0 : !self[k].startsWith('-'))",message="quota.perMember values must be non-negative quantities such as 2, 500m or 4Gi"
 	PerMember corev1.ResourceList `json:"perMember,omitempty"`
 }
 
 // ContainerLimits are LimitRange values for every container in a team
-// namespace.
+// namespace. They are checked as the apiserver checks a Container item of a
+// LimitRange, so that a bad blueprint is refused when it is written rather
+// than when a team's LimitRange is made from it; negative values too, which
+// the apiserver takes but which make every container in the namespace
+// invalid. An int-or-string value that is an int becomes a quantity by
+// quantity('0').add(v): string(v) would cost as much as parsing again.
+// +kubebuilder:validation:XValidation:rule="!has(self.defaultRequest) || !has(self.default) || self.defaultRequest.all(k, !(k in self.default) || !(type(self.defaultRequest[k]) == int ? quantity('0').add(self.defaultRequest[k]) : quantity(self.defaultRequest[k])).isGreaterThan((type(self.default[k]) == int ? quantity('0').add(self.default[k]) : quantity(self.default[k]))))",message="limits.defaultRequest must not be greater than limits.default for the same resource"
+// +kubebuilder:validation:XValidation:rule="!has(self.default) || !has(self.max) || self.default.all(k, !(k in self.max) || !(type(self.default[k]) == int ? quantity('0').add(self.default[k]) : quantity(self.default[k])).isGreaterThan((type(self.max[k]) == int ? quantity('0').add(self.max[k]) : quantity(self.max[k]))))",message="limits.default must not be greater than limits.max for the same resource"
+// +kubebuilder:validation:XValidation:rule="!has(self.defaultRequest) || !has(self.max) || self.defaultRequest.all(k, !(k in self.max) || !(type(self.defaultRequest[k]) == int ? quantity('0').add(self.defaultRequest[k]) : quantity(self.defaultRequest[k])).isGreaterThan((type(self.max[k]) == int ? quantity('0').add(self.max[k]) : quantity(self.max[k]))))",message="limits.defaultRequest must not be greater than limits.max for the same resource"
+// +kubebuilder:validation:XValidation:rule="!has(self.defaultRequest) || !has(self.default) || self.defaultRequest.all(k, !(k in self.default) || (!k.startsWith('hugepages-') && (!k.contains('/') || k.contains('kubernetes.io/'))) || (type(self.defaultRequest[k]) == int ? quantity('0').add(self.defaultRequest[k]) : quantity(self.defaultRequest[k])).compareTo((type(self.default[k]) == int ? quantity('0').add(self.default[k]) : quantity(self.default[k]))) == 0)",message="limits.defaultRequest and limits.default must be equal for hugepages-<size> and extended resources such as nvidia.com/gpu, which cannot be overcommitted"
 type ContainerLimits struct {
 	// defaultRequest is the request of a container that sets none.
 	// +optional
 	// +kubebuilder:validation:MaxProperties=8
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k.matches('^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$') && (k in ['cpu', 'memory', 'ephemeral-storage'] || k.startsWith('hugepages-') || k.contains('kubernetes.io/') || (k.contains('/') && !k.startsWith('requests.'))))",message="limits.defaultRequest names must be container resources: cpu, memory, ephemeral-storage, hugepages-<size>, or an extended resource with '/' such as nvidia.com/gpu"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, type(self[k]) == int ? self[k] >= 0 : !self[k].startsWith('-'))",message="limits.defaultRequest values must be non-negative quantities such as 2, 500m or 4Gi"
 	DefaultRequest corev1.ResourceList `json:"defaultRequest,omitempty"`
 
 	// default is the limit of a container that sets none.
 	// +optional
 	// +kubebuilder:validation:MaxProperties=8
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k.matches('^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$') && (k in ['cpu', 'memory', 'ephemeral-storage'] || k.startsWith('hugepages-') || k.contains('kubernetes.io/') || (k.contains('/') && !k.startsWith('requests.'))))",message="limits.default names must be container resources: cpu, memory, ephemeral-storage, hugepages-<size>, or an extended resource with '/' such as nvidia.com/gpu"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, type(self[k]) == int ? self[k] >= 0 : !self[k].startsWith('-'))",message="limits.default values must be non-negative quantities such as 2, 500m or 4Gi"
 	Default corev1.ResourceList `json:"default,omitempty"`
 
 	// max is the largest limit a container may set.
 	// +optional
 	// +kubebuilder:validation:MaxProperties=8
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k.matches('^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$') && (k in ['cpu', 'memory', 'ephemeral-storage'] || k.startsWith('hugepages-') || k.contains('kubernetes.io/') || (k.contains('/') && !k.startsWith('requests.'))))",message="limits.max names must be container resources: cpu, memory, ephemeral-storage, hugepages-<size>, or an extended resource with '/' such as nvidia.com/gpu"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, type(self[k]) == int ? self[k] >= 0 : !self[k].startsWith('-'))",message="limits.max values must be non-negative quantities such as 2, 500m or 4Gi"
 	Max corev1.ResourceList `json:"max,omitempty"`
 }
 
@@ -327,6 +352,13 @@ type TeamBlueprint struct {
 	// status is what the operator observed.
 	// +optional
 	Status TeamBlueprintStatus `json:"status,omitempty,omitzero"`
+}
+
+// AllowsMembers says whether a team of n member entries fits the blueprint.
+// Whatever judges a team's size asks it, so that the admission webhook and
+// the status never disagree about a team of exactly maxMembers.
+func (b *TeamBlueprint) AllowsMembers(n int) bool {
+	return n <= int(b.Spec.MaxMembers)
 }
 
 // TeamBlueprintList is a list of TeamBlueprints.

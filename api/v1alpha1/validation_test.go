@@ -2,6 +2,7 @@ package v1alpha1_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -17,6 +19,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
+	"github.com/buurt-dev/buurt/internal/render"
 	"github.com/buurt-dev/buurt/internal/testenv"
 )
 
@@ -260,6 +263,139 @@ func TestInvalidObjectsAreRejected(t *testing.T) {
 			err := env.Client.Create(context.Background(), object(t, tc.doc), client.DryRunAll)
 			g.Expect(err).To(HaveOccurred(), "the apiserver accepted an invalid object")
 			g.Expect(err.Error()).To(ContainSubstring(tc.want))
+		})
+	}
+}
+
+// TestQuotaAndLimitsAreCheckedAsTheApiserverChecksThem writes blueprints with
+// quota and limits, and then the ResourceQuota and LimitRange a one-member
+// team gets from each (with a server-side dry run): a blueprint is refused
+// with the message a user sees exactly when the apiserver would refuse what
+// buurt makes from it, so that a team never waits on a quota that cannot be
+// made.
+func TestQuotaAndLimitsAreCheckedAsTheApiserverChecksThem(t *testing.T) {
+	ctx := context.Background()
+	team := &teamsv1alpha1.NeighbourhoodTeam{
+		ObjectMeta: metav1.ObjectMeta{Name: "quota-mirror"},
+		Spec: teamsv1alpha1.NeighbourhoodTeamSpec{
+			Neighbourhood: "riverside",
+			Members:       []teamsv1alpha1.Subject{{Kind: teamsv1alpha1.SubjectKindUser, Name: "anna"}},
+		},
+	}
+	NewWithT(t).Expect(env.Client.Create(ctx, team)).To(Succeed())
+	t.Cleanup(func() { _ = env.Client.Delete(ctx, team) })
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: team.NamespaceName()}}
+	NewWithT(t).Expect(env.Client.Create(ctx, ns)).To(Succeed())
+	t.Cleanup(func() { _ = env.Client.Delete(ctx, ns) })
+
+	const refused = `TeamBlueprint.teams.buurt.dev "invalid" is invalid: `
+	cases := []struct {
+		name string
+		spec string
+		// want is the whole error; empty when the blueprint is accepted.
+		want string
+		// stricter is set where buurt refuses what the apiserver would take:
+		// a negative container limit makes every container of the team
+		// invalid instead.
+		stricter bool
+	}{
+		{
+			name: "negative base quota",
+			spec: "{quota: {base: {pods: '-5'}}}",
+			want: refused + `spec.quota.base: Invalid value: quota.base values must be non-negative quantities such as 2, 500m or 4Gi`,
+		},
+		{
+			name: "negative per-member quota",
+			spec: "{quota: {perMember: {requests.cpu: -250m}}}",
+			want: refused + `spec.quota.perMember: Invalid value: quota.perMember values must be non-negative quantities such as 2, 500m or 4Gi`,
+		},
+		{
+			name: "unknown quota resource",
+			spec: "{quota: {base: {cpus: '2'}}}",
+			want: refused + `spec.quota.base: Invalid value: quota.base names must be resources a ResourceQuota accepts: ` +
+				"cpu, memory, ephemeral-storage, requests.* and limits.* of these, requests.storage, pods, services, secrets, configmaps, " +
+				"persistentvolumeclaims, replicationcontrollers, resourcequotas, services.nodeports, services.loadbalancers, " +
+				"hugepages-<size>, requests.hugepages-<size>, or a qualified name with '/' such as count/deployments.apps or requests.nvidia.com/gpu",
+		},
+		{
+			name: "quota resource that is not a qualified name",
+			spec: "{quota: {perMember: {count/deployments/apps: '1'}}}",
+			want: refused + `spec.quota.perMember: Invalid value: quota.perMember names must be resources a ResourceQuota accepts: ` +
+				"cpu, memory, ephemeral-storage, requests.* and limits.* of these, requests.storage, pods, services, secrets, configmaps, " +
+				"persistentvolumeclaims, replicationcontrollers, resourcequotas, services.nodeports, services.loadbalancers, " +
+				"hugepages-<size>, requests.hugepages-<size>, or a qualified name with '/' such as count/deployments.apps or requests.nvidia.com/gpu",
+		},
+		{
+			name: "default limit above max",
+			spec: "{limits: {default: {cpu: 2}, max: {cpu: 1500m}}}",
+			want: refused + `spec.limits: Invalid value: limits.default must not be greater than limits.max for the same resource`,
+		},
+		{
+			name: "default request above default limit",
+			spec: "{limits: {defaultRequest: {memory: 1Gi}, default: {memory: 512Mi}}}",
+			want: refused + `spec.limits: Invalid value: limits.defaultRequest must not be greater than limits.default for the same resource`,
+		},
+		{
+			name: "default request above max",
+			spec: "{limits: {defaultRequest: {memory: 1Gi}, max: {memory: 512Mi}}}",
+			want: refused + `spec.limits: Invalid value: limits.defaultRequest must not be greater than limits.max for the same resource`,
+		},
+		{
+			name: "overcommitted extended resource",
+			spec: "{limits: {defaultRequest: {nvidia.com/gpu: '0'}, default: {nvidia.com/gpu: '1'}}}",
+			want: refused + `spec.limits: Invalid value: limits.defaultRequest and limits.default must be equal for ` +
+				"hugepages-<size> and extended resources such as nvidia.com/gpu, which cannot be overcommitted",
+		},
+		{
+			name: "quota resource as a container limit",
+			spec: "{limits: {default: {requests.cpu: '1'}}}",
+			want: refused + `spec.limits.default: Invalid value: limits.default names must be container resources: ` +
+				"cpu, memory, ephemeral-storage, hugepages-<size>, or an extended resource with '/' such as nvidia.com/gpu",
+		},
+		{
+			name:     "negative container limit",
+			spec:     "{limits: {max: {memory: -1Gi}}}",
+			want:     refused + `spec.limits.max: Invalid value: limits.max values must be non-negative quantities such as 2, 500m or 4Gi`,
+			stricter: true,
+		},
+		{
+			name: "every kind of quota resource and limit",
+			spec: "\n  quota:\n" +
+				"    base: {pods: 20, services.loadbalancers: '0', count/deployments.apps: '5', requests.nvidia.com/gpu: '2', " +
+				"gold.storageclass.storage.k8s.io/requests.storage: 100Gi, hugepages-2Mi: 1Gi, requests.hugepages-1Gi: 2Gi}\n" +
+				"    perMember: {requests.cpu: 250m, limits.memory: 1Gi, nvidia.com/gpu: '1'}\n" +
+				"  limits:\n" +
+				"    defaultRequest: {cpu: 100m, memory: 128Mi, nvidia.com/gpu: '1', hugepages-2Mi: 2Mi}\n" +
+				"    default: {cpu: 1, memory: 128Mi, nvidia.com/gpu: '1', hugepages-2Mi: 2Mi}\n" +
+				"    max: {cpu: '2', memory: 1Gi, example.com/dongle: '3'}\n",
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			doc := blueprintHeader + "spec: " + tc.spec + "\n"
+			err := env.Client.Create(ctx, object(t, doc), client.DryRunAll)
+			if tc.want == "" {
+				g.Expect(err).NotTo(HaveOccurred())
+			} else {
+				g.Expect(err).To(HaveOccurred(), "the apiserver accepted an invalid blueprint")
+				g.Expect(err.Error()).To(Equal(tc.want))
+			}
+
+			blueprint := &teamsv1alpha1.TeamBlueprint{}
+			g.Expect(yaml.Unmarshal([]byte(doc), blueprint)).To(Succeed())
+			var errs []error
+			if quota := render.ResourceQuota(team, blueprint); quota != nil {
+				errs = append(errs, env.Client.Apply(ctx, quota, client.FieldOwner("buurt-test"), client.DryRunAll))
+			}
+			if limits := render.LimitRange(team, blueprint); limits != nil {
+				errs = append(errs, env.Client.Apply(ctx, limits, client.FieldOwner("buurt-test"), client.DryRunAll))
+			}
+			if tc.want == "" || tc.stricter {
+				g.Expect(errors.Join(errs...)).NotTo(HaveOccurred(), "the apiserver refused what buurt makes from the blueprint")
+			} else {
+				g.Expect(errors.Join(errs...)).To(HaveOccurred(), "the apiserver accepted what buurt makes from a blueprint buurt refuses")
+			}
 		})
 	}
 }

@@ -5,33 +5,44 @@ package blueprint
 import (
 	"context"
 	"fmt"
-	"slices"
-	"strings"
 
-	"k8s.io/apimachinery/pkg/api/equality"
-	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
 	"github.com/buurt-dev/buurt/internal/index"
+	"github.com/buurt-dev/buurt/internal/patch"
 )
 
 // Reconciler writes each blueprint's status from the cache.
 type Reconciler struct {
+	// Client reads through the manager's cache.
 	Client client.Client
+	// Recorder records Events on blueprints.
+	Recorder recorder.EventRecorder
+}
+
+// NewReconciler wires a Reconciler to the manager.
+func NewReconciler(mgr ctrl.Manager) *Reconciler {
+	return &Reconciler{
+		Client:   mgr.GetClient(),
+		Recorder: mgr.GetEventRecorder("buurt"),
+	}
 }
 
 // +kubebuilder:rbac:groups=teams.buurt.dev,resources=teamblueprints,verbs=get;list;watch
 // +kubebuilder:rbac:groups=teams.buurt.dev,resources=teamblueprints/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=teams.buurt.dev,resources=neighbourhoodteams,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// SetupWithManager registers the controller; teams map to their blueprint.
-// The team index of package index must be set up first.
+// SetupWithManager registers the controller; teams map to their blueprint,
+// on every change of their status too, since the blueprint reports their
+// QuotaReady condition. The team index of package index must be set up
+// first.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&teamsv1alpha1.TeamBlueprint{}).
@@ -42,8 +53,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Complete(r)
 }
 
-// Reconcile counts the blueprint's teams and says which are over its
-// member limit.
+// Reconcile counts the blueprint's teams and says which are over its member
+// limit and which the apiserver refused the quota or limits made from it.
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	blueprint := &teamsv1alpha1.TeamBlueprint{}
 	if err := r.Client.Get(ctx, req.NamespacedName, blueprint); err != nil {
@@ -54,37 +65,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return reconcile.Result{}, fmt.Errorf("failed to list the teams of blueprint %s: %w", klog.KObj(blueprint), err)
 	}
 	before := blueprint.DeepCopy()
-	var tooBig []string
-	for _, team := range teams.Items {
-		if len(team.Spec.Members) > int(blueprint.Spec.MaxMembers) {
-			tooBig = append(tooBig, team.Name)
-		}
+	setStatus(blueprint, teams.Items)
+	if err := patch.Status(ctx, r.Client, before, blueprint); err != nil {
+		return reconcile.Result{}, err
 	}
-	// The cache lists in no fixed order; the message must not change with it.
-	slices.Sort(tooBig)
-	blueprint.Status.TeamCount = int32(len(teams.Items)) //nolint:gosec // a count of objects
-	blueprint.Status.ObservedGeneration = blueprint.Generation
-	condition := metav1.Condition{Type: teamsv1alpha1.ReadyCondition, Status: metav1.ConditionTrue,
-		Reason: teamsv1alpha1.ReconciledReason, Message: "Used by " + count(len(teams.Items)),
-		ObservedGeneration: blueprint.Generation}
-	if len(tooBig) > 0 {
-		condition.Status, condition.Reason = metav1.ConditionFalse, teamsv1alpha1.TooManyMembersReason
-		condition.Message = fmt.Sprintf("Used by %s; more members than maxMembers %d: %s",
-			count(len(teams.Items)), blueprint.Spec.MaxMembers, strings.Join(tooBig, ", "))
-	}
-	meta.SetStatusCondition(&blueprint.Status.Conditions, condition)
-	if equality.Semantic.DeepEqual(before.Status, blueprint.Status) {
-		return reconcile.Result{}, nil
-	}
-	if err := r.Client.Status().Patch(ctx, blueprint, client.MergeFrom(before)); err != nil {
-		return reconcile.Result{}, fmt.Errorf("failed to update status of blueprint %s: %w", klog.KObj(blueprint), err)
-	}
+	r.recordTransitions(before, blueprint)
 	return reconcile.Result{}, nil
-}
-
-func count(teams int) string {
-	if teams == 1 {
-		return "1 team"
-	}
-	return fmt.Sprintf("%d teams", teams)
 }

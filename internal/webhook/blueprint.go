@@ -12,6 +12,7 @@ import (
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
 	"github.com/buurt-dev/buurt/internal/index"
+	"github.com/buurt-dev/buurt/internal/message"
 	"github.com/buurt-dev/buurt/internal/render"
 )
 
@@ -40,7 +41,7 @@ func (v *BlueprintValidator) ValidateUpdate(ctx context.Context, _, blueprint *t
 	}
 	var tooBig, disallowed []string
 	for _, team := range teams {
-		if len(team.Spec.Members) > int(blueprint.Spec.MaxMembers) {
+		if !blueprint.AllowsMembers(len(team.Spec.Members)) {
 			tooBig = append(tooBig, fmt.Sprintf("%s (%d)", team.Name, len(team.Spec.Members)))
 		}
 		for _, app := range team.Spec.Apps {
@@ -52,10 +53,10 @@ func (v *BlueprintValidator) ValidateUpdate(ctx context.Context, _, blueprint *t
 	var warnings admission.Warnings
 	if len(tooBig) > 0 {
 		warnings = append(warnings, fmt.Sprintf("these teams now have more than %d members and report SizeWithinLimit=False: %s",
-			blueprint.Spec.MaxMembers, listed(tooBig)))
+			blueprint.Spec.MaxMembers, message.List(tooBig)))
 	}
 	if len(disallowed) > 0 {
-		warnings = append(warnings, fmt.Sprintf("these apps' images are no longer allowed, so they stop: %s", listed(disallowed)))
+		warnings = append(warnings, fmt.Sprintf("these apps' images are no longer allowed, so they stop: %s", message.List(disallowed)))
 	}
 	return warnings, nil
 }
@@ -74,7 +75,7 @@ func (v *BlueprintValidator) ValidateDelete(ctx context.Context, blueprint *team
 		names = append(names, team.Name)
 	}
 	return nil, apierrors.NewForbidden(teamsv1alpha1.GroupVersion.WithResource("teamblueprints").GroupResource(), blueprint.Name,
-		fmt.Errorf("%d teams use it: %s; move them to another blueprint or delete them first", len(names), listed(names)))
+		fmt.Errorf("%d teams use it: %s; move them to another blueprint or delete them first", len(names), message.List(names)))
 }
 
 // teams are the blueprint's teams, by name, so that messages name them in a
@@ -86,13 +87,4 @@ func (v *BlueprintValidator) teams(ctx context.Context, blueprint string) ([]tea
 	}
 	slices.SortFunc(teams.Items, func(a, b teamsv1alpha1.NeighbourhoodTeam) int { return strings.Compare(a.Name, b.Name) })
 	return teams.Items, nil
-}
-
-// listed joins names, at most ten of them, saying how many more there are.
-func listed(names []string) string {
-	const most = 10
-	if len(names) <= most {
-		return strings.Join(names, ", ")
-	}
-	return fmt.Sprintf("%s and %d more", strings.Join(names[:most], ", "), len(names)-most)
 }

@@ -213,20 +213,20 @@ func (v *TeamValidator) checkLimits(ctx context.Context, old, team *teamsv1alpha
 		return nil, nil, apierrors.NewInternalError(err)
 	}
 
-	members, limit := len(team.Spec.Members), int(blueprint.Spec.MaxMembers)
+	members, limit := len(team.Spec.Members), blueprint.Spec.MaxMembers
 	oldMembers := 0
 	if old != nil {
 		oldMembers = len(old.Spec.Members)
 	}
 	switch {
-	case members > limit && members > oldMembers:
+	case !blueprint.AllowsMembers(members) && members > oldMembers:
 		errs = append(errs, field.Invalid(field.NewPath("spec", "members"), members, fmt.Sprintf(
 			"blueprint %s allows at most %d members; buurt teams stay small and grow by splitting into a second team",
 			blueprint.Name, limit)))
-	case members > limit:
+	case !blueprint.AllowsMembers(members):
 		warnings = append(warnings, fmt.Sprintf("the team has %d members and blueprint %s allows %d; split it into a second team",
 			members, blueprint.Name, limit))
-	case members == limit:
+	case !blueprint.AllowsMembers(members + 1):
 		warnings = append(warnings, fmt.Sprintf("the team has reached its limit of %d members (blueprint %s); "+
 			"a further colleague means splitting into a second team", limit, blueprint.Name))
 	}
