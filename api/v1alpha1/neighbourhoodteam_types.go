@@ -105,8 +105,9 @@ type TeamDatabase struct {
 // NeighbourhoodTeamStatus is the team's health roll-up.
 // +kubebuilder:validation:MinProperties=1
 type NeighbourhoodTeamStatus struct {
-	// conditions are Ready, NamespaceReady, AccessReady, DatabaseReady,
-	// AppsReady, CoachAssigned and SizeWithinLimit.
+	// conditions are Ready, NamespaceReady, AccessReady, QuotaReady,
+	// DatabaseReady, NetworkReady, AppsReady, CoachAssigned and
+	// SizeWithinLimit.
 	// +optional
 	// +listType=map
 	// +listMapKey=type

@@ -21,7 +21,7 @@ func setupControllers(mgr ctrl.Manager, namespace string) error {
 	if err := coach.NewReconciler(mgr).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the coach controller: %w", err)
 	}
-	if err := (&blueprint.Reconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+	if err := blueprint.NewReconciler(mgr).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the blueprint controller: %w", err)
 	}
 	return nil

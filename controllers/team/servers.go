@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -80,7 +81,9 @@ func (w *serverWatch) look(ctx context.Context) {
 		}
 		was, known := w.seen[name]
 		w.seen[name] = now
-		if known && was != now {
+		// A server first seen in trouble wakes its teams too: they may
+		// have been reconciled before the trouble began.
+		if (known && was != now) || (!known && !strings.HasSuffix(now, answers)) {
 			ctrl.LoggerFrom(ctx).Info("A shared server or its admin Secret changed; looking at its teams again", "secret", name)
 			w.wake(ctx, bySecret[name])
 		}
@@ -91,6 +94,9 @@ func (w *serverWatch) look(ctx context.Context) {
 		}
 	}
 }
+
+// answers ends the state of a server that answers.
+const answers = "/answers"
 
 // state is what can be seen of an admin Secret and its server, as a string
 // to compare: the Secret's content (hashed) and how the server answers. ok
@@ -122,7 +128,7 @@ func (w *serverWatch) state(ctx context.Context, name string) (state string, ok 
 	}
 	switch err := server.Ping(ctx); {
 	case err == nil:
-		return state + "/answers", true
+		return state + answers, true
 	case database.IsAuthenticationFailure(err):
 		return state + "/refuses-login", true
 	default:

@@ -145,7 +145,7 @@ func setSize(s *scope) {
 	team, blueprint := s.team, s.blueprint
 	members := len(team.Spec.Members)
 	team.Status.MemberCount = int32(members) //nolint:gosec // at most 50 members, bounded by the CRD
-	if members > int(blueprint.Spec.MaxMembers) {
+	if !blueprint.AllowsMembers(members) {
 		conditions.Set(&team.Status.Conditions, s.generation, teamsv1alpha1.SizeWithinLimitCondition, metav1.ConditionFalse,
 			teamsv1alpha1.TooManyMembersReason,
 			fmt.Sprintf("The team has %d members and its blueprint allows %d; buurt teams grow by splitting into a second team",

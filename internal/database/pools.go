@@ -32,7 +32,9 @@ func (p *Pools) Get(ctx context.Context, admin Admin) (*SharedServer, error) {
 	}
 	for other, s := range p.servers {
 		if other.Host == key.Host && other.Port == key.Port && other.User == key.User {
-			s.Close()
+			// Closing waits for connections in use to come back: not while
+			// every other team waits for this lock.
+			go s.Close()
 			delete(p.servers, other)
 		}
 	}

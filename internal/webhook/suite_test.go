@@ -24,7 +24,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
-	"github.com/buurt-dev/buurt/controllers/team"
 	"github.com/buurt-dev/buurt/internal/freeport"
 	"github.com/buurt-dev/buurt/internal/testenv"
 	buurtwebhook "github.com/buurt-dev/buurt/internal/webhook"
@@ -203,9 +202,6 @@ func startOperator(ctx context.Context) (ctrl.Manager, error) {
 		o.Controller.SkipNameValidation = ptr.To(true)
 	})
 	if err != nil {
-		return nil, err
-	}
-	if err := team.NewReconciler(mgr, testenv.OperatorNamespace).SetupWithManager(mgr); err != nil {
 		return nil, err
 	}
 	if err := buurtwebhook.EnsureCertSecret(ctx, env.Client, testenv.OperatorNamespace, certSecret); err != nil {

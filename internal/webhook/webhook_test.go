@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
+	"github.com/buurt-dev/buurt/internal/render"
 	"github.com/buurt-dev/buurt/internal/testenv"
 )
 
@@ -36,13 +37,20 @@ func members(n int) []teamsv1alpha1.Subject {
 	return out
 }
 
-// waitForSelfService waits until the team controller has given the team's
-// members their self-service role, so that RBAC lets anna edit the team.
+// waitForSelfService gives the team's members their self-service role, as
+// the team controller does (the same render functions), and waits until
+// RBAC lets c's user read the team: RBAC lets members edit their team, the
+// webhook decides what they may change.
 func waitForSelfService(t *testing.T, c client.Client, name string) *teamsv1alpha1.NeighbourhoodTeam {
 	t.Helper()
+	g := NewWithT(t)
+	ctx := context.Background()
 	team := &teamsv1alpha1.NeighbourhoodTeam{}
-	NewWithT(t).Eventually(func() error {
-		return c.Get(context.Background(), client.ObjectKey{Name: name}, team)
+	g.Expect(env.Client.Get(ctx, client.ObjectKey{Name: name}, team)).To(Succeed())
+	g.Expect(env.Client.Apply(ctx, render.SelfServiceClusterRole(team), client.FieldOwner("test"), client.ForceOwnership)).To(Succeed())
+	g.Expect(env.Client.Apply(ctx, render.SelfServiceClusterRoleBinding(team), client.FieldOwner("test"), client.ForceOwnership)).To(Succeed())
+	g.Eventually(func() error {
+		return c.Get(ctx, client.ObjectKey{Name: name}, team)
 	}).WithTimeout(timeout).Should(Succeed())
 	return team
 }
