@@ -124,7 +124,7 @@ func TestSilentServerHoldsUpNoOne(t *testing.T) {
 		team := &teamsv1alpha1.NeighbourhoodTeam{}
 		g.Expect(admin.Get(ctx, client.ObjectKey{Name: "silent-none"}, team)).To(Succeed())
 		ready(g, team)
-	}).WithTimeout(10 * time.Second).WithPolling(200 * time.Millisecond).Should(Succeed(),
+	}).WithTimeout(10*time.Second).WithPolling(200*time.Millisecond).Should(Succeed(),
 		"a team without a database is Ready within 10 s while the shared server is silent")
 	t.Logf("the team without a database was Ready %s after it was made", time.Since(created).Round(100*time.Millisecond))
 	for _, name := range shared {
@@ -132,7 +132,7 @@ func TestSilentServerHoldsUpNoOne(t *testing.T) {
 			team := &teamsv1alpha1.NeighbourhoodTeam{}
 			g.Expect(admin.Get(ctx, client.ObjectKey{Name: name}, team)).To(Succeed())
 			conditionIs(g, team, teamsv1alpha1.DatabaseReadyCondition, teamsv1alpha1.ServerUnreachableReason, metav1.ConditionUnknown)
-		}).WithTimeout(15*time.Second - time.Since(paused)).WithPolling(200 * time.Millisecond).Should(Succeed(),
+		}).WithTimeout(15*time.Second-time.Since(paused)).WithPolling(200*time.Millisecond).Should(Succeed(),
 			"team %s says within 15 s that its server does not answer", name)
 	}
 	t.Logf("every Shared team said ServerUnreachable %s after the server went silent", time.Since(paused).Round(100*time.Millisecond))
