@@ -241,30 +241,28 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 		return reconcile.Result{}, nil
 	}
 
-	phases := []phase{{teamsv1alpha1.NamespaceReadyCondition, r.reconcileNamespace}}
-	// Nothing is made inside a namespace that is not buurt's for this team.
-	inside := []phase{
-		{teamsv1alpha1.AccessReadyCondition, r.reconcileAccess},
-		{teamsv1alpha1.QuotaReadyCondition, r.reconcileQuota},
-		{teamsv1alpha1.DatabaseReadyCondition, r.reconcileDatabase},
-		{teamsv1alpha1.NetworkReadyCondition, r.reconcileNetwork},
-		{teamsv1alpha1.AppsReadyCondition, r.reconcileApps},
-	}
-	var errs []error
-	for i := 0; i < len(phases); i++ {
-		if err := phases[i].run(ctx, s); err != nil {
-			s.failed[phases[i].condition] = err
-			errs = append(errs, err)
-		}
-		if i == 0 && s.namespaceOwned {
-			phases = append(phases, inside...)
-		}
-	}
 	// Each phase runs even when one before it failed: what one part of the
 	// workspace cannot do must not stop the others from being kept.
-	if err := r.reconcileCoach(ctx, s); err != nil {
-		s.failed[teamsv1alpha1.CoachAssignedCondition] = err
-		errs = append(errs, err)
+	var errs []error
+	run := func(p phase) {
+		if err := p.run(ctx, s); err != nil {
+			s.failed[p.condition] = err
+			errs = append(errs, err)
+		}
 	}
+	run(phase{teamsv1alpha1.NamespaceReadyCondition, r.reconcileNamespace})
+	// Nothing is made inside a namespace that is not buurt's for this team.
+	if s.namespaceOwned {
+		for _, p := range []phase{
+			{teamsv1alpha1.AccessReadyCondition, r.reconcileAccess},
+			{teamsv1alpha1.QuotaReadyCondition, r.reconcileQuota},
+			{teamsv1alpha1.DatabaseReadyCondition, r.reconcileDatabase},
+			{teamsv1alpha1.NetworkReadyCondition, r.reconcileNetwork},
+			{teamsv1alpha1.AppsReadyCondition, r.reconcileApps},
+		} {
+			run(p)
+		}
+	}
+	run(phase{teamsv1alpha1.CoachAssignedCondition, r.reconcileCoach})
 	return reconcile.Result{RequeueAfter: s.requeueAfter}, errors.Join(errs...)
 }

@@ -41,18 +41,15 @@ func (r *Reconciler) adminConnection(ctx context.Context, s *scope) (admin datab
 		if !apierrors.IsNotFound(err) {
 			return admin, false, fmt.Errorf("failed to read admin Secret %s/%s: %w", r.Namespace, name, err)
 		}
-		s.found(teamsv1alpha1.DatabaseReadyCondition, cannotSee(s.team), teamsv1alpha1.AdminSecretMissingReason,
-			fmt.Sprintf("Secret %s/%s with the shared server's admin connection does not exist; "+
-				"create it with the keys host, port, user, password and sslmode%s", r.Namespace, name, kept(s.team)))
-		s.requeue(r.ServerRetry)
+		r.cannotSee(s, teamsv1alpha1.AdminSecretMissingReason, fmt.Sprintf(
+			"Secret %s/%s with the shared server's admin connection does not exist; "+
+				"create it with the keys host, port, user, password and sslmode", r.Namespace, name))
 		return admin, false, nil
 	}
 	admin, bad := parseAdmin(secret)
 	if bad != "" {
-		s.found(teamsv1alpha1.DatabaseReadyCondition, cannotSee(s.team), teamsv1alpha1.AdminSecretInvalidReason,
-			fmt.Sprintf("Secret %s/%s has no valid %q; it needs host, port, user, password and sslmode%s",
-				r.Namespace, name, bad, kept(s.team)))
-		s.requeue(r.ServerRetry)
+		r.cannotSee(s, teamsv1alpha1.AdminSecretInvalidReason, fmt.Sprintf(
+			"Secret %s/%s has no valid %q; it needs host, port, user, password and sslmode", r.Namespace, name, bad))
 		return admin, false, nil
 	}
 	return admin, true, nil
@@ -84,22 +81,19 @@ func parseAdmin(secret *corev1.Secret) (admin database.Admin, bad string) {
 	return admin, ""
 }
 
-// cannotSee is DatabaseReady's status while buurt cannot look at a team's
-// shared database: Unknown for one that exists, which buurt keeps as it is,
-// and False for one it has not made yet.
-func cannotSee(team *teamsv1alpha1.NeighbourhoodTeam) metav1.ConditionStatus {
-	if team.Status.Database != nil {
-		return metav1.ConditionUnknown
+// cannotSee records why buurt cannot look at the team's shared database,
+// and looks again after ServerRetry (the server watch wakes the team sooner
+// when it sees a change). DatabaseReady is Unknown for a database that
+// exists, which buurt keeps as it is and says so, and False for one it has
+// not made yet.
+func (r *Reconciler) cannotSee(s *scope, reason, message string) {
+	status := metav1.ConditionFalse
+	if s.team.Status.Database != nil {
+		status = metav1.ConditionUnknown
+		message += "; the team's database, its Secret and its network policy are kept as they are"
 	}
-	return metav1.ConditionFalse
-}
-
-// kept tells a team whose database exists that nothing was taken away.
-func kept(team *teamsv1alpha1.NeighbourhoodTeam) string {
-	if team.Status.Database != nil {
-		return "; the team's database, its Secret and its network policy are kept as they are"
-	}
-	return ""
+	s.found(teamsv1alpha1.DatabaseReadyCondition, status, reason, message)
+	s.requeue(r.ServerRetry)
 }
 
 // sharedServer is the pool of the blueprint's shared server, from its admin
@@ -112,9 +106,7 @@ func (r *Reconciler) sharedServer(ctx context.Context, s *scope) (*database.Shar
 	}
 	server, err := r.Databases.Get(ctx, admin)
 	if err != nil {
-		s.found(teamsv1alpha1.DatabaseReadyCondition, cannotSee(s.team), teamsv1alpha1.AdminSecretInvalidReason,
-			fmt.Sprintf("The admin Secret does not make a valid connection: %v%s", err, kept(s.team)))
-		s.requeue(r.ServerRetry)
+		r.cannotSee(s, teamsv1alpha1.AdminSecretInvalidReason, fmt.Sprintf("The admin Secret does not make a valid connection: %v", err))
 		return nil, admin, false, nil
 	}
 	return server, admin, true, nil
@@ -216,17 +208,11 @@ func (r *Reconciler) ensureShared(ctx context.Context, s *scope, server *databas
 // serverDown records a shared server that refused or did not answer.
 // Nothing the team has is taken away.
 func (r *Reconciler) serverDown(s *scope, admin database.Admin, err error) {
-	status := cannotSee(s.team)
-	reason, message := teamsv1alpha1.ServerUnreachableReason,
-		fmt.Sprintf("Shared database server %s:%s does not answer; buurt asks again%s", admin.Host, admin.Port, kept(s.team))
 	if database.IsAuthenticationFailure(err) {
-		reason, message = teamsv1alpha1.AuthenticationFailedReason,
-			fmt.Sprintf("Shared database server %s:%s refused the admin Secret's login; check its user and password%s",
-				admin.Host, admin.Port, kept(s.team))
+		r.cannotSee(s, teamsv1alpha1.AuthenticationFailedReason, fmt.Sprintf(
+			"Shared database server %s:%s refused the admin Secret's login; check its user and password", admin.Host, admin.Port))
+		return
 	}
-	s.found(teamsv1alpha1.DatabaseReadyCondition, status, reason, message)
-	// The server watch wakes the team within seconds of the server's
-	// return; this is the fallback, slow enough that a thousand teams on a
-	// server that is down cost little.
-	s.requeue(r.ServerRetry)
+	r.cannotSee(s, teamsv1alpha1.ServerUnreachableReason, fmt.Sprintf(
+		"Shared database server %s:%s does not answer; buurt asks again", admin.Host, admin.Port))
 }

@@ -37,6 +37,19 @@ func pause(t *testing.T) {
 	})
 }
 
+// silentServer is a pool to a silentListener, and how many connections the
+// listener took.
+func silentServer(t *testing.T) (*SharedServer, *atomic.Int32) {
+	t.Helper()
+	a := admin()
+	var accepted *atomic.Int32
+	a.Port, accepted = silentListener(t)
+	s, err := ConnectShared(context.Background(), a)
+	NewWithT(t).Expect(err).NotTo(HaveOccurred())
+	t.Cleanup(s.Close)
+	return s, accepted
+}
+
 // silentListener is a server that accepts connections and never speaks;
 // accepted counts the connections.
 func silentListener(t *testing.T) (port string, accepted *atomic.Int32) {
@@ -205,12 +218,7 @@ func TestSQLErrorsLeaveTheBreakerClosed(t *testing.T) {
 // and calls at the same time still get the failure.
 func TestSilentServerIsAskedOncePerQuietPeriod(t *testing.T) {
 	g := NewWithT(t)
-	a := admin()
-	var accepted *atomic.Int32
-	a.Port, accepted = silentListener(t)
-	s, err := ConnectShared(context.Background(), a)
-	g.Expect(err).NotTo(HaveOccurred())
-	t.Cleanup(s.Close)
+	s, accepted := silentServer(t)
 	const quiet = 200 * time.Millisecond
 	s.breaker.quiet = quiet
 
@@ -238,12 +246,7 @@ func TestSilentServerIsAskedOncePerQuietPeriod(t *testing.T) {
 // breaker stays closed and the next call asks.
 func TestCallersCancellationLeavesTheBreakerClosed(t *testing.T) {
 	g := NewWithT(t)
-	a := admin()
-	var accepted *atomic.Int32
-	a.Port, accepted = silentListener(t)
-	s, err := ConnectShared(context.Background(), a)
-	g.Expect(err).NotTo(HaveOccurred())
-	t.Cleanup(s.Close)
+	s, accepted := silentServer(t)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
