@@ -27,7 +27,7 @@ manifests: ## Generate CRDs, RBAC and the webhook configuration from the markers
 		output:rbac:artifacts:config=config/rbac output:webhook:artifacts:config=config/webhook
 	rm -f charts/buurt/crds/*.yaml
 	cp config/crd/bases/*.yaml charts/buurt/crds/
-	cp config/rbac/role.yaml config/rbac/team_roles.yaml charts/buurt/files/
+	cp config/rbac/role.yaml config/rbac/team_roles.yaml config/rbac/operator_team_role.yaml charts/buurt/files/
 	cp config/webhook/manifests.yaml charts/buurt/files/webhook.yaml
 
 .PHONY: generate

@@ -8,7 +8,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/klog/v2"
@@ -27,12 +26,17 @@ func (r *Reconciler) reconcileApps(ctx context.Context, s *scope) error {
 	set := render.Apps(team, s.blueprint, class != teamsv1alpha1.DatabaseClassNone)
 	opts := render.AppOptions{Dormant: team.Spec.Lifecycle == teamsv1alpha1.LifecycleDormant}
 	if render.UsesDatabase(set.Apps) {
-		secret := &corev1.Secret{}
-		err := r.Client.Get(ctx, client.ObjectKey{Namespace: team.NamespaceName(), Name: render.DatabaseSecretName(team)}, secret)
-		if err != nil && !apierrors.IsNotFound(err) {
-			return fmt.Errorf("failed to read the database Secret of team %s: %w", klog.KObj(team), err)
+		// The database phase read the Secret this pass, unless it could
+		// not get that far.
+		secret := s.databaseSecret
+		if secret == nil {
+			secret = &corev1.Secret{}
+			err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: team.NamespaceName(), Name: render.DatabaseSecretName(team)}, secret)
+			if client.IgnoreNotFound(err) != nil {
+				return fmt.Errorf("failed to read the database Secret of team %s: %w", klog.KObj(team), err)
+			}
 		}
-		if err == nil {
+		if secret.UID != "" {
 			opts.DatabaseSecretHash = render.SecretHash(secret.Data)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/metadata"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -59,6 +60,13 @@ type Reconciler struct {
 	// ServerWatchInterval is how often the server watch looks at each
 	// shared server and its admin Secret.
 	ServerWatchInterval time.Duration
+
+	// secrets watches the Secrets buurt made in each team namespace; nil
+	// until SetupWithManager.
+	secrets *secretWatch
+	// identity is who the operator runs as, for its RoleBinding in each
+	// team namespace.
+	identity identity
 }
 
 // NewReconciler wires a Reconciler to the manager's cached client, live
@@ -81,7 +89,9 @@ func NewReconciler(mgr ctrl.Manager, namespace string) *Reconciler {
 // +kubebuilder:rbac:groups=teams.buurt.dev,resources=teamblueprints,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch;create;patch
 // +kubebuilder:rbac:groups="",resources=resourcequotas;limitranges,verbs=get;list;watch;create;patch;delete
-// +kubebuilder:rbac:groups="",resources=secrets;serviceaccounts,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups="",namespace=buurt-system,resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=selfsubjectaccessreviews,verbs=create
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=get;list;watch;create;patch
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;patch;delete
@@ -90,7 +100,7 @@ func NewReconciler(mgr ctrl.Manager, namespace string) *Reconciler {
 // +kubebuilder:rbac:groups="",resources=persistentvolumes,verbs=get;patch
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=rolebindings;clusterroles;clusterrolebindings,verbs=get;list;watch;create;patch
-// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles,verbs=bind,resourceNames=buurt:team-member;buurt:coach
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles,verbs=bind,resourceNames=buurt:team-member;buurt:coach;buurt:operator-in-team
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // SetupWithManager registers the controller: it watches teams, the children
@@ -103,6 +113,14 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	watch := newServerWatch(r)
 	if err := mgr.Add(watch); err != nil {
 		return fmt.Errorf("failed to add the shared server watch: %w", err)
+	}
+	metadataClient, err := metadata.NewForConfigAndClient(mgr.GetConfig(), mgr.GetHTTPClient())
+	if err != nil {
+		return fmt.Errorf("failed to make a metadata client: %w", err)
+	}
+	r.secrets = newSecretWatch(metadataClient)
+	if err := mgr.Add(r.secrets); err != nil {
+		return fmt.Errorf("failed to add the team Secret watch: %w", err)
 	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&teamsv1alpha1.NeighbourhoodTeam{}).
@@ -119,6 +137,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// A coach's status says which teams it accepted.
 		Watches(&teamsv1alpha1.Coach{}, handler.EnqueueRequestsFromMapFunc(r.teamsOf(index.TeamCoach))).
 		WatchesRawSource(source.Channel(watch.events, &handler.TypedEnqueueRequestForObject[*teamsv1alpha1.NeighbourhoodTeam]{})).
+		WatchesRawSource(source.Channel(r.secrets.events, &handler.TypedEnqueueRequestForObject[*teamsv1alpha1.NeighbourhoodTeam]{})).
 		Complete(r)
 }
 
@@ -161,6 +180,9 @@ type scope struct {
 	namespace *string
 	database  **teamsv1alpha1.TeamDatabaseStatus
 	apps      *[]teamsv1alpha1.AppStatus
+	// databaseSecret is the team's database Secret as the database phase
+	// applied it this pass; nil when it did not get that far.
+	databaseSecret *corev1.Secret
 	// databasePort is the shared server's port, known once its admin Secret
 	// has been read this pass; 0 when it could not be, which keeps the
 	// policy that lets the team reach its server as it is.
@@ -206,6 +228,10 @@ type phase struct {
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ reconcile.Result, reterr error) {
 	team := &teamsv1alpha1.NeighbourhoodTeam{}
 	if err := r.Client.Get(ctx, req.NamespacedName, team); err != nil {
+		if apierrors.IsNotFound(err) {
+			team.Name = req.Name
+			r.secrets.forget(team.NamespaceName())
+		}
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
 	before := team.DeepCopy()

@@ -343,10 +343,10 @@ func TestUnchangedTeamWritesNothing(t *testing.T) {
 		g.Expect(writes.Load() - start).To(BeZero())
 	}).WithTimeout(timeout).Should(Succeed())
 	before = versions()
-	// The team, its namespace, members' binding, self-service role and
-	// binding, quota, limits, four network policies, the apps'
-	// ServiceAccount and the app's Deployment and Service.
-	g.Expect(before).To(HaveLen(14))
+	// The team, its namespace, the operator's and the members' bindings,
+	// self-service role and binding, quota, limits, four network policies,
+	// the apps' ServiceAccount and the app's Deployment and Service.
+	g.Expect(before).To(HaveLen(15))
 
 	start := writes.Load()
 	for range 10 {

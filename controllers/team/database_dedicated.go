@@ -40,11 +40,12 @@ func (r *Reconciler) reconcileDedicated(ctx context.Context, s *scope) error {
 	}
 	name := database.Name(team.Name)
 	applied := &corev1.Secret{}
-	if err := r.Applier.Apply(ctx, render.DatabaseSecret(team, render.Connection{
+	if err := r.Applier.ApplyOver(ctx, render.DatabaseSecret(team, render.Connection{
 		Host: render.DedicatedHost(team), Port: render.DedicatedPort, DBName: name, User: name, Password: password, SSLMode: "disable",
-	}), applied); err != nil {
+	}), secret, applied); err != nil {
 		return fmt.Errorf("failed to apply the database Secret of team %s: %w", klog.KObj(team), err)
 	}
+	s.databaseSecret = applied
 	if err := r.Applier.Apply(ctx, render.DedicatedService(team), &corev1.Service{}); err != nil {
 		return fmt.Errorf("failed to apply the database Service of team %s: %w", klog.KObj(team), err)
 	}

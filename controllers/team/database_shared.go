@@ -190,11 +190,12 @@ func (r *Reconciler) ensureShared(ctx context.Context, s *scope, server *databas
 			}
 		}
 		applied := &corev1.Secret{}
-		if err := r.Applier.Apply(ctx, render.DatabaseSecret(team, render.Connection{
+		if err := r.Applier.ApplyOver(ctx, render.DatabaseSecret(team, render.Connection{
 			Host: admin.Host, Port: admin.Port, DBName: name, User: name, Password: password, SSLMode: admin.SSLMode,
-		}), applied); err != nil {
+		}), secret, applied); err != nil {
 			return fmt.Errorf("failed to apply the database Secret of team %s: %w", klog.KObj(team), err)
 		}
+		s.databaseSecret = applied
 		// A Secret deleted (to rotate its password) after it was read was
 		// just made again from what was read: rotate as if it had not been
 		// read at all.

@@ -52,6 +52,9 @@ func (r *Reconciler) reconcileNamespace(ctx context.Context, s *scope) error {
 	if !exists {
 		r.Recorder.Eventf(team, ns, corev1.EventTypeNormal, "NamespaceCreated", "Reconcile", "Created namespace %s", name)
 	}
+	if err := r.reconcileOperatorAccess(ctx, team); err != nil {
+		return err
+	}
 	s.namespaceOwned = true
 	s.namespace = &name
 	s.found(teamsv1alpha1.NamespaceReadyCondition, metav1.ConditionTrue, teamsv1alpha1.ReconciledReason,

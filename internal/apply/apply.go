@@ -65,17 +65,10 @@ func newApplier(c client.Client, size int) *Applier {
 // object of desired's kind; it is read from the cache first, and the apply is
 // skipped when the cached object is the one the last identical apply made.
 func (a *Applier) Apply(ctx context.Context, desired runtime.ApplyConfiguration, live client.Object) error {
-	data, err := json.Marshal(desired)
+	hash, key, err := prepare(desired, live)
 	if err != nil {
-		return fmt.Errorf("failed to encode %T: %w", desired, err)
+		return err
 	}
-	hash := sha256.Sum256(data)
-	// The name and namespace come from the desired object itself.
-	if err := json.Unmarshal(data, live); err != nil {
-		return fmt.Errorf("failed to decode %T into %T: %w", desired, live, err)
-	}
-	key := keyOf(live)
-
 	current := live.DeepCopyObject().(client.Object)
 	switch err := a.client.Get(ctx, client.ObjectKeyFromObject(live), current); {
 	case err == nil:
@@ -85,7 +78,39 @@ func (a *Applier) Apply(ctx context.Context, desired runtime.ApplyConfiguration,
 	case !apierrors.IsNotFound(err):
 		return fmt.Errorf("failed to read %s: %w", key, err)
 	}
+	return a.send(ctx, desired, hash, key, live)
+}
 
+// ApplyOver is Apply for an object the caller has just read itself, as
+// current (empty when it does not exist), so that it is not read twice: a
+// Secret, which is never cached.
+func (a *Applier) ApplyOver(ctx context.Context, desired runtime.ApplyConfiguration, current, live client.Object) error {
+	hash, key, err := prepare(desired, live)
+	if err != nil {
+		return err
+	}
+	if current.GetResourceVersion() != "" && a.isKnown(key, result{resourceVersion: current.GetResourceVersion(), desiredHash: hash}) {
+		return copyInto(current, live)
+	}
+	return a.send(ctx, desired, hash, key, live)
+}
+
+// prepare hashes desired and fills live with its name and namespace, which
+// make the key of what is known of it.
+func prepare(desired runtime.ApplyConfiguration, live client.Object) ([sha256.Size]byte, string, error) {
+	data, err := json.Marshal(desired)
+	if err != nil {
+		return [sha256.Size]byte{}, "", fmt.Errorf("failed to encode %T: %w", desired, err)
+	}
+	if err := json.Unmarshal(data, live); err != nil {
+		return [sha256.Size]byte{}, "", fmt.Errorf("failed to decode %T into %T: %w", desired, live, err)
+	}
+	return sha256.Sum256(data), keyOf(live), nil
+}
+
+// send applies desired, fills live with the server's answer and remembers
+// it.
+func (a *Applier) send(ctx context.Context, desired runtime.ApplyConfiguration, hash [sha256.Size]byte, key string, live client.Object) error {
 	if err := a.client.Apply(ctx, desired, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
 		return fmt.Errorf("failed to apply %s: %w", key, err)
 	}

@@ -129,3 +129,28 @@ func TestPruneDeletesAndForgetsOnlyWhatTheOwnerControlsAndKeepDoesNotKeep(t *tes
 	apply(g, a, "pruned")
 	g.Expect(*applies).To(Equal(3))
 }
+
+func TestApplyOverSkipsOnlyWhatTheCallerReadAsLastApplied(t *testing.T) {
+	g := NewWithT(t)
+	a, c, applies := fakeApplier(10)
+	ctx := context.Background()
+
+	// Nothing read: the object is made.
+	first := &corev1.ServiceAccount{}
+	g.Expect(a.ApplyOver(ctx, serviceAccount("app"), &corev1.ServiceAccount{}, first)).To(Succeed())
+	g.Expect(*applies).To(Equal(1))
+
+	// What the caller read is what the last apply made: nothing is sent.
+	read := &corev1.ServiceAccount{}
+	g.Expect(c.Get(ctx, client.ObjectKeyFromObject(first), read)).To(Succeed())
+	live := &corev1.ServiceAccount{}
+	g.Expect(a.ApplyOver(ctx, serviceAccount("app"), read, live)).To(Succeed())
+	g.Expect(*applies).To(Equal(1))
+	g.Expect(live.ResourceVersion).To(Equal(first.ResourceVersion))
+
+	// Someone changed it since: the apply is sent.
+	read.Labels["edited"] = "by-hand"
+	g.Expect(c.Update(ctx, read)).To(Succeed())
+	g.Expect(a.ApplyOver(ctx, serviceAccount("app"), read, &corev1.ServiceAccount{})).To(Succeed())
+	g.Expect(*applies).To(Equal(2))
+}

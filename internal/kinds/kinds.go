@@ -11,14 +11,17 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// TeamChildren are the kinds a team owns (controller owner reference), new
-// empty objects on every call.
+// TeamChildren are the kinds a team owns (controller owner reference) that
+// the manager caches and the team controller watches, new empty objects on
+// every call. The team's Secrets are owned too, but never cached: the
+// operator may read Secrets only in team namespaces, not list them
+// cluster-wide (controllers/team/secrets.go).
 func TeamChildren() []client.Object {
 	return []client.Object{
 		&corev1.Namespace{},
 		&rbacv1.RoleBinding{}, &rbacv1.ClusterRole{}, &rbacv1.ClusterRoleBinding{},
 		&corev1.ResourceQuota{}, &corev1.LimitRange{},
-		&corev1.Secret{}, &corev1.Service{}, &corev1.ServiceAccount{},
+		&corev1.Service{}, &corev1.ServiceAccount{},
 		&appsv1.StatefulSet{}, &appsv1.Deployment{},
 		&networkingv1.Ingress{}, &networkingv1.NetworkPolicy{},
 	}

@@ -11,6 +11,15 @@ import (
 // blueprint's member role in their namespace.
 const MembersRoleBindingName = "buurt:members"
 
+// OperatorRoleName is the ClusterRole the operator binds itself to in each
+// team namespace (config/rbac/operator_team_role.yaml): the team's Secrets,
+// which its ClusterRole does not grant anywhere.
+const OperatorRoleName = "buurt:operator-in-team"
+
+// OperatorRoleBindingName is the RoleBinding that binds the operator to
+// OperatorRoleName in a team namespace.
+const OperatorRoleBindingName = "buurt:operator"
+
 // SelfServiceName is the name of a team's self-service ClusterRole and
 // ClusterRoleBinding.
 func SelfServiceName(team *teamsv1alpha1.NeighbourhoodTeam) string {
@@ -49,6 +58,23 @@ func SelfServiceClusterRoleBinding(team *teamsv1alpha1.NeighbourhoodTeam) *rbacv
 		WithOwnerReferences(ownerReference(team)).
 		WithRoleRef(clusterRoleRef(SelfServiceName(team))).
 		WithSubjects(subjects(team.Spec.Members)...)
+}
+
+// OperatorRoleBinding binds the operator, as subject, to OperatorRoleName in
+// the team's namespace.
+func OperatorRoleBinding(team *teamsv1alpha1.NeighbourhoodTeam, subject rbacv1.Subject) *rbacv1ac.RoleBindingApplyConfiguration {
+	s := rbacv1ac.Subject().WithKind(subject.Kind).WithName(subject.Name)
+	if subject.APIGroup != "" {
+		s.WithAPIGroup(subject.APIGroup)
+	}
+	if subject.Namespace != "" {
+		s.WithNamespace(subject.Namespace)
+	}
+	return rbacv1ac.RoleBinding(OperatorRoleBindingName, team.NamespaceName()).
+		WithLabels(Labels(team)).
+		WithOwnerReferences(ownerReference(team)).
+		WithRoleRef(clusterRoleRef(OperatorRoleName)).
+		WithSubjects(s)
 }
 
 func clusterRoleRef(name string) *rbacv1ac.RoleRefApplyConfiguration {

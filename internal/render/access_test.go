@@ -45,3 +45,26 @@ func TestSelfService(t *testing.T) {
 		Subjects:   wantSubjects,
 	}))
 }
+
+func TestOperatorRoleBinding(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		subject rbacv1.Subject
+	}{
+		{"the operator's ServiceAccount", rbacv1.Subject{Kind: "ServiceAccount", Namespace: "buurt-system", Name: "buurt-controller-manager"}},
+		{"the user of a kubeconfig", rbacv1.Subject{Kind: "User", APIGroup: "rbac.authorization.k8s.io", Name: "dev"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			got := typed[rbacv1.RoleBinding](g, render.OperatorRoleBinding(team(user("anna@care.example.org")), tc.subject))
+			g.Expect(got).To(Equal(rbacv1.RoleBinding{
+				TypeMeta: metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
+				ObjectMeta: metav1.ObjectMeta{
+					Name: "buurt:operator", Namespace: "team-north-riverside", Labels: wantLabels, OwnerReferences: wantOwner,
+				},
+				RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "buurt:operator-in-team"},
+				Subjects: []rbacv1.Subject{tc.subject},
+			}))
+		})
+	}
+}

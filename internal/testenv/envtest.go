@@ -159,7 +159,7 @@ func InstallOperatorRBAC(ctx context.Context, c client.Client) error {
 	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: OperatorNamespace}}); err != nil {
 		return err
 	}
-	for _, file := range []string{"config/rbac/role.yaml", "config/rbac/team_roles.yaml"} {
+	for _, file := range []string{"config/rbac/role.yaml", "config/rbac/team_roles.yaml", "config/rbac/operator_team_role.yaml"} {
 		if err := CreateFromFile(ctx, c, filepath.Join(root, file)); err != nil {
 			return err
 		}

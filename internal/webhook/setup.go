@@ -53,7 +53,7 @@ type Options struct {
 // +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations,verbs=get;list;watch;update
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
 // +kubebuilder:rbac:groups=teams.buurt.dev,resources=neighbourhoodteams,verbs=manage
-// +kubebuilder:rbac:groups="",namespace=buurt-system,resources=secrets,verbs=update
+// +kubebuilder:rbac:groups="",namespace=buurt-system,resources=secrets,verbs=create;update
 
 // Webhooks are buurt's admission webhooks and the certificate they serve.
 type Webhooks struct {

@@ -69,6 +69,7 @@ func TestDefaultInstallation(t *testing.T) {
 	g.Expect(names(objects)).To(Equal([]string{
 		"ClusterRole buurt-manager",
 		"ClusterRole buurt:coach",
+		"ClusterRole buurt:operator-in-team",
 		"ClusterRole buurt:platform-engineer",
 		"ClusterRole buurt:team-member",
 		"ClusterRoleBinding buurt-manager",
