@@ -93,8 +93,15 @@ func InstallOperator(ctx context.Context, c client.Client, admin *rest.Config, r
 	}}), client.FieldOwner(fieldOwner), client.ForceOwnership); err != nil {
 		return nil, err
 	}
-	for _, file := range []string{"role.yaml", "team_roles.yaml", "operator_bindings.yaml"} {
-		if err := ApplyFile(ctx, c, filepath.Join(root, "config", "rbac", file), func(u *unstructured.Unstructured) {
+	files, err := filepath.Glob(filepath.Join(root, "config", "rbac", "*.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	for _, file := range files {
+		if filepath.Base(file) == "kustomization.yaml" {
+			continue
+		}
+		if err := ApplyFile(ctx, c, file, func(u *unstructured.Unstructured) {
 			if u.GetKind() == "Role" || u.GetKind() == "RoleBinding" || u.GetKind() == "ServiceAccount" {
 				u.SetNamespace(OperatorNamespace)
 			}
@@ -102,7 +109,28 @@ func InstallOperator(ctx context.Context, c client.Client, admin *rest.Config, r
 			return nil, err
 		}
 	}
+	if err := installPolicies(ctx, c, root); err != nil {
+		return nil, err
+	}
 	return ServiceAccountConfig(ctx, admin, OperatorNamespace, OperatorServiceAccount, ttl)
+}
+
+// installPolicies applies the admission policies an installation ships
+// (config/policies).
+func installPolicies(ctx context.Context, c client.Client, root string) error {
+	files, err := filepath.Glob(filepath.Join(root, "config", "policies", "*.yaml"))
+	if err != nil {
+		return err
+	}
+	for _, file := range files {
+		if filepath.Base(file) == "kustomization.yaml" {
+			continue
+		}
+		if err := ApplyFile(ctx, c, file); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ServiceAccountConfig is a client configuration that authenticates as the

@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
@@ -40,6 +41,17 @@ func waitForWebhooks(ctx context.Context) error {
 		time.Sleep(200 * time.Millisecond)
 		_ = admin.Get(ctx, client.ObjectKeyFromObject(probe), probe)
 	}
+}
+
+// as is a client that impersonates user with groups, through the cluster
+// admin's configuration.
+func as(t *testing.T, user string, groups ...string) client.Client {
+	t.Helper()
+	cfg := rest.CopyConfig(adminConfig)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: user, Groups: groups}
+	c, err := client.New(cfg, client.Options{Scheme: testenv.Scheme})
+	NewWithT(t).Expect(err).NotTo(HaveOccurred())
+	return c
 }
 
 func newTeam(name, blueprint string, members ...teamsv1alpha1.Subject) *teamsv1alpha1.NeighbourhoodTeam {

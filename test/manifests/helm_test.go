@@ -11,6 +11,7 @@ import (
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/yaml"
@@ -129,4 +130,32 @@ func TestChartRendersWhatTheAPIServerAccepts(t *testing.T) {
 			g.Expect(err).NotTo(HaveOccurred(), "%s: %s %s", name, o.GetKind(), o.GetName())
 		}
 	}
+}
+
+// TestChartDefaultQuotaBoundsEverythingATeamCanUse checks the default
+// blueprint's quota: compute, storage (ephemeral too), object counts, and no
+// NodePort or LoadBalancer Services; and that its limits give a container
+// that says nothing the ephemeral storage the quota asks every pod to state.
+// Helm's own template is the operator's: the samples say the same.
+func TestChartDefaultQuotaBoundsEverythingATeamCanUse(t *testing.T) {
+	g := NewWithT(t)
+	bp := typed[teamsv1alpha1.TeamBlueprint](g, template(t), "TeamBlueprint", "default")
+	g.Expect(bp.Spec.Quota.Base).To(HaveLen(12))
+	for name, want := range map[corev1.ResourceName]string{
+		"requests.cpu": "2", "requests.memory": "4Gi", "requests.storage": "20Gi",
+		"requests.ephemeral-storage": "10Gi", "limits.ephemeral-storage": "20Gi",
+		"pods": "20", "services": "10", "secrets": "20", "configmaps": "20", "persistentvolumeclaims": "10",
+		"services.nodeports": "0", "services.loadbalancers": "0",
+	} {
+		g.Expect(bp.Spec.Quota.Base).To(HaveKeyWithValue(name, resource.MustParse(want)), name)
+	}
+	g.Expect(bp.Spec.Limits.DefaultRequest).To(HaveKeyWithValue(corev1.ResourceEphemeralStorage, resource.MustParse("100Mi")))
+	g.Expect(bp.Spec.Limits.Default).To(HaveKeyWithValue(corev1.ResourceEphemeralStorage, resource.MustParse("1Gi")))
+
+	sample := &teamsv1alpha1.TeamBlueprint{}
+	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "samples", "teams_v1alpha1_teamblueprint.yaml"))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(yaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096).Decode(sample)).To(Succeed())
+	g.Expect(sample.Spec.Quota).To(Equal(bp.Spec.Quota))
+	g.Expect(sample.Spec.Limits).To(Equal(bp.Spec.Limits))
 }

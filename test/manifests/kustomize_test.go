@@ -84,6 +84,8 @@ func TestDefaultInstallation(t *testing.T) {
 		"RoleBinding buurt-system/buurt-manager",
 		"Service buurt-system/buurt-webhook-service",
 		"ServiceAccount buurt-system/buurt-controller-manager",
+		"ValidatingAdmissionPolicy buurt-operator-bounds",
+		"ValidatingAdmissionPolicyBinding buurt-operator-bounds",
 		"ValidatingWebhookConfiguration buurt-validating-webhook-configuration",
 	}))
 
