@@ -47,39 +47,13 @@ func (r *Reconciler) adminConnection(ctx context.Context, s *scope) (admin datab
 				"create it with the keys host, port, user, password and sslmode", r.Namespace, name))
 		return admin, false, nil
 	}
-	admin, bad := parseAdmin(secret)
+	admin, bad := database.ParseAdmin(secret.Data)
 	if bad != "" {
 		r.cannotSee(s, teamsv1alpha1.AdminSecretInvalidReason, fmt.Sprintf(
 			"Secret %s/%s has no valid %q; it needs host, port, user, password and sslmode", r.Namespace, name, bad))
 		return admin, false, nil
 	}
 	return admin, true, nil
-}
-
-// parseAdmin reads an admin Secret; bad names the first key, in a fixed
-// order, that is missing or not valid.
-func parseAdmin(secret *corev1.Secret) (admin database.Admin, bad string) {
-	get := func(key, fallback string) string {
-		if v := string(secret.Data[key]); v != "" {
-			return v
-		}
-		return fallback
-	}
-	admin = database.Admin{Host: get("host", ""), Port: get("port", "5432"), User: get("user", ""),
-		Password: get("password", ""), SSLMode: get("sslmode", "require")}
-	port, err := strconv.Atoi(admin.Port)
-	for _, check := range []struct {
-		key string
-		bad bool
-	}{
-		{"host", admin.Host == ""}, {"port", err != nil || port < 1 || port > 65535},
-		{"user", admin.User == ""}, {"password", admin.Password == ""},
-	} {
-		if check.bad {
-			return admin, check.key
-		}
-	}
-	return admin, ""
 }
 
 // cannotSee records why buurt cannot look at the team's shared database,

@@ -25,6 +25,32 @@ type Admin struct {
 	SSLMode  string
 }
 
+// ParseAdmin reads an admin Secret's data; bad names the first key, in a
+// fixed order, that is missing or not valid.
+func ParseAdmin(data map[string][]byte) (admin Admin, bad string) {
+	get := func(key, fallback string) string {
+		if v := string(data[key]); v != "" {
+			return v
+		}
+		return fallback
+	}
+	admin = Admin{Host: get("host", ""), Port: get("port", "5432"), User: get("user", ""),
+		Password: get("password", ""), SSLMode: get("sslmode", "require")}
+	port, err := strconv.Atoi(admin.Port)
+	for _, check := range []struct {
+		key string
+		bad bool
+	}{
+		{"host", admin.Host == ""}, {"port", err != nil || port < 1 || port > 65535},
+		{"user", admin.User == ""}, {"password", admin.Password == ""},
+	} {
+		if check.bad {
+			return admin, check.key
+		}
+	}
+	return admin, ""
+}
+
 // Pool limits and deadlines for one shared server: a few connections serve
 // every team, and no call waits on the server for more than a few seconds,
 // since a server that hangs would otherwise hold every worker. A deadline
@@ -148,12 +174,12 @@ type ConflictError struct {
 type Whose int
 
 const (
-	// NotBuurts: someone else made it (or buurt made a database of that
-	// name for a role that is not its owner).
+	// NotBuurts means someone else made it (or buurt made a database of
+	// that name for a role that is not its owner).
 	NotBuurts Whose = iota
-	// AnotherTeams: buurt made the role for another team.
+	// AnotherTeams means buurt made the role for another team.
 	AnotherTeams
-	// Ambiguous: several roles are marked as the team's; only someone with
+	// Ambiguous means several roles are marked as the team's; only someone with
 	// CREATEROLE on the server can have marked the others.
 	Ambiguous
 )
