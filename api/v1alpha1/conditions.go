@@ -41,6 +41,14 @@ const (
 
 	// AtCapacityCondition is True on a coach who supports maxTeams teams.
 	AtCapacityCondition = "AtCapacity"
+
+	// DatabaseServerHardenedCondition is on a blueprint that names a shared
+	// database server: True when the server's admin has revoked CONNECT on
+	// its maintenance databases (postgres, template1) from PUBLIC, so a
+	// team's role can connect to its own database only. It is a warning
+	// about a server buurt does not own and not part of the blueprint's
+	// Ready: teams are provisioned either way.
+	DatabaseServerHardenedCondition = "DatabaseServerHardened"
 )
 
 // Condition reasons.
@@ -116,6 +124,15 @@ const (
 	// name exists on the shared server and buurt did not make it for this
 	// team; buurt never takes one over.
 	DatabaseConflictReason = "DatabaseConflict"
+
+	// PublicCanConnectReason: every role on the shared server, every
+	// team's included, may connect to a maintenance database; the message
+	// names them and the SQL that fixes it.
+	PublicCanConnectReason = "PublicCanConnect"
+
+	// PublicConnectRevokedReason: only roles granted CONNECT may connect to
+	// the shared server's maintenance databases.
+	PublicConnectRevokedReason = "PublicConnectRevoked"
 
 	// ProvisionedReason: the team's database and its Secret exist.
 	ProvisionedReason = "Provisioned"

@@ -15,13 +15,14 @@ import (
 // under internal/ depends on controllers/. namespace is the operator's own
 // namespace.
 func setupControllers(mgr ctrl.Manager, namespace string) error {
-	if err := team.NewReconciler(mgr, namespace).SetupWithManager(mgr); err != nil {
+	teams := team.NewReconciler(mgr, namespace)
+	if err := teams.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the team controller: %w", err)
 	}
 	if err := coach.NewReconciler(mgr).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the coach controller: %w", err)
 	}
-	if err := blueprint.NewReconciler(mgr).SetupWithManager(mgr); err != nil {
+	if err := blueprint.NewReconciler(mgr, namespace, teams.Databases).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the blueprint controller: %w", err)
 	}
 	return nil

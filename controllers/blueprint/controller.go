@@ -5,6 +5,7 @@ package blueprint
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -14,23 +15,44 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
+	"github.com/buurt-dev/buurt/internal/database"
 	"github.com/buurt-dev/buurt/internal/index"
 	"github.com/buurt-dev/buurt/internal/patch"
 )
 
-// Reconciler writes each blueprint's status from the cache.
+// Reconciler writes each blueprint's status from the cache, and from a
+// look at its shared database server.
 type Reconciler struct {
 	// Client reads through the manager's cache.
 	Client client.Client
+	// APIReader reads past the cache: admin Secrets are not buurt's and not
+	// in it.
+	APIReader client.Reader
 	// Recorder records Events on blueprints.
 	Recorder recorder.EventRecorder
+	// Namespace is the operator's own namespace, the only one it reads
+	// shared database admin Secrets from.
+	Namespace string
+	// Databases holds the connection pools to shared database servers,
+	// shared with the team controller.
+	Databases *database.Pools
+	// HardeningInterval is how often a shared server is asked whether
+	// PUBLIC may connect to its maintenance databases.
+	HardeningInterval time.Duration
+
+	checks hardeningChecks
 }
 
-// NewReconciler wires a Reconciler to the manager.
-func NewReconciler(mgr ctrl.Manager) *Reconciler {
+// NewReconciler wires a Reconciler to the manager, the operator's namespace
+// and the team controller's database pools.
+func NewReconciler(mgr ctrl.Manager, namespace string, databases *database.Pools) *Reconciler {
 	return &Reconciler{
-		Client:   mgr.GetClient(),
-		Recorder: mgr.GetEventRecorder("buurt"),
+		Client:            mgr.GetClient(),
+		APIReader:         mgr.GetAPIReader(),
+		Recorder:          mgr.GetEventRecorder("buurt"),
+		Namespace:         namespace,
+		Databases:         databases,
+		HardeningInterval: 5 * time.Minute,
 	}
 }
 
@@ -38,6 +60,7 @@ func NewReconciler(mgr ctrl.Manager) *Reconciler {
 // +kubebuilder:rbac:groups=teams.buurt.dev,resources=teamblueprints/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=teams.buurt.dev,resources=neighbourhoodteams,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 
 // SetupWithManager registers the controller; teams map to their blueprint,
 // on every change of their status too, since the blueprint reports their
@@ -54,7 +77,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 }
 
 // Reconcile counts the blueprint's teams and says which are over its member
-// limit and which the apiserver refused the quota or limits made from it.
+// limit and which the apiserver refused the quota or limits made from it;
+// for a blueprint with a shared database server, whether the server keeps
+// teams out of its maintenance databases, looked at again after
+// HardeningInterval.
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	blueprint := &teamsv1alpha1.TeamBlueprint{}
 	if err := r.Client.Get(ctx, req.NamespacedName, blueprint); err != nil {
@@ -66,9 +92,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	}
 	before := blueprint.DeepCopy()
 	setStatus(blueprint, teams.Items)
+	found := r.hardening(ctx, blueprint)
+	setHardening(blueprint, found)
 	if err := patch.Status(ctx, r.Client, before, blueprint); err != nil {
 		return reconcile.Result{}, err
 	}
 	r.recordTransitions(before, blueprint)
-	return reconcile.Result{}, nil
+	if found == nil {
+		return reconcile.Result{}, nil
+	}
+	// The server is outside the cluster: nothing wakes the blueprint when
+	// its admin changes it.
+	return reconcile.Result{RequeueAfter: r.HardeningInterval}, nil
 }

@@ -16,10 +16,15 @@ import (
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
 	"github.com/buurt-dev/buurt/controllers/blueprint"
+	"github.com/buurt-dev/buurt/internal/database"
 	"github.com/buurt-dev/buurt/internal/testenv"
+	"github.com/buurt-dev/buurt/internal/testpg"
 )
 
-var env *testenv.Env
+var (
+	env *testenv.Env
+	pg  *testpg.Server
+)
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
@@ -32,6 +37,11 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer func() { _ = env.Stop() }()
+	if pg, err = testpg.Start(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = pg.Stop() }()
 	if err := testenv.InstallOperatorRBAC(context.Background(), env.Client); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -41,7 +51,11 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if err := blueprint.NewReconciler(mgr).SetupWithManager(mgr); err != nil {
+	pools := database.NewPools()
+	defer pools.Close()
+	r := blueprint.NewReconciler(mgr, testenv.OperatorNamespace, pools)
+	r.HardeningInterval = time.Second
+	if err := r.SetupWithManager(mgr); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

@@ -73,15 +73,21 @@ func refused(teams []string, reason string) string {
 }
 
 // recordTransitions records a Warning Event when the blueprint's Ready
-// condition becomes Rejected: a blueprint every team's quota or limits fail
-// on is worth a notice once, not on every reconcile.
+// condition becomes Rejected, and when its shared server is found to let
+// every role into its maintenance databases: worth a notice once, not on
+// every reconcile.
 func (r *Reconciler) recordTransitions(before, after *teamsv1alpha1.TeamBlueprint) {
-	now := meta.FindStatusCondition(after.Status.Conditions, teamsv1alpha1.ReadyCondition)
-	was := meta.FindStatusCondition(before.Status.Conditions, teamsv1alpha1.ReadyCondition)
-	if now == nil || now.Reason != teamsv1alpha1.RejectedReason || (was != nil && was.Reason == teamsv1alpha1.RejectedReason) {
-		return
+	for _, watched := range []struct{ conditionType, reason string }{
+		{teamsv1alpha1.ReadyCondition, teamsv1alpha1.RejectedReason},
+		{teamsv1alpha1.DatabaseServerHardenedCondition, teamsv1alpha1.PublicCanConnectReason},
+	} {
+		now := meta.FindStatusCondition(after.Status.Conditions, watched.conditionType)
+		was := meta.FindStatusCondition(before.Status.Conditions, watched.conditionType)
+		if now == nil || now.Reason != watched.reason || (was != nil && was.Reason == watched.reason) {
+			continue
+		}
+		r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, watched.reason, "Reconcile", "%s", note(now.Message))
 	}
-	r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, teamsv1alpha1.RejectedReason, "Reconcile", "%s", note(now.Message))
 }
 
 // note is s, cut to what the apiserver takes as an Event's note.

@@ -104,3 +104,16 @@ func TestNoteFitsAnEvent(t *testing.T) {
 	g.Expect(note(long)).To(Equal(strings.Repeat("a", maxNoteLength-4) + "…"))
 	g.Expect(len(note(long))).To(BeNumerically("<=", maxNoteLength))
 }
+
+func TestSetHardening(t *testing.T) {
+	g := NewWithT(t)
+	blueprint := &teamsv1alpha1.TeamBlueprint{ObjectMeta: metav1.ObjectMeta{Name: "bp", Generation: 4}}
+	setHardening(blueprint, &hardening{metav1.ConditionFalse, teamsv1alpha1.PublicCanConnectReason, "open"})
+	g.Expect(blueprint.Status.Conditions).To(HaveExactElements(metav1.Condition{
+		Type: teamsv1alpha1.DatabaseServerHardenedCondition, Status: metav1.ConditionFalse, Reason: teamsv1alpha1.PublicCanConnectReason,
+		Message: "open", ObservedGeneration: 4, LastTransitionTime: blueprint.Status.Conditions[0].LastTransitionTime,
+	}))
+	// A blueprint that no longer names a shared server says nothing about one.
+	setHardening(blueprint, nil)
+	g.Expect(blueprint.Status.Conditions).To(BeEmpty())
+}

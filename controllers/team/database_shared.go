@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
@@ -46,39 +47,13 @@ func (r *Reconciler) adminConnection(ctx context.Context, s *scope) (admin datab
 				"create it with the keys host, port, user, password and sslmode", r.Namespace, name))
 		return admin, false, nil
 	}
-	admin, bad := parseAdmin(secret)
+	admin, bad := database.ParseAdmin(secret.Data)
 	if bad != "" {
 		r.cannotSee(s, teamsv1alpha1.AdminSecretInvalidReason, fmt.Sprintf(
 			"Secret %s/%s has no valid %q; it needs host, port, user, password and sslmode", r.Namespace, name, bad))
 		return admin, false, nil
 	}
 	return admin, true, nil
-}
-
-// parseAdmin reads an admin Secret; bad names the first key, in a fixed
-// order, that is missing or not valid.
-func parseAdmin(secret *corev1.Secret) (admin database.Admin, bad string) {
-	get := func(key, fallback string) string {
-		if v := string(secret.Data[key]); v != "" {
-			return v
-		}
-		return fallback
-	}
-	admin = database.Admin{Host: get("host", ""), Port: get("port", "5432"), User: get("user", ""),
-		Password: get("password", ""), SSLMode: get("sslmode", "require")}
-	port, err := strconv.Atoi(admin.Port)
-	for _, check := range []struct {
-		key string
-		bad bool
-	}{
-		{"host", admin.Host == ""}, {"port", err != nil || port < 1 || port > 65535},
-		{"user", admin.User == ""}, {"password", admin.Password == ""},
-	} {
-		if check.bad {
-			return admin, check.key
-		}
-	}
-	return admin, ""
 }
 
 // cannotSee records why buurt cannot look at the team's shared database,
@@ -129,25 +104,25 @@ func (r *Reconciler) reconcileShared(ctx context.Context, s *scope) error {
 	ctx, cancel := context.WithTimeout(ctx, sharedPhaseTimeout)
 	defer cancel()
 	if err := server.Ping(ctx); err != nil {
-		r.serverDown(s, admin, err)
+		r.serverDown(ctx, s, admin, err)
 		return nil
 	}
 
-	name := database.Name(team.Name)
-	err = r.ensureShared(ctx, s, server, name, admin)
+	tenant, err := server.Tenant(ctx, team.Name)
+	if err == nil {
+		err = r.ensureShared(ctx, s, server, tenant, admin)
+	}
 	switch conflict := (*database.ConflictError)(nil); {
 	case errors.As(err, &conflict):
-		s.found(teamsv1alpha1.DatabaseReadyCondition, metav1.ConditionFalse, teamsv1alpha1.DatabaseConflictReason,
-			fmt.Sprintf("The %s %s on %s:%s was not made by buurt for this team, and buurt does not take it over; "+
-				"give the team another name", conflict.Object, name, admin.Host, admin.Port))
-		s.requeue(r.ServerRetry)
+		r.conflicted(ctx, s, admin, conflict)
 		return nil
-	case database.IsUnreachable(err) || database.IsAuthenticationFailure(err):
-		r.serverDown(s, admin, err)
+	case database.IsServerError(err):
+		r.serverDown(ctx, s, admin, err)
 		return nil
 	case err != nil:
 		return err
 	}
+	name := tenant.Name
 	provisioned := &teamsv1alpha1.TeamDatabaseStatus{
 		Class: teamsv1alpha1.DatabaseClassShared, Name: name, SecretName: render.DatabaseSecretName(team),
 	}
@@ -160,8 +135,8 @@ func (r *Reconciler) reconcileShared(ctx context.Context, s *scope) error {
 // ensureShared makes the team's role and database and the Secret with the
 // password. The Secret is the source of truth for the password; without it,
 // a new one is made and set on the role.
-func (r *Reconciler) ensureShared(ctx context.Context, s *scope, server *database.SharedServer, name string, admin database.Admin) error {
-	team := s.team
+func (r *Reconciler) ensureShared(ctx context.Context, s *scope, server *database.SharedServer, tenant database.Tenant, admin database.Admin) error {
+	team, name := s.team, tenant.Name
 	// Read past the cache: a Secret just deleted to rotate a password must
 	// not come back from a stale cache with the old one.
 	secret := &corev1.Secret{}
@@ -181,7 +156,7 @@ func (r *Reconciler) ensureShared(ctx context.Context, s *scope, server *databas
 		if err != nil {
 			return err
 		}
-		if err := server.Ensure(ctx, database.Tenant{Name: name, Team: team.Name}, verifier); err != nil {
+		if err := server.Ensure(ctx, tenant, verifier); err != nil {
 			return fmt.Errorf("failed to provision the database of team %s: %w", klog.KObj(team), err)
 		}
 		if rotate {
@@ -206,14 +181,54 @@ func (r *Reconciler) ensureShared(ctx context.Context, s *scope, server *databas
 	}
 }
 
-// serverDown records a shared server that refused or did not answer.
-// Nothing the team has is taken away.
-func (r *Reconciler) serverDown(s *scope, admin database.Admin, err error) {
-	if database.IsAuthenticationFailure(err) {
+// serverDown records a shared server that refused or did not answer, in
+// buurt's own words: the server's text can name its admin user, which is
+// none of a team's business, so only the operator's log has it. Nothing the
+// team has is taken away.
+func (r *Reconciler) serverDown(ctx context.Context, s *scope, admin database.Admin, err error) {
+	where := admin.Host + ":" + admin.Port
+	switch {
+	case database.IsAuthenticationFailure(err):
 		r.cannotSee(s, teamsv1alpha1.AuthenticationFailedReason, fmt.Sprintf(
-			"Shared database server %s:%s refused the admin Secret's login; check its user and password", admin.Host, admin.Port))
-		return
+			"Shared database server %s refused the admin Secret's login; check its user and password", where))
+	case database.IsUnreachable(err):
+		r.cannotSee(s, teamsv1alpha1.ServerUnreachableReason, fmt.Sprintf(
+			"Shared database server %s does not answer; buurt asks again", where))
+	default:
+		ctrl.LoggerFrom(ctx).Error(err, "The shared database server refused the team's database", "server", where)
+		r.cannotSee(s, teamsv1alpha1.DatabaseUnavailableReason, fmt.Sprintf(
+			"Shared database server %s %s; the operator's log has the server's words", where, database.Explain(err)))
 	}
-	r.cannotSee(s, teamsv1alpha1.ServerUnreachableReason, fmt.Sprintf(
-		"Shared database server %s:%s does not answer; buurt asks again", admin.Host, admin.Port))
+}
+
+// conflicted records that the name buurt gives the team's database is taken
+// on the server. The status does not name what holds it (it may be the
+// admin user); the operator's log does.
+func (r *Reconciler) conflicted(ctx context.Context, s *scope, admin database.Admin, conflict *database.ConflictError) {
+	ctrl.LoggerFrom(ctx).Info("The team's database name is taken on the shared server", "server", admin.Host+":"+admin.Port,
+		"conflict", conflict.Error())
+	s.found(teamsv1alpha1.DatabaseReadyCondition, metav1.ConditionFalse, teamsv1alpha1.DatabaseConflictReason,
+		fmt.Sprintf("Shared database server %s:%s %s, and buurt does not take it over; %s",
+			admin.Host, admin.Port, conflictWords(conflict), conflictFix(conflict)))
+	s.requeue(r.ServerRetry)
+}
+
+// conflictWords says what holds the team's database name, without naming
+// it.
+func conflictWords(conflict *database.ConflictError) string {
+	switch conflict.Whose {
+	case database.AnotherTeams:
+		return "has a role of the name buurt gives this team's database, made by buurt for another team"
+	case database.Ambiguous:
+		return "has several roles marked as this team's database"
+	}
+	return fmt.Sprintf("has a %s of the name buurt gives this team's database that buurt did not make for this team", conflict.Object)
+}
+
+// conflictFix says what to do about it.
+func conflictFix(conflict *database.ConflictError) string {
+	if conflict.Whose == database.Ambiguous {
+		return "the server's admin should remove the mark (COMMENT ON ROLE) from all but this team's role; the operator's log names them"
+	}
+	return "give the team another name; the operator's log names the " + conflict.Object
 }

@@ -79,6 +79,21 @@ func expectSecretNowhere(g Gomega, tm *teamsv1alpha1.NeighbourhoodTeam, password
 	g.Expect(logs.String()).NotTo(ContainSubstring(password))
 }
 
+// expectNotShown searches the team's status and its Events for what its
+// members must not read.
+func expectNotShown(g Gomega, tm *teamsv1alpha1.NeighbourhoodTeam, hidden string) {
+	status, err := json.Marshal(tm.Status)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(string(status)).NotTo(ContainSubstring(hidden))
+	events := &eventsv1.EventList{}
+	g.Expect(env.Client.List(context.Background(), events)).To(Succeed())
+	for _, e := range events.Items {
+		if e.Regarding.UID == tm.UID {
+			g.Expect(e.Note).NotTo(ContainSubstring(hidden))
+		}
+	}
+}
+
 func TestSharedDatabase(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
@@ -252,8 +267,8 @@ func TestSharedDatabaseNeverTakesOverARole(t *testing.T) {
 
 	tm = eventuallyCondition(t, "admin", teamsv1alpha1.DatabaseReadyCondition, metav1.ConditionFalse, teamsv1alpha1.DatabaseConflictReason)
 	g.Expect(cond(tm, teamsv1alpha1.DatabaseReadyCondition).Message).To(Equal(fmt.Sprintf(
-		"The role buurt_admin on 127.0.0.1:%d was not made by buurt for this team, and buurt does not take it over; "+
-			"give the team another name", pg.Port)))
+		"Shared database server 127.0.0.1:%d has a role of the name buurt gives this team's database that buurt did not make for this team, "+
+			"and buurt does not take it over; give the team another name; the operator's log names the role", pg.Port)))
 	err := env.Client.Get(ctx, client.ObjectKey{Namespace: "team-admin", Name: "admin-db"}, &corev1.Secret{})
 	g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "no Secret with the admin's name: %v", err)
 	conn, err := pg.Connect(ctx)
@@ -263,7 +278,8 @@ func TestSharedDatabaseNeverTakesOverARole(t *testing.T) {
 	g.Expect(env.Client.Delete(ctx, tm)).To(Succeed())
 	gone(g, &teamsv1alpha1.NeighbourhoodTeam{ObjectMeta: metav1.ObjectMeta{Name: tm.Name}})
 	expectEvent(g, tm, teamsv1alpha1.DatabaseConflictReason, fmt.Sprintf(
-		"Dropped nothing on 127.0.0.1:%d: the role buurt_admin there was not made by buurt for this team", pg.Port))
+		"Dropped nothing on 127.0.0.1:%d: it has a role of the name buurt gives this team's database that buurt did not make for this team", pg.Port))
+	expectNotShown(g, tm, testpg.AdminUser)
 	role, _ := databaseExists(g, "buurt_admin")
 	g.Expect(role).To(BeTrue())
 }
@@ -339,4 +355,92 @@ func TestNoDriftForGitOps(t *testing.T) {
 		g.Expect(entry.FieldsV1.GetRawString()).To(Equal(`{"f:metadata":{"f:finalizers":{".":{},"v:\"teams.buurt.dev/database\"":{}}}}`),
 			"%s wrote more than the finalizer", entry.Manager)
 	}
+}
+
+// TestAdminNameNeverInTeamStatus drives the failures whose PostgreSQL text
+// names the shared server's admin user — a wrong password, a user that does
+// not exist, an admin without the privileges buurt needs — and expects the
+// team's conditions and Events to say what happened in buurt's words,
+// without the name.
+func TestAdminNameNeverInTeamStatus(t *testing.T) {
+	ctx := context.Background()
+	conn, err := pg.Connect(ctx)
+	NewWithT(t).Expect(err).NotTo(HaveOccurred())
+	// May log in, and nothing more.
+	_, err = conn.Exec(ctx, "CREATE ROLE powerless_admin LOGIN PASSWORD 'powerless-admin'")
+	NewWithT(t).Expect(err).NotTo(HaveOccurred())
+	NewWithT(t).Expect(conn.Close(ctx)).To(Succeed())
+
+	for _, tc := range []struct {
+		name, user, password string
+		reason, message      string
+	}{
+		{"wrong-password", testpg.AdminUser, "not-the-admin-password", teamsv1alpha1.AuthenticationFailedReason,
+			"Shared database server 127.0.0.1:%d refused the admin Secret's login; check its user and password"},
+		{"wrong-user", "no_such_admin", pg.Password, teamsv1alpha1.AuthenticationFailedReason,
+			"Shared database server 127.0.0.1:%d refused the admin Secret's login; check its user and password"},
+		{"powerless", "powerless_admin", "powerless-admin", teamsv1alpha1.DatabaseUnavailableReason,
+			"Shared database server 127.0.0.1:%d answered with SQLSTATE 42501: the admin user lacks a privilege buurt needs " +
+				"(CREATEROLE, CREATEDB, and CONNECT on database postgres); the operator's log has the server's words"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			// Not admin-*: the team's own database would be buurt_admin_*.
+			name := "hidden-" + tc.name
+			secret := adminSecret(name, tc.password)
+			secret.StringData["user"] = tc.user
+			create(t, secret)
+			create(t, sharedBlueprint(name, name))
+			create(t, newTeam(name, name, user("anna")))
+			tm := eventuallyCondition(t, name, teamsv1alpha1.DatabaseReadyCondition, metav1.ConditionFalse, tc.reason)
+			g.Expect(cond(tm, teamsv1alpha1.DatabaseReadyCondition).Message).To(Equal(fmt.Sprintf(tc.message, pg.Port)))
+			expectEvent(g, tm, tc.reason, fmt.Sprintf(tc.message, pg.Port))
+			expectNotShown(g, tm, tc.user)
+			expectNotShown(g, tm, testpg.AdminUser)
+		})
+	}
+}
+
+// TestLongTeamNamesCannotTakeEachOthersDatabase: before, a 58-character
+// team's database was named buurt_, 48 of its characters and 8 hex digits of
+// a hash, which a 57-character team could spell out and take. The
+// 58-character team made then keeps its database under that name (buurt
+// finds it by the team named in the role's mark); the 57-character team
+// that spells it out is refused it and gets none of its data.
+func TestLongTeamNamesCannotTakeEachOthersDatabase(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	long := "upgraded-" + strings.Repeat("l", 49)
+	old := "buurt_upgraded_" + strings.Repeat("l", 39) + "_5eed0bad"
+	mimic := "upgraded-" + strings.Repeat("l", 39) + "-5eed0bad"
+	g.Expect([]int{len(long), len(old), len(mimic)}).To(Equal([]int{58, 63, 57}))
+	// What buurt made for the long team before; its status is gone (say,
+	// the team was restored from git).
+	conn, err := pg.Connect(ctx)
+	g.Expect(err).NotTo(HaveOccurred())
+	for _, stmt := range []string{
+		"CREATE ROLE " + old + " LOGIN",
+		"COMMENT ON ROLE " + old + " IS 'buurt: database of team " + long + "'",
+		"GRANT " + old + " TO CURRENT_USER",
+		"CREATE DATABASE " + old + " OWNER " + old,
+	} {
+		_, err := conn.Exec(ctx, stmt)
+		g.Expect(err).NotTo(HaveOccurred())
+	}
+	g.Expect(conn.Close(ctx)).To(Succeed())
+	create(t, adminSecret("pg-admin-long", pg.Password))
+	create(t, sharedBlueprint("long-names", "pg-admin-long"))
+
+	create(t, newTeam(mimic, "long-names", user("anna")))
+	tm := eventuallyCondition(t, mimic, teamsv1alpha1.DatabaseReadyCondition, metav1.ConditionFalse, teamsv1alpha1.DatabaseConflictReason)
+	g.Expect(cond(tm, teamsv1alpha1.DatabaseReadyCondition).Message).To(Equal(fmt.Sprintf(
+		"Shared database server 127.0.0.1:%d has a role of the name buurt gives this team's database, made by buurt for another team, "+
+			"and buurt does not take it over; give the team another name; the operator's log names the role", pg.Port)))
+
+	create(t, newTeam(long, "long-names", user("anna")))
+	tm = eventuallyCondition(t, long, teamsv1alpha1.DatabaseReadyCondition, metav1.ConditionTrue, teamsv1alpha1.ProvisionedReason)
+	g.Expect(tm.Status.Database).To(Equal(&teamsv1alpha1.TeamDatabaseStatus{
+		Class: teamsv1alpha1.DatabaseClassShared, Name: old, SecretName: long + "-db",
+	}))
+	g.Expect(string(dbSecret(g, long).Data["user"])).To(Equal(old))
 }

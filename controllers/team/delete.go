@@ -64,20 +64,26 @@ func (r *Reconciler) deleteShared(ctx context.Context, s *scope) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, sharedPhaseTimeout)
 	defer cancel()
-	err = server.Drop(ctx, database.Tenant{Name: name, Team: team.Name})
+	tenant, err := server.Tenant(ctx, team.Name)
+	if err == nil {
+		err = server.Drop(ctx, tenant)
+	}
 	switch conflict := (*database.ConflictError)(nil); {
 	case errors.As(err, &conflict):
-		// Nothing there is the team's: nothing is dropped.
+		// Nothing there is the team's: nothing is dropped. The Event does
+		// not name what is there (it may be the admin user); the log does.
+		ctrl.LoggerFrom(ctx).Info("Dropping nothing: the team's database name is taken on the shared server", "conflict", conflict.Error())
 		r.Recorder.Eventf(team, nil, corev1.EventTypeWarning, teamsv1alpha1.DatabaseConflictReason, "Delete",
-			"Dropped nothing on %s:%s: the %s %s there was not made by buurt for this team", admin.Host, admin.Port, conflict.Object, name)
+			"Dropped nothing on %s:%s: it %s", admin.Host, admin.Port, conflictWords(conflict))
 		return patch.RemoveFinalizer(ctx, r.Client, team, DatabaseFinalizer)
-	case database.IsUnreachable(err) || database.IsAuthenticationFailure(err):
+	case database.IsServerError(err):
 		// The finalizer holds until the server answers.
-		r.serverDown(s, admin, err)
+		r.serverDown(ctx, s, admin, err)
 		return nil
 	case err != nil:
 		return fmt.Errorf("failed to drop the database of team %s: %w", klog.KObj(team), err)
 	}
+	name = tenant.Name
 	r.Recorder.Eventf(team, nil, corev1.EventTypeNormal, teamsv1alpha1.DatabaseDeletedReason, "Delete",
 		"Dropped database and role %s on %s:%s (reclaimPolicy Delete)", name, admin.Host, admin.Port)
 	return patch.RemoveFinalizer(ctx, r.Client, team, DatabaseFinalizer)

@@ -118,7 +118,7 @@ func (w *serverWatch) state(ctx context.Context, name string) (state string, ok 
 		sum.Write([]byte{0})
 	}
 	state = hex.EncodeToString(sum.Sum(nil))[:16]
-	admin, bad := parseAdmin(secret)
+	admin, bad := database.ParseAdmin(secret.Data)
 	if bad != "" {
 		return state + "/invalid", true
 	}

@@ -9,8 +9,8 @@ import (
 	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base32"
 	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"strings"
 )
@@ -21,26 +21,44 @@ const (
 	// namePrefix marks the roles and databases buurt made on a shared
 	// server.
 	namePrefix = "buurt_"
+	// cutPrefix starts the names that are cut to fit.
+	cutPrefix = namePrefix + "_"
+	// hashLength is how many characters of hashEncoding a cut name ends
+	// with: 100 bits.
+	hashLength = 20
 	// scramIterations is PostgreSQL's own default iteration count.
 	scramIterations = 4096
 	// passwordBytes of randomness: 256 bits, above the 160 the design asks.
 	passwordBytes = 32
 )
 
-// Name is the role and database name of a team on a shared server: buurt_
-// and the team's name with '-' as '_'. Team names are lowercase DNS labels
-// and never contain '_', so distinct teams get distinct names; a name longer
-// than PostgreSQL's 63 bytes is cut and given a hash of the whole name, which
-// keeps it distinct.
+// Name is the role and database name buurt gives a new team on a shared
+// server: buurt_ and the team's name with '-' as '_'. Team names are
+// lowercase DNS labels of at most 58 characters and never contain '_', so
+// distinct teams get distinct names. A name longer than PostgreSQL's 63
+// bytes (a team name of 58 characters) starts with buurt__ instead, which
+// no uncut name can (a team name starts with a letter or digit), and is cut
+// and given 100 bits of a hash of the team's whole name: a cut name can
+// equal neither an uncut one nor, short of a hash collision, another cut
+// one.
+//
+// Before, a cut name was buurt_, 48 characters and 8 hex digits of a hash,
+// which a 57-character team name could spell out and take. Such names stay
+// in use: a team's database is found by the team named in its role's mark
+// (see SharedServer.Tenant), and Name only names one that does not exist
+// yet.
 func Name(team string) string {
 	name := namePrefix + strings.ReplaceAll(team, "-", "_")
 	if len(name) <= maxIdentifier {
 		return name
 	}
-	sum := sha256.Sum256([]byte(name))
-	suffix := "_" + hex.EncodeToString(sum[:])[:8]
-	return name[:maxIdentifier-len(suffix)] + suffix
+	sum := sha256.Sum256([]byte(team))
+	suffix := "_" + hashEncoding.EncodeToString(sum[:])[:hashLength]
+	return (cutPrefix + name[len(namePrefix):])[:maxIdentifier-len(suffix)] + suffix
 }
+
+// hashEncoding writes a hash with what an unquoted identifier may hold.
+var hashEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 
 // NewPassword returns a random password of 256 bits, URL-safe so it can stand
 // in a connection URI unescaped.

@@ -1,7 +1,10 @@
 package database
 
 import (
+	"crypto/sha256"
+	"encoding/base32"
 	"encoding/base64"
+	"encoding/hex"
 	"strings"
 	"testing"
 
@@ -10,6 +13,10 @@ import (
 
 func TestName(t *testing.T) {
 	long := strings.Repeat("a", 58)
+	// base32 (a-z, 2-7) of the SHA-256 of the team name, its first 20
+	// characters: computed here as the server's admin would by hand.
+	sum := sha256.Sum256([]byte(long))
+	longHash := strings.ToLower(base32.StdEncoding.EncodeToString(sum[:]))[:20]
 	cases := []struct {
 		team, want string
 	}{
@@ -17,20 +24,14 @@ func TestName(t *testing.T) {
 		{"a", "buurt_a"},
 		// 6 + 57 = 63 bytes: fits exactly.
 		{strings.Repeat("b", 57), "buurt_" + strings.Repeat("b", 57)},
-		// 6 + 58 = 64 bytes: cut, and a hash of the whole name appended.
-		{long, ""},
+		// 6 + 58 = 64 bytes: buurt__, cut, and 100 bits of a hash of the
+		// team's whole name.
+		{long, "buurt__" + strings.Repeat("a", 35) + "_" + longHash},
 	}
 	for _, tc := range cases {
 		t.Run(tc.team, func(t *testing.T) {
 			g := NewWithT(t)
-			got := Name(tc.team)
-			if tc.team == long {
-				g.Expect(got).To(HaveLen(63))
-				g.Expect(got).To(HavePrefix("buurt_" + strings.Repeat("a", 48) + "_"))
-				g.Expect(got).To(MatchRegexp(`_[0-9a-f]{8}$`))
-				return
-			}
-			g.Expect(got).To(Equal(tc.want))
+			g.Expect(Name(tc.team)).To(Equal(tc.want))
 		})
 	}
 }
@@ -58,4 +59,23 @@ func TestNewPassword(t *testing.T) {
 	raw, err := base64.RawURLEncoding.DecodeString(a)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(len(raw) * 8).To(BeNumerically(">=", 160))
+}
+
+// TestNoShortNameIsALongTeamsName: a team name of 57 characters maps to
+// itself, and one made of a 58-character team's first characters and its
+// hash used to map to that team's very name: whichever came second was locked
+// out of its database. Cut names now start "buurt__", which no short name can
+// (a team name starts with a letter or digit).
+func TestNoShortNameIsALongTeamsName(t *testing.T) {
+	g := NewWithT(t)
+	long := strings.Repeat("a", 58)
+	name := Name(long)
+	// The shape a cut name had before: buurt_, 48 characters of the team,
+	// '_', 8 hex digits of a hash.
+	oldSum := sha256.Sum256([]byte("buurt_" + long))
+	mimic := strings.Repeat("a", 48) + "-" + hex.EncodeToString(oldSum[:])[:8]
+	g.Expect(mimic).To(HaveLen(57))
+	g.Expect(Name(mimic)).NotTo(Equal(name), "team %s takes the name of team %s", mimic, long)
+	g.Expect(name).To(HavePrefix("buurt__"))
+	g.Expect(name).To(HaveLen(63))
 }

@@ -2,6 +2,7 @@ package database
 
 import (
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -19,6 +20,9 @@ func FuzzName(f *testing.F) {
 		{"a-b", "ab"},
 		{"0", "00"},
 		{"x123456789x123456789x123456789x123456789x123456789x12345a", "x123456789x123456789x123456789x123456789x123456789x12345b"},
+		// A 57-character name that spelled out what the 58-character one was
+		// given before (TestNoShortNameIsALongTeamsName).
+		{strings.Repeat("a", 58), strings.Repeat("a", 48) + "-9a9c24cd"},
 	} {
 		f.Add(seed[0], seed[1])
 	}

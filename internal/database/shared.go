@@ -25,6 +25,32 @@ type Admin struct {
 	SSLMode  string
 }
 
+// ParseAdmin reads an admin Secret's data; bad names the first key, in a
+// fixed order, that is missing or not valid.
+func ParseAdmin(data map[string][]byte) (admin Admin, bad string) {
+	get := func(key, fallback string) string {
+		if v := string(data[key]); v != "" {
+			return v
+		}
+		return fallback
+	}
+	admin = Admin{Host: get("host", ""), Port: get("port", "5432"), User: get("user", ""),
+		Password: get("password", ""), SSLMode: get("sslmode", "require")}
+	port, err := strconv.Atoi(admin.Port)
+	for _, check := range []struct {
+		key string
+		bad bool
+	}{
+		{"host", admin.Host == ""}, {"port", err != nil || port < 1 || port > 65535},
+		{"user", admin.User == ""}, {"password", admin.Password == ""},
+	} {
+		if check.bad {
+			return admin, check.key
+		}
+	}
+	return admin, ""
+}
+
 // Pool limits and deadlines for one shared server: a few connections serve
 // every team, and no call waits on the server for more than a few seconds,
 // since a server that hangs would otherwise hold every worker. A deadline
@@ -140,15 +166,69 @@ type Tenant struct {
 // account.
 type ConflictError struct {
 	Object, Name, Team string
+	// Whose says who made it, as far as buurt can tell.
+	Whose Whose
 }
 
+// Whose is who made a role or database buurt does not take.
+type Whose int
+
+const (
+	// NotBuurts means someone else made it (or buurt made a database of
+	// that name for a role that is not its owner).
+	NotBuurts Whose = iota
+	// AnotherTeams means buurt made the role for another team.
+	AnotherTeams
+	// Ambiguous means several roles are marked as the team's; only someone with
+	// CREATEROLE on the server can have marked the others.
+	Ambiguous
+)
+
 func (e *ConflictError) Error() string {
+	switch e.Whose {
+	case AnotherTeams:
+		return fmt.Sprintf("%s %s exists on the server and buurt made it for another team than %s; buurt does not take it over", e.Object, e.Name, e.Team)
+	case Ambiguous:
+		return fmt.Sprintf("%ss %s on the server are all marked as the database of team %s; buurt uses none of them", e.Object, e.Name, e.Team)
+	}
 	return fmt.Sprintf("%s %s exists on the server and buurt did not make it for team %s; buurt does not take it over", e.Object, e.Name, e.Team)
+}
+
+// Tenant is the team's role and database: the role buurt marked as the
+// team's, whatever its name (a team keeps the name it was given, also one
+// Name no longer gives), else one of the name Name gives, to be made.
+func (s *SharedServer) Tenant(ctx context.Context, team string) (Tenant, error) {
+	comment, err := mark(team)
+	if err != nil {
+		return Tenant{}, err
+	}
+	var names []string
+	err = s.breaker.do(ctx, statementTimeout, func(ctx context.Context) error {
+		rows, err := s.pool.Query(ctx, "SELECT r.rolname FROM pg_shdescription d JOIN pg_roles r ON r.oid = d.objoid "+
+			"WHERE d.classoid = 'pg_authid'::regclass AND d.description = $1 ORDER BY r.rolname", comment)
+		if err != nil {
+			return err
+		}
+		names, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	switch {
+	case err != nil:
+		return Tenant{}, fmt.Errorf("failed to look up the role of team %s: %w", team, err)
+	case len(names) > 1:
+		return Tenant{}, &ConflictError{Object: "role", Name: strings.Join(names, ", "), Team: team, Whose: Ambiguous}
+	case len(names) == 1:
+		return Tenant{Name: names[0], Team: team}, nil
+	}
+	return Tenant{Name: Name(team), Team: team}, nil
 }
 
 // teamNamePattern is a DNS label, what the API allows as a team name; only
 // such a name is put into a role's comment.
 var teamNamePattern = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+// markPrefix starts the comment on every role buurt makes.
+const markPrefix = "buurt: database of team "
 
 // mark is the comment on every role buurt makes: how it knows a role is one
 // of its own, and whose.
@@ -156,7 +236,7 @@ func mark(team string) (string, error) {
 	if !teamNamePattern.MatchString(team) {
 		return "", fmt.Errorf("refusing team name %q: not a DNS label", team)
 	}
-	return "buurt: database of team " + team, nil
+	return markPrefix + team, nil
 }
 
 // Ensure makes the team's role (able to log in with the password behind
@@ -173,12 +253,12 @@ func (s *SharedServer) Ensure(ctx context.Context, t Tenant, verifier string) er
 	if dbExists && owner != t.Name {
 		return &ConflictError{Object: "database", Name: t.Name, Team: t.Team}
 	}
-	ours, exists, err := s.roleOf(ctx, t)
+	exists, conflict, err := s.roleOf(ctx, t)
 	if err != nil {
 		return err
 	}
-	if exists && !ours {
-		return &ConflictError{Object: "role", Name: t.Name, Team: t.Team}
+	if conflict != nil {
+		return conflict
 	}
 	if !exists {
 		if err := s.createRole(ctx, t, verifier); err != nil {
@@ -229,22 +309,28 @@ func (s *SharedServer) createRole(ctx context.Context, t Tenant, verifier string
 	return nil
 }
 
-// roleOf reports whether the team's role exists and whether buurt made it for
-// this team.
-func (s *SharedServer) roleOf(ctx context.Context, t Tenant) (ours, exists bool, err error) {
+// roleOf reports whether the team's role exists and, when buurt did not
+// make it for this team, the *ConflictError that says so.
+func (s *SharedServer) roleOf(ctx context.Context, t Tenant) (exists bool, conflict error, err error) {
 	want, err := mark(t.Team)
 	if err != nil {
-		return false, false, err
+		return false, nil, err
 	}
 	var comment *string
 	err = s.queryRow(ctx, &comment, "SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = $1", t.Name)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, false, nil
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return false, nil, nil
+	case err != nil:
+		return false, nil, fmt.Errorf("failed to look up role %s: %w", t.Name, err)
+	case comment != nil && *comment == want:
+		return true, nil, nil
 	}
-	if err != nil {
-		return false, false, fmt.Errorf("failed to look up role %s: %w", t.Name, err)
+	theirs := &ConflictError{Object: "role", Name: t.Name, Team: t.Team}
+	if comment != nil && strings.HasPrefix(*comment, markPrefix) {
+		theirs.Whose = AnotherTeams
 	}
-	return comment != nil && *comment == want, true, nil
+	return true, theirs, nil
 }
 
 // databaseOwner is the owner of database name, and whether it exists.
@@ -275,12 +361,12 @@ func (s *SharedServer) SetPassword(ctx context.Context, name, verifier string) e
 // its role. Dropping what is already gone is not an error; a role that buurt
 // did not make for the team is a *ConflictError, and nothing is dropped.
 func (s *SharedServer) Drop(ctx context.Context, t Tenant) error {
-	ours, exists, err := s.roleOf(ctx, t)
+	exists, conflict, err := s.roleOf(ctx, t)
 	if err != nil || !exists {
 		return err
 	}
-	if !ours {
-		return &ConflictError{Object: "role", Name: t.Name, Team: t.Team}
+	if conflict != nil {
+		return conflict
 	}
 	ident := pgx.Identifier{t.Name}.Sanitize()
 	owner, dbExists, err := s.databaseOwner(ctx, t.Name)

@@ -209,7 +209,7 @@ func TestEnsureAndDropNeverTakeOverARole(t *testing.T) {
 		{"a role made by hand", Tenant{Name: "buurt_bystander", Team: "bystander"},
 			"role buurt_bystander exists on the server and buurt did not make it for team bystander; buurt does not take it over"},
 		{"another team's role", Tenant{Name: Name("taken"), Team: "impostor"},
-			"role buurt_taken exists on the server and buurt did not make it for team impostor; buurt does not take it over"},
+			"role buurt_taken exists on the server and buurt made it for another team than impostor; buurt does not take it over"},
 		{"a database made by hand", Tenant{Name: "buurt_orphan", Team: "orphan"},
 			"database buurt_orphan exists on the server and buurt did not make it for team orphan; buurt does not take it over"},
 	}
@@ -241,6 +241,64 @@ func TestEnsureAndDropNeverTakeOverARole(t *testing.T) {
 	_, database, err := s.Exists(ctx, "buurt_orphan")
 	NewWithT(t).Expect(err).NotTo(HaveOccurred())
 	NewWithT(t).Expect(database).To(BeTrue())
+}
+
+// TestTenantKeepsTheNameATeamWasGiven: a team whose role buurt made under
+// the names of before (a 58-character team's cut name) keeps it; a team
+// whose name spells out that name is refused it and says whose it is not;
+// a team without a role gets Name's.
+func TestTenantKeepsTheNameATeamWasGiven(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	s := connectShared(g)
+	defer s.Close()
+	long := "tenant-" + strings.Repeat("k", 51)
+	// What buurt before this change named and marked the long team's role.
+	old := "buurt_tenant_" + strings.Repeat("k", 41) + "_0123abcd"
+	mimic := "tenant-" + strings.Repeat("k", 41) + "-0123abcd"
+	g.Expect([]int{len(long), len(old), len(mimic)}).To(Equal([]int{58, 63, 57}))
+	su, err := server.Connect(ctx)
+	g.Expect(err).NotTo(HaveOccurred())
+	defer func() { _ = su.Close(ctx) }()
+	for _, stmt := range []string{
+		"CREATE ROLE " + old + " LOGIN",
+		"COMMENT ON ROLE " + old + " IS 'buurt: database of team " + long + "'",
+		"CREATE DATABASE " + old + " OWNER " + old,
+	} {
+		_, err := su.Exec(ctx, stmt)
+		g.Expect(err).NotTo(HaveOccurred())
+	}
+
+	got, err := s.Tenant(ctx, long)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(got).To(Equal(Tenant{Name: old, Team: long}))
+	verifier, err := SCRAMVerifier("unused")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(s.Ensure(ctx, got, verifier)).To(Succeed(), "the long team's database is its own")
+
+	got, err = s.Tenant(ctx, mimic)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(got).To(Equal(Tenant{Name: old, Team: mimic}), "Name gives the mimic the old name")
+	g.Expect(s.Ensure(ctx, got, verifier)).To(MatchError(
+		"role " + old + " exists on the server and buurt made it for another team than " + mimic + "; buurt does not take it over"))
+
+	fresh := "tenant-fresh-" + strings.Repeat("f", 45)
+	got, err = s.Tenant(ctx, fresh)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(got).To(Equal(Tenant{Name: Name(fresh), Team: fresh}))
+	g.Expect(got.Name).To(HavePrefix("buurt__tenant_fresh_"))
+
+	// A second role marked as the long team's, by hand: buurt uses neither.
+	for _, stmt := range []string{
+		"CREATE ROLE tenant_copy",
+		"COMMENT ON ROLE tenant_copy IS 'buurt: database of team " + long + "'",
+	} {
+		_, err := su.Exec(ctx, stmt)
+		g.Expect(err).NotTo(HaveOccurred())
+	}
+	_, err = s.Tenant(ctx, long)
+	g.Expect(err).To(MatchError("roles " + old + ", tenant_copy on the server are all marked as the database of team " + long +
+		"; buurt uses none of them"))
 }
 
 // Exists reports whether the team's role and database exist, for the tests.
