@@ -60,7 +60,7 @@ func NewReconciler(mgr ctrl.Manager, namespace string, databases *database.Pools
 // +kubebuilder:rbac:groups=teams.buurt.dev,resources=teamblueprints/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=teams.buurt.dev,resources=neighbourhoodteams,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+// +kubebuilder:rbac:groups="",namespace=buurt-system,resources=secrets,verbs=get
 
 // SetupWithManager registers the controller; teams map to their blueprint,
 // on every change of their status too, since the blueprint reports their
