@@ -259,6 +259,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 		// Every child has the team as its controller owner: garbage
 		// collection removes them. Only the database needs buurt.
 		s.deleting = true
+		// Its namespace and the operator's access there are going.
+		r.secrets.forget(team.NamespaceName())
 		err := r.reconcileDelete(ctx, s)
 		return reconcile.Result{RequeueAfter: s.requeueAfter}, err
 	}
