@@ -100,7 +100,7 @@ func TestRoleNotAllowed(t *testing.T) {
 	g.Eventually(func(g Gomega) metav1.Condition {
 		g.Expect(env.Client.Get(ctx, client.ObjectKey{Name: "role-check"}, tm)).To(Succeed())
 		return cond(tm, teamsv1alpha1.AccessReadyCondition)
-	}).WithTimeout(timeout).Should(HaveField("Message", Equal("The members have no access to the namespace: ClusterRole no-such-role does not exist; " +
+	}).WithTimeout(timeout).Should(HaveField("Message", Equal("The members have no access to the namespace: ClusterRole no-such-role does not exist; "+
 		"create it with the label teams.buurt.dev/team-role=member, or name another memberRole")))
 
 	// Back to a labelled role: the members get their binding again.
