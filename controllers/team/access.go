@@ -13,6 +13,7 @@ import (
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
 	"github.com/buurt-dev/buurt/internal/render"
+	"github.com/buurt-dev/buurt/internal/teamrole"
 )
 
 // reconcileAccess binds the members to the blueprint's member role in their
@@ -40,18 +41,12 @@ func (r *Reconciler) reconcileAccess(ctx context.Context, s *scope) error {
 // failure, and the binding would grant what nobody marked fit for a team.
 func (r *Reconciler) bindMembers(ctx context.Context, s *scope) error {
 	team, name := s.team, s.blueprint.Spec.MemberRole
-	role := &metav1.PartialObjectMetadata{}
-	role.SetGroupVersionKind(rbacv1.SchemeGroupVersion.WithKind("ClusterRole"))
-	// Past the cache, which holds only the roles buurt makes.
-	err := r.APIReader.Get(ctx, client.ObjectKey{Name: name}, role)
-	switch {
-	case apierrors.IsNotFound(err):
-		return r.refuseMemberRole(ctx, s, fmt.Sprintf("ClusterRole %s does not exist; create it with the label %s=%s, or name another memberRole",
-			name, teamsv1alpha1.TeamRoleLabel, teamsv1alpha1.TeamRoleMember))
-	case err != nil:
-		return fmt.Errorf("failed to read memberRole %s of team %s: %w", name, klog.KObj(team), err)
-	case !render.TeamRoleFit(role.Labels, teamsv1alpha1.TeamRoleMember):
-		return r.refuseMemberRole(ctx, s, render.TeamRoleUnfit(name, teamsv1alpha1.TeamRoleMember))
+	unfit, err := teamrole.Check(ctx, r.Roles, name, teamsv1alpha1.TeamRoleMember)
+	if err != nil {
+		return fmt.Errorf("failed to check memberRole of team %s: %w", klog.KObj(team), err)
+	}
+	if unfit != "" {
+		return r.refuseMemberRole(ctx, s, unfit)
 	}
 	err = r.Applier.ApplyBinding(ctx, render.MembersRoleBinding(team, s.blueprint), &rbacv1.RoleBinding{})
 	if apierrors.IsForbidden(err) {

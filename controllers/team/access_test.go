@@ -89,8 +89,8 @@ func TestRoleNotAllowed(t *testing.T) {
 	edit(t, bp, func() { bp.Spec.MemberRole = "buurt-manager" })
 	tm := eventuallyCondition(t, "role-check", teamsv1alpha1.AccessReadyCondition, metav1.ConditionFalse, teamsv1alpha1.RoleNotAllowedReason)
 	g.Expect(cond(tm, teamsv1alpha1.AccessReadyCondition).Message).To(Equal("The members have no access to the namespace: " +
-		"ClusterRole buurt-manager lacks the label teams.buurt.dev/team-role=member that marks it fit for teams; " +
-		"label it so, or name a role that has it"))
+		"ClusterRole buurt-manager is not labelled teams.buurt.dev/team-role=member (or does not exist), " +
+		"which marks a role fit for teams: label the ClusterRole so, or name one that is"))
 	g.Expect(apierrors.IsNotFound(env.Client.Get(ctx, key, &rbacv1.RoleBinding{}))).To(BeTrue(), "the binding was removed")
 	// The self-service role is not the member role's: it stays.
 	g.Expect(env.Client.Get(ctx, client.ObjectKey{Name: "buurt:team:role-check"}, &rbacv1.ClusterRole{})).To(Succeed())
@@ -100,8 +100,9 @@ func TestRoleNotAllowed(t *testing.T) {
 	g.Eventually(func(g Gomega) metav1.Condition {
 		g.Expect(env.Client.Get(ctx, client.ObjectKey{Name: "role-check"}, tm)).To(Succeed())
 		return cond(tm, teamsv1alpha1.AccessReadyCondition)
-	}).WithTimeout(timeout).Should(HaveField("Message", Equal("The members have no access to the namespace: ClusterRole no-such-role does not exist; "+
-		"create it with the label teams.buurt.dev/team-role=member, or name another memberRole")))
+	}).WithTimeout(timeout).Should(HaveField("Message", Equal("The members have no access to the namespace: "+
+		"ClusterRole no-such-role is not labelled teams.buurt.dev/team-role=member (or does not exist), "+
+		"which marks a role fit for teams: label the ClusterRole so, or name one that is")))
 
 	// Back to a labelled role: the members get their binding again.
 	edit(t, bp, func() { bp.Spec.MemberRole = "buurt:team-member" })

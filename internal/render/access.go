@@ -1,8 +1,6 @@
 package render
 
 import (
-	"fmt"
-
 	rbacv1 "k8s.io/api/rbac/v1"
 	rbacv1ac "k8s.io/client-go/applyconfigurations/rbac/v1"
 
@@ -70,17 +68,3 @@ func subjects(members []teamsv1alpha1.Subject) []*rbacv1ac.SubjectApplyConfigura
 	return out
 }
 
-// TeamRoleFit reports whether a ClusterRole's labels mark it fit to be bound
-// as use (teamsv1alpha1.TeamRoleMember or TeamRoleCoach). Only such a role is
-// bound: a blueprint names the role, but what a role may be is decided by
-// whoever may label ClusterRoles.
-func TeamRoleFit(labels map[string]string, use string) bool {
-	return labels[teamsv1alpha1.TeamRoleLabel] == use
-}
-
-// TeamRoleUnfit says why the ClusterRole name is not bound as use, and what
-// to do about it.
-func TeamRoleUnfit(name, use string) string {
-	return fmt.Sprintf("ClusterRole %s lacks the label %s=%s that marks it fit for teams; label it so, or name a role that has it",
-		name, teamsv1alpha1.TeamRoleLabel, use)
-}

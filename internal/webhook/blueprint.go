@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -17,6 +16,7 @@ import (
 	"github.com/buurt-dev/buurt/internal/index"
 	"github.com/buurt-dev/buurt/internal/message"
 	"github.com/buurt-dev/buurt/internal/render"
+	"github.com/buurt-dev/buurt/internal/teamrole"
 )
 
 // BlueprintValidator keeps a blueprint from granting more than its author
@@ -137,9 +137,7 @@ func (v *BlueprintValidator) checkGrants(ctx context.Context, old, blueprint *te
 			return err
 		}
 		if problem != "" {
-			errs = append(errs, field.Forbidden(spec.Child(r.field), fmt.Sprintf(
-				"%s: a %s must be a ClusterRole labelled %s=%s that you may bind; label the ClusterRole so, and be allowed to bind it",
-				problem, r.field, teamsv1alpha1.TeamRoleLabel, r.use)))
+			errs = append(errs, field.Forbidden(spec.Child(r.field), problem))
 		}
 	}
 	if len(errs) == 0 {
@@ -151,21 +149,19 @@ func (v *BlueprintValidator) checkGrants(ctx context.Context, old, blueprint *te
 // checkRole says what keeps user from naming the ClusterRole name as use,
 // or is empty.
 func (v *BlueprintValidator) checkRole(ctx context.Context, user authenticationv1.UserInfo, name, use string) (string, error) {
-	role := &rbacv1.ClusterRole{}
-	if err := v.APIReader.Get(ctx, client.ObjectKey{Name: name}, role); err != nil {
-		if apierrors.IsNotFound(err) {
-			return fmt.Sprintf("ClusterRole %s does not exist", name), nil
-		}
-		return "", apierrors.NewInternalError(fmt.Errorf("failed to read ClusterRole %s: %w", name, err))
+	unfit, err := teamrole.Check(ctx, v.APIReader, name, use)
+	if err != nil {
+		return "", apierrors.NewInternalError(err)
 	}
-	if !render.TeamRoleFit(role.Labels, use) {
-		return fmt.Sprintf("ClusterRole %s is not labelled %s=%s", name, teamsv1alpha1.TeamRoleLabel, use), nil
+	if unfit != "" {
+		return unfit, nil
 	}
 	ok, err := mayBind(ctx, v.Client, user, name)
 	if err != nil || ok {
 		return "", err
 	}
-	return fmt.Sprintf("%s may not bind ClusterRole %s", user.Username, name), nil
+	return fmt.Sprintf("%s may not bind ClusterRole %s, and may not have buurt bind it: ask someone who may, or name another role",
+		user.Username, name), nil
 }
 
 // teams are the blueprint's teams, by name, so that messages name them in a
