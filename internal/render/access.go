@@ -67,4 +67,3 @@ func subjects(members []teamsv1alpha1.Subject) []*rbacv1ac.SubjectApplyConfigura
 	}
 	return out
 }
-
