@@ -29,6 +29,7 @@ manifests: ## Generate CRDs, RBAC and the webhook configuration from the markers
 	cp config/crd/bases/*.yaml charts/buurt/crds/
 	cp config/rbac/role.yaml config/rbac/team_roles.yaml charts/buurt/files/
 	cp config/webhook/manifests.yaml charts/buurt/files/webhook.yaml
+	cp config/policies/team-quota.yaml charts/buurt/files/
 
 .PHONY: generate
 generate: ## Generate deepcopy code for the API types.
