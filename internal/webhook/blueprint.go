@@ -32,7 +32,10 @@ type BlueprintValidator struct {
 
 var _ admission.Validator[*teamsv1alpha1.TeamBlueprint] = &BlueprintValidator{}
 
-// +kubebuilder:webhook:path=/validate-teams-buurt-dev-v1alpha1-teamblueprint,mutating=false,failurePolicy=fail,sideEffects=None,groups=teams.buurt.dev,resources=teamblueprints,verbs=create;update;delete,versions=v1alpha1,name=vteamblueprint.teams.buurt.dev,admissionReviewVersions=v1,timeoutSeconds=5,matchPolicy=Equivalent
+// The webhook is not asked about a new blueprint that is restricted and
+// names buurt's own roles: it grants no more than any team gets, so the
+// chart's blueprints install before buurt's webhook can answer.
+// +kubebuilder:webhook:path=/validate-teams-buurt-dev-v1alpha1-teamblueprint,mutating=false,failurePolicy=fail,sideEffects=None,groups=teams.buurt.dev,resources=teamblueprints,verbs=create;update;delete,versions=v1alpha1,name=vteamblueprint.teams.buurt.dev,admissionReviewVersions=v1,timeoutSeconds=5,matchPolicy=Equivalent,patch=`{"matchConditions":[{"name":"grants-more-than-restricted-with-buurt-roles","expression":"request.operation != 'CREATE' || object.spec.podSecurity.level != 'restricted' || object.spec.memberRole != 'buurt:team-member' || object.spec.coachRole != 'buurt:coach'"}]}`
 
 // ValidateCreate admits a new blueprint that grants no more than its author
 // holds; CEL checks the rest.
