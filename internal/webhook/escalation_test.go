@@ -157,9 +157,29 @@ func TestTeamOnLooserBlueprintNeedsEscalate(t *testing.T) {
 		return patchAs(asElla, fresh, func(tm *teamsv1alpha1.NeighbourhoodTeam) { tm.Spec.Blueprint = "placement-baseline" })
 	}).WithTimeout(timeout).Should(Succeed())
 
-	// Once there, a platform engineer manages the team as any other.
+	// Once there, a platform engineer manages the team, but cannot put
+	// people on it: not themselves, nor anyone else.
 	g.Expect(asPia.Get(ctx, client.ObjectKeyFromObject(tm), tm)).To(Succeed())
 	g.Expect(patchAs(asPia, tm, func(tm *teamsv1alpha1.NeighbourhoodTeam) { tm.Spec.Coach = "jan" })).To(Succeed())
+	err = patchAs(asPia, tm, func(tm *teamsv1alpha1.NeighbourhoodTeam) {
+		tm.Spec.Members = append(tm.Spec.Members, user(platformEngineer))
+	})
+	g.Expect(err).To(MatchError(`admission webhook "vneighbourhoodteam.teams.buurt.dev" denied the request: ` +
+		`NeighbourhoodTeam.teams.buurt.dev "placed" is invalid: spec.members: Forbidden: ` +
+		`blueprint placement-baseline lets pods run at Pod Security level baseline; adding members to a team on it ` +
+		`needs the verb escalate on teamblueprints placement-baseline (cluster-admin has it, buurt:platform-engineer does not): ` +
+		`ask someone who has it, or choose a restricted blueprint`))
+	// Nor may a member; Ella may.
+	asAnna, _, err := clientAs(anna, nil)
+	g.Expect(err).NotTo(HaveOccurred())
+	mine := waitForSelfService(t, asAnna, "placed")
+	err = patchAs(asAnna, mine, func(tm *teamsv1alpha1.NeighbourhoodTeam) { tm.Spec.Members = members(2) })
+	g.Expect(err).To(MatchError(ContainSubstring("spec.members: Forbidden: blueprint placement-baseline lets pods run at Pod Security level baseline")))
+	g.Expect(asElla.Get(ctx, client.ObjectKeyFromObject(tm), tm)).To(Succeed())
+	g.Expect(patchAs(asElla, tm, func(tm *teamsv1alpha1.NeighbourhoodTeam) { tm.Spec.Members = members(2) })).To(Succeed())
+	// Taking people off needs nothing more.
+	g.Expect(asPia.Get(ctx, client.ObjectKeyFromObject(tm), tm)).To(Succeed())
+	g.Expect(patchAs(asPia, tm, func(tm *teamsv1alpha1.NeighbourhoodTeam) { tm.Spec.Members = members(1) })).To(Succeed())
 }
 
 func TestMembersMayNotChangeLabelsOrAnnotations(t *testing.T) {

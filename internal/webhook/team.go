@@ -129,16 +129,21 @@ func (v *TeamValidator) mayManage(ctx context.Context, user authenticationv1.Use
 	})
 }
 
-// checkPlacement refuses to put a team on a blueprint looser than restricted
-// (at creation, or by changing spec.blueprint) for a requester who may not
-// escalate that blueprint: otherwise anyone who may write teams could use a
-// privileged blueprint someone else wrote to run pods as node root. A team
-// that stays on its blueprint is not asked again (the blueprint's author
-// chose its level for all its teams). A missing blueprint is checkLimits'
-// warning.
+// checkPlacement refuses to put people on a blueprint looser than
+// restricted for a requester who may not escalate that blueprint: a team
+// created there or moved there (spec.blueprint), or new member entries of a
+// team that is there. Otherwise anyone who may write teams (or a member of
+// such a team) could use a privileged blueprint someone else wrote to run
+// pods as node root. What an update does not add is not asked again (the
+// blueprint's author chose its level for all its teams, and a member may
+// leave). A missing blueprint is checkLimits' warning.
 func (v *TeamValidator) checkPlacement(ctx context.Context, user authenticationv1.UserInfo, old, team *teamsv1alpha1.NeighbourhoodTeam) (field.ErrorList, error) {
+	path, doing := field.NewPath("spec", "blueprint"), "putting a team on it"
 	if old != nil && old.Spec.Blueprint == team.Spec.Blueprint {
-		return nil, nil
+		if !slices.ContainsFunc(team.Spec.Members, func(m teamsv1alpha1.Subject) bool { return !slices.Contains(old.Spec.Members, m) }) {
+			return nil, nil
+		}
+		path, doing = field.NewPath("spec", "members"), "adding members to a team on it"
 	}
 	blueprint := &teamsv1alpha1.TeamBlueprint{}
 	if err := v.Client.Get(ctx, client.ObjectKey{Name: team.Spec.Blueprint}, blueprint); err != nil {
@@ -155,10 +160,10 @@ func (v *TeamValidator) checkPlacement(ctx context.Context, user authenticationv
 	if err != nil || ok {
 		return nil, err
 	}
-	return field.ErrorList{field.Forbidden(field.NewPath("spec", "blueprint"), fmt.Sprintf(
-		"blueprint %s lets pods run at Pod Security level %s; putting a team on it needs the verb %s on teamblueprints %s "+
+	return field.ErrorList{field.Forbidden(path, fmt.Sprintf(
+		"blueprint %s lets pods run at Pod Security level %s; %s needs the verb %s on teamblueprints %s "+
 			"(cluster-admin has it, buurt:platform-engineer does not): ask someone who has it, or choose a restricted blueprint",
-		blueprint.Name, level, EscalateVerb, blueprint.Name))}, nil
+		blueprint.Name, level, doing, EscalateVerb, blueprint.Name))}, nil
 }
 
 // isMember matches the requester by user name or group against the team's
