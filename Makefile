@@ -29,7 +29,8 @@ manifests: ## Generate CRDs, RBAC and the webhook configuration from the markers
 	cp config/crd/bases/*.yaml charts/buurt/crds/
 	cp config/rbac/role.yaml config/rbac/team_roles.yaml config/rbac/operator_team_role.yaml charts/buurt/files/
 	cp config/webhook/manifests.yaml charts/buurt/files/webhook.yaml
-	cp config/policies/operator.yaml charts/buurt/files/operator_policy.yaml
+	rm -rf charts/buurt/files/policies && mkdir charts/buurt/files/policies
+	cp config/policies/operator.yaml config/policies/team-quota.yaml charts/buurt/files/policies/
 
 .PHONY: generate
 generate: ## Generate deepcopy code for the API types.

@@ -91,6 +91,12 @@ const (
 	// typically a custom memberRole buurt has no bind permission on.
 	AccessForbiddenReason = "AccessForbidden"
 
+	// RoleNotAllowedReason: the blueprint's memberRole (on a team) or
+	// coachRole (on a coach) is a ClusterRole without the label
+	// TeamRoleLabel=TeamRoleMember or TeamRoleCoach, or none at all, so buurt
+	// does not bind it (and removes a binding to it that it made before).
+	RoleNotAllowedReason = "RoleNotAllowed"
+
 	// WaitingForNamespaceReason: nothing is made inside the team's namespace
 	// until the namespace is buurt's and ready.
 	WaitingForNamespaceReason = "WaitingForNamespace"

@@ -38,4 +38,26 @@ const (
 	// the policy from before, which buurt restores if the team's reclaim
 	// policy becomes Delete.
 	OriginalReclaimPolicyAnnotation = "teams.buurt.dev/original-reclaim-policy"
+
+	// TeamRoleLabel marks a ClusterRole fit to be a blueprint's memberRole
+	// (TeamRoleMember) or coachRole (TeamRoleCoach). Only a labelled role is
+	// admitted in a blueprint and bound by buurt: an allow-list, so that no
+	// role the operator holds for itself can be handed to a team.
+	TeamRoleLabel = "teams.buurt.dev/team-role"
+
+	// TeamRoleMember is TeamRoleLabel's value on a ClusterRole fit for a
+	// team's members.
+	TeamRoleMember = "member"
+
+	// TeamRoleCoach is TeamRoleLabel's value on a ClusterRole fit for a
+	// team's coach.
+	TeamRoleCoach = "coach"
+
+	// QuotaMembersAnnotation is set on a NeighbourhoodTeam by buurt's
+	// MutatingAdmissionPolicy (config/policies/team-quota.yaml): the number
+	// of member entries a platform engineer last set. The per-member quota
+	// counts at most that many, so members cannot buy quota with names they
+	// add themselves. A team without it (from before the policy) counts
+	// every member entry.
+	QuotaMembersAnnotation = "teams.buurt.dev/quota-members"
 )

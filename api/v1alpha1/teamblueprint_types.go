@@ -179,8 +179,11 @@ type ContainerLimits struct {
 // Network is the traffic a team namespace allows besides traffic within it.
 type Network struct {
 	// ingressNamespaceSelector selects the namespaces (the ingress
-	// controller's) that may send traffic into the team namespace.
+	// controller's) that may send traffic into the team namespace. It must
+	// select by at least one label: an empty selector would let every
+	// namespace in, every other team's included.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="(has(self.matchLabels) && size(self.matchLabels) > 0) || (has(self.matchExpressions) && size(self.matchExpressions) > 0)",message="ingressNamespaceSelector must select by at least one label (matchLabels or matchExpressions): an empty selector lets every namespace in, every other team's included"
 	IngressNamespaceSelector *metav1.LabelSelector `json:"ingressNamespaceSelector,omitempty"`
 
 	// dns selects the cluster DNS pods that team pods may query. When
@@ -191,8 +194,11 @@ type Network struct {
 
 // PeerSelector selects pods in namespaces for a NetworkPolicy peer.
 type PeerSelector struct {
-	// namespaceSelector selects the namespaces.
+	// namespaceSelector selects the namespaces. It must select by at least
+	// one label: an empty selector would open the team's traffic to every
+	// namespace, every other team's included.
 	// +required
+	// +kubebuilder:validation:XValidation:rule="(has(self.matchLabels) && size(self.matchLabels) > 0) || (has(self.matchExpressions) && size(self.matchExpressions) > 0)",message="namespaceSelector must select by at least one label (matchLabels or matchExpressions): an empty selector selects every namespace, every other team's included"
 	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
 
 	// podSelector selects pods in those namespaces; all pods when omitted.

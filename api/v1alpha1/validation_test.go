@@ -197,8 +197,30 @@ func TestInvalidObjectsAreRejected(t *testing.T) {
 		{
 			name: "database egress with both cidr and peer",
 			doc: blueprintHeader + "spec: {database: {class: Shared, shared: {adminSecretName: pg, " +
-				"egress: {cidr: 10.0.0.5/32, peer: {namespaceSelector: {}}}}}}\n",
+				"egress: {cidr: 10.0.0.5/32, peer: {namespaceSelector: {matchLabels: {db: pg}}}}}}}\n",
 			want: "set exactly one of cidr and peer",
+		},
+		{
+			name: "ingress namespace selector that selects every namespace",
+			doc:  blueprintHeader + "spec: {network: {ingressNamespaceSelector: {}}}\n",
+			want: `TeamBlueprint.teams.buurt.dev "invalid" is invalid: spec.network.ingressNamespaceSelector: Invalid value: ` +
+				`ingressNamespaceSelector must select by at least one label (matchLabels or matchExpressions): ` +
+				`an empty selector lets every namespace in, every other team's included`,
+		},
+		{
+			name: "DNS namespace selector with empty matchLabels and matchExpressions",
+			doc:  blueprintHeader + "spec: {network: {dns: {namespaceSelector: {matchLabels: {}, matchExpressions: []}}}}\n",
+			want: `TeamBlueprint.teams.buurt.dev "invalid" is invalid: spec.network.dns.namespaceSelector: Invalid value: ` +
+				`namespaceSelector must select by at least one label (matchLabels or matchExpressions): ` +
+				`an empty selector selects every namespace, every other team's included`,
+		},
+		{
+			name: "database egress peer that selects every namespace",
+			doc: blueprintHeader + "spec: {database: {class: Shared, shared: {adminSecretName: pg, " +
+				"egress: {peer: {namespaceSelector: {}, podSelector: {matchLabels: {app: pg}}}}}}}\n",
+			want: `TeamBlueprint.teams.buurt.dev "invalid" is invalid: spec.database.shared.egress.peer.namespaceSelector: Invalid value: ` +
+				`namespaceSelector must select by at least one label (matchLabels or matchExpressions): ` +
+				`an empty selector selects every namespace, every other team's included`,
 		},
 		{
 			name: "database egress cidr that is not an IP range",

@@ -15,6 +15,7 @@ import (
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
 	"github.com/buurt-dev/buurt/internal/render"
+	"github.com/buurt-dev/buurt/internal/teamrole"
 )
 
 // reconcileBindings gives the coach their RoleBinding in the namespace of
@@ -25,8 +26,13 @@ func (r *Reconciler) reconcileBindings(ctx context.Context, s *scope) error {
 	keep := sets.New[string]()
 	var errs []error
 	for _, team := range s.accepted {
-		ok, err := r.bind(ctx, s.coach, team)
+		ok, unfit, err := r.bind(ctx, s.coach, team)
 		switch {
+		case unfit != "":
+			if s.unfit == nil {
+				s.unfit = map[string][]string{}
+			}
+			s.unfit[unfit] = append(s.unfit[unfit], team.Name)
 		case apierrors.IsForbidden(err):
 			s.forbidden = append(s.forbidden, team.Name)
 		case err != nil:
@@ -44,23 +50,30 @@ func (r *Reconciler) reconcileBindings(ctx context.Context, s *scope) error {
 // bind gives the coach the blueprint's coachRole in the team's namespace. It
 // is false, with nothing done, while the namespace is not buurt's for this
 // team or the blueprint is missing: a coach never gets access to a namespace
-// buurt does not manage.
-func (r *Reconciler) bind(ctx context.Context, coach *teamsv1alpha1.Coach, team *teamsv1alpha1.NeighbourhoodTeam) (bool, error) {
+// buurt does not manage. unfit says why the coachRole is not one buurt binds
+// (not labelled fit for coaches, or gone); the binding is then not kept,
+// like the members' (controllers/team), since that is an answer and not a
+// failure to find out.
+func (r *Reconciler) bind(ctx context.Context, coach *teamsv1alpha1.Coach, team *teamsv1alpha1.NeighbourhoodTeam) (ok bool, unfit string, err error) {
 	ns := &corev1.Namespace{}
 	if err := r.Client.Get(ctx, client.ObjectKey{Name: team.NamespaceName()}, ns); err != nil {
-		return false, client.IgnoreNotFound(err)
+		return false, "", client.IgnoreNotFound(err)
 	}
 	if !metav1.IsControlledBy(ns, team) || !ns.DeletionTimestamp.IsZero() {
-		return false, nil
+		return false, "", nil
 	}
 	blueprint := &teamsv1alpha1.TeamBlueprint{}
 	if err := r.Client.Get(ctx, client.ObjectKey{Name: team.Spec.Blueprint}, blueprint); err != nil {
-		return false, client.IgnoreNotFound(err)
+		return false, "", client.IgnoreNotFound(err)
+	}
+	unfit, err = teamrole.Check(ctx, r.Roles, blueprint.Spec.CoachRole, teamsv1alpha1.TeamRoleCoach)
+	if err != nil || unfit != "" {
+		return false, unfit, err
 	}
 	if err := r.Applier.ApplyBinding(ctx, render.CoachRoleBinding(coach, team, blueprint), &rbacv1.RoleBinding{}); err != nil {
-		return false, fmt.Errorf("failed to give coach %s access to team %s: %w", klog.KObj(coach), klog.KObj(team), err)
+		return false, "", fmt.Errorf("failed to give coach %s access to team %s: %w", klog.KObj(coach), klog.KObj(team), err)
 	}
-	return true, nil
+	return true, "", nil
 }
 
 // pruneBindings removes the coach's RoleBindings in the namespaces of teams

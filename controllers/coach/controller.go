@@ -26,6 +26,7 @@ import (
 	"github.com/buurt-dev/buurt/internal/index"
 	"github.com/buurt-dev/buurt/internal/metrics"
 	"github.com/buurt-dev/buurt/internal/patch"
+	"github.com/buurt-dev/buurt/internal/teamrole"
 )
 
 // AccessFinalizer holds a coach until every access buurt gave them is gone:
@@ -37,6 +38,9 @@ const AccessFinalizer = "teams.buurt.dev/coach-access"
 type Reconciler struct {
 	// Client reads through the manager's cache.
 	Client client.Client
+	// Roles reads the ClusterRoles fit for teams (teamrole.NewReader); set
+	// by SetupWithManager.
+	Roles client.Reader
 	// Recorder records Events on coaches.
 	Recorder recorder.EventRecorder
 	// Applier applies RBAC objects with server-side apply.
@@ -67,6 +71,11 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := metrics.Register(collector{reader: r.Client}); err != nil {
 		return fmt.Errorf("failed to register coach metrics: %w", err)
 	}
+	roles, err := teamrole.NewReader(mgr)
+	if err != nil {
+		return err
+	}
+	r.Roles = roles
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&teamsv1alpha1.Coach{}).
 		Owns(&rbacv1.RoleBinding{}).
@@ -116,6 +125,9 @@ type scope struct {
 	pending []string
 	// forbidden are accepted teams whose coachRole buurt may not bind.
 	forbidden []string
+	// unfit are accepted teams whose coachRole buurt does not bind (not
+	// labelled fit for coaches, or gone), by why.
+	unfit map[string][]string
 }
 
 // supported are the names of the accepted teams, sorted.

@@ -2,6 +2,8 @@ package coach
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -11,6 +13,7 @@ import (
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
 	"github.com/buurt-dev/buurt/internal/conditions"
+	"github.com/buurt-dev/buurt/internal/message"
 )
 
 // setStatus computes the coach's status from what one reconcile observed.
@@ -68,6 +71,13 @@ func setReady(s *scope, reconcileErr error) {
 		set(metav1.ConditionFalse, teamsv1alpha1.AccessForbiddenReason,
 			fmt.Sprintf("buurt may not bind the coachRole of teams %s: grant the operator's ServiceAccount the bind verb on it, "+
 				"or use buurt:coach", strings.Join(s.forbidden, ", ")))
+	case len(s.unfit) > 0:
+		var why []string
+		for _, unfit := range slices.Sorted(maps.Keys(s.unfit)) {
+			why = append(why, fmt.Sprintf("teams %s: %s", message.List(s.unfit[unfit]), unfit))
+		}
+		set(metav1.ConditionFalse, teamsv1alpha1.RoleNotAllowedReason,
+			"buurt does not bind the coachRole of "+strings.Join(why, "; "))
 	case apierrors.IsForbidden(reconcileErr):
 		set(metav1.ConditionFalse, teamsv1alpha1.ForbiddenReason,
 			"buurt may not read or change the coach's access; grant the operator's ServiceAccount the permissions of config/rbac")

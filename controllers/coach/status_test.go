@@ -86,6 +86,17 @@ func TestSetStatus(t *testing.T) {
 			observedGeneration: 3,
 		},
 		{
+			name: "coachRoles buurt does not bind",
+			scope: scope{teamsRead: true, accepted: teams("a", "b", "c"), pending: []string{"a"}, unfit: map[string][]string{
+				"ClusterRole x lacks the label": {"b", "c"}, "ClusterRole y does not exist": {"a"},
+			}},
+			teams: []string{"a", "b", "c"}, waiting: []string{}, teamCount: 3,
+			atCapacity: full,
+			ready: condition{metav1.ConditionFalse, teamsv1alpha1.RoleNotAllowedReason,
+				"buurt does not bind the coachRole of teams b, c: ClusterRole x lacks the label; teams a: ClusterRole y does not exist"},
+			observedGeneration: 3,
+		},
+		{
 			name:  "namespaces still on their way",
 			scope: scope{teamsRead: true, accepted: teams("a", "b"), pending: []string{"a", "b"}},
 			teams: []string{"a", "b"}, waiting: []string{}, teamCount: 2,

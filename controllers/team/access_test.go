@@ -7,7 +7,10 @@ import (
 
 	. "github.com/onsi/gomega"
 	authorizationv1 "k8s.io/api/authorization/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
 )
@@ -66,4 +69,45 @@ func TestMemberAccess(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestRoleNotAllowed: buurt binds members only to a ClusterRole labelled fit
+// for members, whatever the blueprint says, and removes the binding it made
+// when the blueprint names one that is not.
+func TestRoleNotAllowed(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	bp := designBlueprint("role-check")
+	create(t, bp)
+	create(t, newTeam("role-check", "role-check", user("anna")))
+	eventuallyCondition(t, "role-check", teamsv1alpha1.ReadyCondition, metav1.ConditionTrue, teamsv1alpha1.ReconciledReason)
+	key := client.ObjectKey{Namespace: "team-role-check", Name: "buurt:members"}
+	g.Expect(env.Client.Get(ctx, key, &rbacv1.RoleBinding{})).To(Succeed())
+
+	// The operator's own role, say, named by a blueprint written before
+	// admission checked the label (or by someone past admission).
+	edit(t, bp, func() { bp.Spec.MemberRole = "buurt-manager" })
+	tm := eventuallyCondition(t, "role-check", teamsv1alpha1.AccessReadyCondition, metav1.ConditionFalse, teamsv1alpha1.RoleNotAllowedReason)
+	g.Expect(cond(tm, teamsv1alpha1.AccessReadyCondition).Message).To(Equal("The members have no access to the namespace: " +
+		"ClusterRole buurt-manager is not labelled teams.buurt.dev/team-role=member (or does not exist), " +
+		"which marks a role fit for teams: label the ClusterRole so, or name one that is"))
+	g.Expect(apierrors.IsNotFound(env.Client.Get(ctx, key, &rbacv1.RoleBinding{}))).To(BeTrue(), "the binding was removed")
+	// The self-service role is not the member role's: it stays.
+	g.Expect(env.Client.Get(ctx, client.ObjectKey{Name: "buurt:team:role-check"}, &rbacv1.ClusterRole{})).To(Succeed())
+
+	// A role that does not exist is no better.
+	edit(t, bp, func() { bp.Spec.MemberRole = "no-such-role" })
+	g.Eventually(func(g Gomega) metav1.Condition {
+		g.Expect(env.Client.Get(ctx, client.ObjectKey{Name: "role-check"}, tm)).To(Succeed())
+		return cond(tm, teamsv1alpha1.AccessReadyCondition)
+	}).WithTimeout(timeout).Should(HaveField("Message", Equal("The members have no access to the namespace: "+
+		"ClusterRole no-such-role is not labelled teams.buurt.dev/team-role=member (or does not exist), "+
+		"which marks a role fit for teams: label the ClusterRole so, or name one that is")))
+
+	// Back to a labelled role: the members get their binding again.
+	edit(t, bp, func() { bp.Spec.MemberRole = "buurt:team-member" })
+	eventuallyCondition(t, "role-check", teamsv1alpha1.ReadyCondition, metav1.ConditionTrue, teamsv1alpha1.ReconciledReason)
+	binding := &rbacv1.RoleBinding{}
+	g.Expect(env.Client.Get(ctx, key, binding)).To(Succeed())
+	g.Expect(binding.RoleRef.Name).To(Equal("buurt:team-member"))
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/buurt-dev/buurt/internal/kinds"
 	"github.com/buurt-dev/buurt/internal/metrics"
 	"github.com/buurt-dev/buurt/internal/patch"
+	"github.com/buurt-dev/buurt/internal/teamrole"
 )
 
 // maxConcurrentReconciles is how many teams are reconciled at once.
@@ -43,6 +44,9 @@ type Reconciler struct {
 	Client client.Client
 	// APIReader reads past the cache: to see a namespace buurt did not make.
 	APIReader client.Reader
+	// Roles reads the ClusterRoles fit for teams (teamrole.NewReader); set
+	// by SetupWithManager.
+	Roles client.Reader
 	// Recorder records Events on teams.
 	Recorder recorder.EventRecorder
 	// Applier applies children with server-side apply.
@@ -110,6 +114,11 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := metrics.Register(collector{reader: r.Client}); err != nil {
 		return fmt.Errorf("failed to register team metrics: %w", err)
 	}
+	roles, err := teamrole.NewReader(mgr)
+	if err != nil {
+		return err
+	}
+	r.Roles = roles
 	watch := newServerWatch(r)
 	if err := mgr.Add(watch); err != nil {
 		return fmt.Errorf("failed to add the shared server watch: %w", err)

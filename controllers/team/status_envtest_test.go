@@ -42,7 +42,10 @@ func TestAPhaseErrorTurnsReadyFalse(t *testing.T) {
 
 	// buurt may bind only buurt:team-member and buurt:coach, and roles
 	// whose permissions it holds itself: not this one.
-	create(t, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "test-pod-exec"}, Rules: []rbacv1.PolicyRule{{
+	// It is labelled fit for members, so only RBAC stops buurt.
+	create(t, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "test-pod-exec", Labels: map[string]string{
+		teamsv1alpha1.TeamRoleLabel: teamsv1alpha1.TeamRoleMember,
+	}}, Rules: []rbacv1.PolicyRule{{
 		APIGroups: []string{""}, Resources: []string{"pods/exec"}, Verbs: []string{"create"},
 	}}})
 	edit(t, bp, func() { bp.Spec.MemberRole = "test-pod-exec" })

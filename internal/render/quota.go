@@ -1,6 +1,8 @@
 package render
 
 import (
+	"strconv"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
@@ -15,7 +17,8 @@ const (
 )
 
 // ResourceQuota is the blueprint's base quota plus its per-member share for
-// every member entry, or nil when the blueprint sets no quota.
+// the member entries QuotaMembers counts, or nil when the blueprint sets no
+// quota.
 func ResourceQuota(team *teamsv1alpha1.NeighbourhoodTeam, blueprint *teamsv1alpha1.TeamBlueprint) *corev1ac.ResourceQuotaApplyConfiguration {
 	quota := blueprint.Spec.Quota
 	if quota == nil || (len(quota.Base) == 0 && len(quota.PerMember) == 0) {
@@ -24,7 +27,23 @@ func ResourceQuota(team *teamsv1alpha1.NeighbourhoodTeam, blueprint *teamsv1alph
 	return corev1ac.ResourceQuota(ResourceQuotaName, team.NamespaceName()).
 		WithLabels(Labels(team)).
 		WithOwnerReferences(ownerReference(team)).
-		WithSpec(corev1ac.ResourceQuotaSpec().WithHard(QuotaHard(quota, len(team.Spec.Members))))
+		WithSpec(corev1ac.ResourceQuotaSpec().WithHard(QuotaHard(quota, QuotaMembers(team))))
+}
+
+// QuotaMembers is how many member entries the per-member quota counts: as
+// many as the team has, but no more than its
+// teamsv1alpha1.QuotaMembersAnnotation says, which follows only the changes
+// of platform engineers (config/policies/team-quota.yaml). Members may add
+// colleagues; names they add do not buy quota until a platform engineer
+// changes the members. A team without the annotation (or with one that is
+// no count) counts every entry, as before the annotation existed.
+func QuotaMembers(team *teamsv1alpha1.NeighbourhoodTeam) int {
+	members := len(team.Spec.Members)
+	counted, err := strconv.Atoi(team.Annotations[teamsv1alpha1.QuotaMembersAnnotation])
+	if err != nil || counted < 0 {
+		return members
+	}
+	return min(members, counted)
 }
 
 // QuotaHard is base + members × perMember, resource by resource.

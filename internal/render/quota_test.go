@@ -47,6 +47,40 @@ func TestResourceQuota(t *testing.T) {
 	}
 }
 
+// TestQuotaMembers: the per-member share counts no more member entries than
+// a platform engineer last set (the annotation), and every entry of a team
+// without it.
+func TestQuotaMembers(t *testing.T) {
+	for _, tc := range []struct {
+		annotation string
+		members    int
+		want       int
+	}{
+		{"", 5, 5},
+		{"2", 5, 2},
+		{"7", 5, 5},
+		{"0", 5, 0},
+		{"-1", 5, 5},
+		{"many", 5, 5},
+	} {
+		t.Run(fmt.Sprintf("%q of %d", tc.annotation, tc.members), func(t *testing.T) {
+			g := NewWithT(t)
+			tm := team(members(tc.members)...)
+			if tc.annotation != "" {
+				tm.Annotations = map[string]string{teamsv1alpha1.QuotaMembersAnnotation: tc.annotation}
+			}
+			g.Expect(render.QuotaMembers(tm)).To(Equal(tc.want))
+		})
+	}
+	// The quota follows it.
+	g := NewWithT(t)
+	tm := team(members(12)...)
+	tm.Annotations = map[string]string{teamsv1alpha1.QuotaMembersAnnotation: "1"}
+	got := typed[corev1.ResourceQuota](NewWithT(t), render.ResourceQuota(tm, blueprint()))
+	cpu := got.Spec.Hard["requests.cpu"]
+	g.Expect(cpu.String()).To(Equal("2250m"))
+}
+
 func TestResourceQuotaOnlyWhenTheBlueprintSetsOne(t *testing.T) {
 	g := NewWithT(t)
 	bp := blueprint()

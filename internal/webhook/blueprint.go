@@ -6,7 +6,9 @@ import (
 	"slices"
 	"strings"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
@@ -14,27 +16,40 @@ import (
 	"github.com/buurt-dev/buurt/internal/index"
 	"github.com/buurt-dev/buurt/internal/message"
 	"github.com/buurt-dev/buurt/internal/render"
+	"github.com/buurt-dev/buurt/internal/teamrole"
 )
 
-// BlueprintValidator keeps a blueprint that teams use from going, and says
-// which teams a tighter blueprint leaves outside its limits.
+// BlueprintValidator keeps a blueprint from granting more than its author
+// holds and a blueprint that teams use from going, and says which teams a
+// tighter blueprint leaves outside its limits.
 type BlueprintValidator struct {
-	// Client reads teams from the cache, by the blueprint index.
+	// Client reads teams from the cache, by the blueprint index, and
+	// creates SubjectAccessReviews.
 	Client client.Client
+	// APIReader reads ClusterRoles past the cache, which holds only buurt's.
+	APIReader client.Reader
 }
 
 var _ admission.Validator[*teamsv1alpha1.TeamBlueprint] = &BlueprintValidator{}
 
-// +kubebuilder:webhook:path=/validate-teams-buurt-dev-v1alpha1-teamblueprint,mutating=false,failurePolicy=fail,sideEffects=None,groups=teams.buurt.dev,resources=teamblueprints,verbs=update;delete,versions=v1alpha1,name=vteamblueprint.teams.buurt.dev,admissionReviewVersions=v1,timeoutSeconds=5,matchPolicy=Equivalent
+// The webhook is not asked about a new blueprint that is restricted and
+// names buurt's own roles: it grants no more than any team gets, so the
+// chart's blueprints install before buurt's webhook can answer.
+// +kubebuilder:webhook:path=/validate-teams-buurt-dev-v1alpha1-teamblueprint,mutating=false,failurePolicy=fail,sideEffects=None,groups=teams.buurt.dev,resources=teamblueprints,verbs=create;update;delete,versions=v1alpha1,name=vteamblueprint.teams.buurt.dev,admissionReviewVersions=v1,timeoutSeconds=5,matchPolicy=Equivalent,patch=`{"matchConditions":[{"name":"grants-more-than-restricted-with-buurt-roles","expression":"request.operation != 'CREATE' || object.spec.podSecurity.level != 'restricted' || object.spec.memberRole != 'buurt:team-member' || object.spec.coachRole != 'buurt:coach'"}]}`
 
-// ValidateCreate admits every new blueprint; CEL checks it.
-func (v *BlueprintValidator) ValidateCreate(context.Context, *teamsv1alpha1.TeamBlueprint) (admission.Warnings, error) {
-	return nil, nil
+// ValidateCreate admits a new blueprint that grants no more than its author
+// holds; CEL checks the rest.
+func (v *BlueprintValidator) ValidateCreate(ctx context.Context, blueprint *teamsv1alpha1.TeamBlueprint) (admission.Warnings, error) {
+	return nil, v.checkGrants(ctx, nil, blueprint)
 }
 
-// ValidateUpdate admits the change and warns of the teams it leaves over
-// the member limit or with apps from registries no longer allowed.
-func (v *BlueprintValidator) ValidateUpdate(ctx context.Context, _, blueprint *teamsv1alpha1.TeamBlueprint) (admission.Warnings, error) {
+// ValidateUpdate admits a change that grants no more than its author holds,
+// and warns of the teams it leaves over the member limit or with apps from
+// registries no longer allowed.
+func (v *BlueprintValidator) ValidateUpdate(ctx context.Context, old, blueprint *teamsv1alpha1.TeamBlueprint) (admission.Warnings, error) {
+	if err := v.checkGrants(ctx, old, blueprint); err != nil {
+		return nil, err
+	}
 	teams, err := v.teams(ctx, blueprint.Name)
 	if err != nil {
 		return nil, err
@@ -76,6 +91,80 @@ func (v *BlueprintValidator) ValidateDelete(ctx context.Context, blueprint *team
 	}
 	return nil, apierrors.NewForbidden(teamsv1alpha1.GroupVersion.WithResource("teamblueprints").GroupResource(), blueprint.Name,
 		fmt.Errorf("%d teams use it: %s; move them to another blueprint or delete them first", len(names), message.List(names)))
+}
+
+// checkGrants holds a blueprint's author to what they may grant, as RBAC
+// holds the author of a binding: a Pod Security level looser than
+// restricted needs the verb escalate on the blueprint, and the memberRole
+// and coachRole must be ClusterRoles labelled fit for teams that the author
+// may bind. Like checkLimits for teams it ratchets: an update is asked only
+// about what it loosens or changes, so an upgrade that re-applies a
+// blueprint as it is goes through.
+func (v *BlueprintValidator) checkGrants(ctx context.Context, old, blueprint *teamsv1alpha1.TeamBlueprint) error {
+	user, err := requester(ctx)
+	if err != nil {
+		return err
+	}
+	var errs field.ErrorList
+	spec := field.NewPath("spec")
+	level := blueprint.Spec.PodSecurity.Level
+	if looser(level, teamsv1alpha1.PodSecurityRestricted) && (old == nil || looser(level, old.Spec.PodSecurity.Level)) {
+		ok, err := mayEscalate(ctx, v.Client, user, blueprint.Name)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			errs = append(errs, field.Forbidden(spec.Child("podSecurity", "level"), fmt.Sprintf(
+				"Pod Security level %s lets team pods escape restricted (privileged: run as node root); it needs the verb %s "+
+					"on teamblueprints %s (cluster-admin has it, buurt:platform-engineer does not): ask someone who has it, or keep restricted",
+				level, EscalateVerb, blueprint.Name)))
+		}
+	}
+	roles := []struct {
+		field     string
+		name, was string
+		use       string
+	}{
+		{"memberRole", blueprint.Spec.MemberRole, "", teamsv1alpha1.TeamRoleMember},
+		{"coachRole", blueprint.Spec.CoachRole, "", teamsv1alpha1.TeamRoleCoach},
+	}
+	if old != nil {
+		roles[0].was, roles[1].was = old.Spec.MemberRole, old.Spec.CoachRole
+	}
+	for _, r := range roles {
+		if r.name == r.was {
+			continue
+		}
+		problem, err := v.checkRole(ctx, user, r.name, r.use)
+		if err != nil {
+			return err
+		}
+		if problem != "" {
+			errs = append(errs, field.Forbidden(spec.Child(r.field), problem))
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return apierrors.NewInvalid(teamsv1alpha1.GroupVersion.WithKind("TeamBlueprint").GroupKind(), blueprint.Name, errs)
+}
+
+// checkRole says what keeps user from naming the ClusterRole name as use,
+// or is empty.
+func (v *BlueprintValidator) checkRole(ctx context.Context, user authenticationv1.UserInfo, name, use string) (string, error) {
+	unfit, err := teamrole.Check(ctx, v.APIReader, name, use)
+	if err != nil {
+		return "", apierrors.NewInternalError(err)
+	}
+	if unfit != "" {
+		return unfit, nil
+	}
+	ok, err := mayBind(ctx, v.Client, user, name)
+	if err != nil || ok {
+		return "", err
+	}
+	return fmt.Sprintf("%s may not bind ClusterRole %s, and may not have buurt bind it: ask someone who may, or name another role",
+		user.Username, name), nil
 }
 
 // teams are the blueprint's teams, by name, so that messages name them in a

@@ -87,7 +87,7 @@ func (w *Webhooks) Setup(mgr ctrl.Manager) error {
 		return fmt.Errorf("failed to register the NeighbourhoodTeam webhook: %w", err)
 	}
 	if err := ctrl.NewWebhookManagedBy(mgr, &teamsv1alpha1.TeamBlueprint{}).WithValidator(&BlueprintValidator{
-		Client: mgr.GetClient(),
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(),
 	}).Complete(); err != nil {
 		return fmt.Errorf("failed to register the TeamBlueprint webhook: %w", err)
 	}

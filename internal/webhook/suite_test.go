@@ -130,6 +130,11 @@ func setUp() error {
 	}); err != nil {
 		return err
 	}
+	// The policy that counts the members a platform engineer set, as an
+	// installation ships it.
+	if err := testenv.CreateFromFile(ctx, env.Client, filepath.Join(testenv.RepoRoot(), "config", "policies", "team-quota.yaml")); err != nil {
+		return err
+	}
 	if webhookPort, err = freeport.Get(); err != nil {
 		return err
 	}

@@ -6,7 +6,9 @@ package webhook
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -45,10 +47,18 @@ var _ admission.Validator[*teamsv1alpha1.NeighbourhoodTeam] = &TeamValidator{}
 
 // +kubebuilder:webhook:path=/validate-teams-buurt-dev-v1alpha1-neighbourhoodteam,mutating=false,failurePolicy=fail,sideEffects=NoneOnDryRun,groups=teams.buurt.dev,resources=neighbourhoodteams,verbs=create;update,versions=v1alpha1,name=vneighbourhoodteam.teams.buurt.dev,admissionReviewVersions=v1,timeoutSeconds=5,matchPolicy=Equivalent
 
-// ValidateCreate checks a new team against its blueprint and refuses a name
-// whose namespace is already taken.
+// ValidateCreate checks a new team against its blueprint, refuses a name
+// whose namespace is already taken, and a blueprint looser than restricted
+// to a requester who may not escalate it.
 func (v *TeamValidator) ValidateCreate(ctx context.Context, team *teamsv1alpha1.NeighbourhoodTeam) (admission.Warnings, error) {
-	var errs field.ErrorList
+	user, err := requester(ctx)
+	if err != nil {
+		return nil, err
+	}
+	errs, err := v.checkPlacement(ctx, user, nil, team)
+	if err != nil {
+		return nil, err
+	}
 	ns := &corev1.Namespace{}
 	switch err := v.APIReader.Get(ctx, client.ObjectKey{Name: team.NamespaceName()}, ns); {
 	case err == nil:
@@ -88,11 +98,15 @@ func (v *TeamValidator) ValidateUpdate(ctx context.Context, old, team *teamsv1al
 			return nil, invalid(team, errs)
 		}
 	}
-	warnings, errs, err := v.checkLimits(ctx, old, team)
+	errs, err := v.checkPlacement(ctx, req.UserInfo, old, team)
 	if err != nil {
 		return nil, err
 	}
-	if err := invalid(team, errs); err != nil {
+	warnings, limitErrs, err := v.checkLimits(ctx, old, team)
+	if err != nil {
+		return nil, err
+	}
+	if err := invalid(team, append(errs, limitErrs...)); err != nil {
 		return warnings, err
 	}
 	if len(changed) > 0 && (req.DryRun == nil || !*req.DryRun) {
@@ -110,20 +124,46 @@ func (v *TeamValidator) ValidateDelete(context.Context, *teamsv1alpha1.Neighbour
 // mayManage asks the apiserver whether the requester has the manage verb on
 // this team.
 func (v *TeamValidator) mayManage(ctx context.Context, user authenticationv1.UserInfo, team string) (bool, error) {
-	extra := map[string]authorizationv1.ExtraValue{}
-	for k, values := range user.Extra {
-		extra[k] = authorizationv1.ExtraValue(values)
+	return allowed(ctx, v.Client, user, authorizationv1.ResourceAttributes{
+		Group: teamsv1alpha1.GroupVersion.Group, Resource: "neighbourhoodteams", Name: team, Verb: ManageVerb,
+	})
+}
+
+// checkPlacement refuses to put people on a blueprint looser than
+// restricted for a requester who may not escalate that blueprint: a team
+// created there or moved there (spec.blueprint), or new member entries of a
+// team that is there. Otherwise anyone who may write teams (or a member of
+// such a team) could use a privileged blueprint someone else wrote to run
+// pods as node root. What an update does not add is not asked again (the
+// blueprint's author chose its level for all its teams, and a member may
+// leave). A missing blueprint is checkLimits' warning.
+func (v *TeamValidator) checkPlacement(ctx context.Context, user authenticationv1.UserInfo, old, team *teamsv1alpha1.NeighbourhoodTeam) (field.ErrorList, error) {
+	path, doing := field.NewPath("spec", "blueprint"), "putting a team on it"
+	if old != nil && old.Spec.Blueprint == team.Spec.Blueprint {
+		if !slices.ContainsFunc(team.Spec.Members, func(m teamsv1alpha1.Subject) bool { return !slices.Contains(old.Spec.Members, m) }) {
+			return nil, nil
+		}
+		path, doing = field.NewPath("spec", "members"), "adding members to a team on it"
 	}
-	review := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
-		User: user.Username, UID: user.UID, Groups: user.Groups, Extra: extra,
-		ResourceAttributes: &authorizationv1.ResourceAttributes{
-			Group: teamsv1alpha1.GroupVersion.Group, Resource: "neighbourhoodteams", Name: team, Verb: ManageVerb,
-		},
-	}}
-	if err := v.Client.Create(ctx, review); err != nil {
-		return false, apierrors.NewInternalError(fmt.Errorf("failed to ask whether %s may manage team %s: %w", user.Username, team, err))
+	blueprint := &teamsv1alpha1.TeamBlueprint{}
+	if err := v.Client.Get(ctx, client.ObjectKey{Name: team.Spec.Blueprint}, blueprint); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, apierrors.NewInternalError(err)
 	}
-	return review.Status.Allowed, nil
+	level := blueprint.Spec.PodSecurity.Level
+	if !looser(level, teamsv1alpha1.PodSecurityRestricted) {
+		return nil, nil
+	}
+	ok, err := mayEscalate(ctx, v.Client, user, blueprint.Name)
+	if err != nil || ok {
+		return nil, err
+	}
+	return field.ErrorList{field.Forbidden(path, fmt.Sprintf(
+		"blueprint %s lets pods run at Pod Security level %s; %s needs the verb %s on teamblueprints %s "+
+			"(cluster-admin has it, buurt:platform-engineer does not): ask someone who has it, or choose a restricted blueprint",
+		blueprint.Name, level, doing, EscalateVerb, blueprint.Name))}, nil
 }
 
 // isMember matches the requester by user name or group against the team's
@@ -185,7 +225,55 @@ func selfServiceChange(old, team *teamsv1alpha1.NeighbourhoodTeam) ([]string, fi
 	if !equality.Semantic.DeepEqual(old.OwnerReferences, team.OwnerReferences) {
 		errs = append(errs, field.Forbidden(meta.Child("ownerReferences"), "members of the team may not change owner references"))
 	}
+	labelRule := "members of the team may not change its labels: other controllers (a GitOps controller's reconciliation, " +
+		"for one) act on them; ask a platform engineer"
+	for _, key := range changedKeys(old.Labels, team.Labels) {
+		errs = append(errs, field.Forbidden(meta.Child("labels").Key(key), labelRule))
+	}
+	annotationRule := "members of the team may not change its annotations, but for " + lastApplied +
+		": other controllers (a GitOps controller's reconciliation, for one) act on them; ask a platform engineer"
+	for _, key := range changedKeys(memberAnnotations(old, old), memberAnnotations(old, team)) {
+		errs = append(errs, field.Forbidden(meta.Child("annotations").Key(key), annotationRule))
+	}
 	return changed, errs
+}
+
+// lastApplied is the annotation `kubectl apply` keeps; members may change it,
+// so that they can edit their team with kubectl apply.
+const lastApplied = corev1.LastAppliedConfigAnnotation
+
+// memberAnnotations are the annotations of team (old, or old as changed)
+// that a member must leave alone. Not among them: the last-applied
+// configuration, and the quota-members annotation where buurt's
+// MutatingAdmissionPolicy pins it on a member's edit of a team that had
+// none, to the member entries the team had before (what the platform
+// engineer who wrote them last set).
+func memberAnnotations(old, team *teamsv1alpha1.NeighbourhoodTeam) map[string]string {
+	out := maps.Clone(team.Annotations)
+	delete(out, lastApplied)
+	_, had := old.Annotations[teamsv1alpha1.QuotaMembersAnnotation]
+	if !had && out[teamsv1alpha1.QuotaMembersAnnotation] == strconv.Itoa(len(old.Spec.Members)) {
+		delete(out, teamsv1alpha1.QuotaMembersAnnotation)
+	}
+	return out
+}
+
+// changedKeys are the keys whose values differ between old and updated,
+// sorted, so that messages list them in a fixed order.
+func changedKeys(old, updated map[string]string) []string {
+	var keys []string
+	for k, v := range old {
+		if w, ok := updated[k]; !ok || w != v {
+			keys = append(keys, k)
+		}
+	}
+	for k := range updated {
+		if _, ok := old[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // checkLimits holds the team to its blueprint: its size, its app images and

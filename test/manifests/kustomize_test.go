@@ -77,6 +77,10 @@ func TestDefaultInstallation(t *testing.T) {
 		"CustomResourceDefinition neighbourhoodteams.teams.buurt.dev",
 		"CustomResourceDefinition teamblueprints.teams.buurt.dev",
 		"Deployment buurt-system/buurt-controller-manager",
+		// kustomize does not know these kinds are cluster-scoped and gives
+		// them the namespace; the apiserver drops it (see the test below).
+		"MutatingAdmissionPolicy buurt-system/buurt-team-quota-members",
+		"MutatingAdmissionPolicyBinding buurt-system/buurt-team-quota-members",
 		"Namespace buurt-system",
 		"NetworkPolicy buurt-system/buurt-allow-metrics",
 		"NetworkPolicy buurt-system/buurt-allow-webhook",
