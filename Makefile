@@ -21,7 +21,7 @@ help: ## Show the targets.
 ##@ Development
 
 .PHONY: manifests
-manifests: ## Generate CRDs, RBAC and the webhook configuration from the markers (and copy the CRDs into the Helm chart).
+manifests: ## Generate CRDs, RBAC, the webhook configuration and the tenant policies (and copy them into the Helm chart).
 	@cg=$$(hack/tools.sh controller-gen) && set -x && \
 	$$cg rbac:roleName=buurt-manager crd webhook paths=./... output:crd:artifacts:config=config/crd/bases \
 		output:rbac:artifacts:config=config/rbac output:webhook:artifacts:config=config/webhook
@@ -29,6 +29,8 @@ manifests: ## Generate CRDs, RBAC and the webhook configuration from the markers
 	cp config/crd/bases/*.yaml charts/buurt/crds/
 	cp config/rbac/role.yaml config/rbac/team_roles.yaml charts/buurt/files/
 	cp config/webhook/manifests.yaml charts/buurt/files/webhook.yaml
+	go run ./hack/genpolicies config/policies/tenant.yaml
+	cp config/policies/tenant.yaml charts/buurt/files/policies.yaml
 
 .PHONY: generate
 generate: ## Generate deepcopy code for the API types.
