@@ -4,7 +4,9 @@ package blueprint
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -18,10 +20,16 @@ import (
 	"github.com/buurt-dev/buurt/internal/patch"
 )
 
+// policyRecheck is how long a blueprint waits to look again for admission
+// policies that were missing: an installation is fixed in minutes.
+const policyRecheck = 5 * time.Minute
+
 // Reconciler writes each blueprint's status from the cache.
 type Reconciler struct {
 	// Client reads through the manager's cache.
 	Client client.Client
+	// APIReader reads past the cache: buurt's admission policies.
+	APIReader client.Reader
 	// Recorder records Events on blueprints.
 	Recorder recorder.EventRecorder
 }
@@ -29,8 +37,9 @@ type Reconciler struct {
 // NewReconciler wires a Reconciler to the manager.
 func NewReconciler(mgr ctrl.Manager) *Reconciler {
 	return &Reconciler{
-		Client:   mgr.GetClient(),
-		Recorder: mgr.GetEventRecorder("buurt"),
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder("buurt"),
 	}
 }
 
@@ -54,7 +63,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 }
 
 // Reconcile counts the blueprint's teams and says which are over its member
-// limit and which the apiserver refused the quota or limits made from it.
+// limit and which the apiserver refused the quota or limits made from it,
+// and whether the cluster has buurt's admission policies.
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	blueprint := &teamsv1alpha1.TeamBlueprint{}
 	if err := r.Client.Get(ctx, req.NamespacedName, blueprint); err != nil {
@@ -64,11 +74,20 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if err := r.Client.List(ctx, teams, client.MatchingFields{index.TeamBlueprint: blueprint.Name}); err != nil {
 		return reconcile.Result{}, fmt.Errorf("failed to list the teams of blueprint %s: %w", klog.KObj(blueprint), err)
 	}
+	missing, checkErr := missingPolicies(ctx, r.APIReader)
 	before := blueprint.DeepCopy()
 	setStatus(blueprint, teams.Items)
+	setTenantRules(blueprint, missing, checkErr)
 	if err := patch.Status(ctx, r.Client, before, blueprint); err != nil {
-		return reconcile.Result{}, err
+		return reconcile.Result{}, errors.Join(err, checkErr)
 	}
 	r.recordTransitions(before, blueprint)
+	if checkErr != nil {
+		return reconcile.Result{}, checkErr
+	}
+	if len(missing) > 0 {
+		// Nothing buurt watches changes when the policies are installed.
+		return reconcile.Result{RequeueAfter: policyRecheck}, nil
+	}
 	return reconcile.Result{}, nil
 }
