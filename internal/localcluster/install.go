@@ -84,7 +84,8 @@ func InstallCRDs(ctx context.Context, c client.Client, root string) error {
 
 // InstallOperator makes the operator's namespace and ServiceAccount, grants
 // it exactly config/rbac (the roles an installation binds), installs the
-// roles buurt binds for people, and returns a client configuration that
+// roles buurt binds for people and the tenant policies (config/policies),
+// and returns a client configuration that
 // authenticates as that ServiceAccount with a token from the TokenRequest
 // API, valid for ttl. admin is the cluster admin's configuration.
 func InstallOperator(ctx context.Context, c client.Client, admin *rest.Config, root string, ttl time.Duration) (*rest.Config, error) {
@@ -101,6 +102,11 @@ func InstallOperator(ctx context.Context, c client.Client, admin *rest.Config, r
 		}); err != nil {
 			return nil, err
 		}
+	}
+	// The tenant rules, as an installation has them: the operator's own
+	// workloads in team namespaces are held to them too.
+	if err := ApplyFile(ctx, c, filepath.Join(root, "config", "policies", "tenant.yaml")); err != nil {
+		return nil, err
 	}
 	return ServiceAccountConfig(ctx, admin, OperatorNamespace, OperatorServiceAccount, ttl)
 }

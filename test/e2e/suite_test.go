@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/buurt-dev/buurt/internal/freeport"
@@ -33,6 +34,8 @@ import (
 var (
 	// admin is a cluster admin's client of the local cluster.
 	admin client.Client
+	// adminConfig is admin's configuration, for clients that impersonate.
+	adminConfig *rest.Config
 	// pg is the shared database server of the Shared blueprints.
 	pg *testpg.Server
 	// operator is the running operator process.
@@ -85,6 +88,7 @@ func setUpAndRun(m *testing.M) (code int, err error) {
 	if err != nil {
 		return 0, err
 	}
+	adminConfig = cfg
 	if admin, err = client.New(cfg, client.Options{Scheme: testenv.Scheme}); err != nil {
 		return 0, err
 	}
