@@ -100,9 +100,9 @@ type TeamBlueprintSpec struct {
 	// +kubebuilder:validation:items:XValidation:rule="self.endsWith('/')",message="allowedRegistries entries must end with '/', so that registry.example.org/ does not also allow registry.example.org.evil.com"
 	AllowedRegistries []string `json:"allowedRegistries,omitempty"`
 
-	// imagePullPolicy, when Always, requires imagePullPolicy: Always on every
-	// container in the teams' namespaces, buurt's own included; an admission
-	// policy refuses others. When omitted any pull policy is allowed.
+	// imagePullPolicy is the pull policy every container in the teams'
+	// namespaces must have, buurt's own included; with Always an admission
+	// policy refuses any other. When omitted any pull policy is allowed.
 	// +optional
 	ImagePullPolicy ImagePullPolicy `json:"imagePullPolicy,omitempty"`
 

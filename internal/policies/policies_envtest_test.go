@@ -3,12 +3,12 @@ package policies_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
 	. "github.com/onsi/gomega"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -24,6 +24,7 @@ import (
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
 	"github.com/buurt-dev/buurt/internal/policies"
@@ -52,7 +53,7 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	ctrl.SetLogger(logr.Discard())
+	ctrl.SetLogger(zap.New(zap.WriteTo(io.Discard)))
 	var err error
 	if env, err = testenv.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -129,7 +130,7 @@ func waitForPolicies(ctx context.Context) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("the tenant policies were not enforced within %s: %v", timeout, err)
+			return fmt.Errorf("the tenant policies were not enforced within %s: %w", timeout, err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -166,6 +167,13 @@ func service(ns, name string, typ corev1.ServiceType) *corev1.Service {
 		s.Spec = corev1.ServiceSpec{Type: typ, ExternalName: "db.other-team.svc.cluster.local"}
 	}
 	return s
+}
+
+// endpoints are hand-written Endpoints.
+func endpoints(ns, name string) client.Object {
+	//nolint:staticcheck // the deprecated Endpoints API is what the rule guards
+	return &corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Subsets: []corev1.EndpointSubset{{Addresses: []corev1.EndpointAddress{{IP: "10.1.2.3"}}}}}
 }
 
 func ingress(ns, name string, hosts ...string) *networkingv1.Ingress {
@@ -267,8 +275,7 @@ func TestForbiddenObjectsAreRefused(t *testing.T) {
 			denied("services", "external-ips", policies.ServiceTypes, "buurt tenant rule service-types: spec.externalIPs (10.0.0.1, 8.8.8.8) are not allowed in team namespaces: "+
 				"a Service with external IPs takes the traffic for those addresses from the whole cluster (CVE-2020-8554); remove spec.externalIPs and reach the app through an Ingress")},
 		// Members may not write Endpoints by RBAC; a cluster admin is refused by the policy.
-		{"Endpoints", env.Client, &corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Namespace: north, Name: "planner"},
-			Subsets: []corev1.EndpointSubset{{Addresses: []corev1.EndpointAddress{{IP: "10.1.2.3"}}}}},
+		{"Endpoints", env.Client, endpoints(north, "planner"),
 			denied("endpoints", "planner", policies.Endpoints, "buurt tenant rule endpoints: Endpoints"+endpointsRule)},
 		{"EndpointSlice", env.Client, &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: north, Name: "planner-x"},
 			AddressType: discoveryv1.AddressTypeIPv4, Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"10.1.2.3"}}}},
@@ -448,9 +455,7 @@ func TestManagedObjectsAreProtected(t *testing.T) {
 func TestControlPlaneWritesEndpoints(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
-	g.Expect(as(t, "system:serviceaccount:kube-system:endpoint-controller", "system:masters").Create(ctx, &corev1.Endpoints{
-		ObjectMeta: metav1.ObjectMeta{Namespace: north, Name: "planner-endpoints"},
-	})).To(Succeed())
+	g.Expect(as(t, "system:serviceaccount:kube-system:endpoint-controller", "system:masters").Create(ctx, endpoints(north, "planner-endpoints"))).To(Succeed())
 	g.Expect(as(t, "system:serviceaccount:kube-system:endpointslice-controller", "system:masters").Create(ctx, &discoveryv1.EndpointSlice{
 		ObjectMeta:  metav1.ObjectMeta{Namespace: north, Name: "planner-slice"},
 		AddressType: discoveryv1.AddressTypeIPv4,
@@ -459,7 +464,7 @@ func TestControlPlaneWritesEndpoints(t *testing.T) {
 	anna := as(t, anna)
 	g.Expect(anna.List(ctx, &corev1.EndpointsList{}, client.InNamespace(north))).To(Succeed())
 	g.Expect(anna.List(ctx, &discoveryv1.EndpointSliceList{}, client.InNamespace(north))).To(Succeed())
-	err := anna.Create(ctx, &corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Namespace: north, Name: "anna"}})
+	err := anna.Create(ctx, endpoints(north, "anna"))
 	g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "%v", err)
 	g.Expect(err.Error()).To(ContainSubstring(`User "anna@care.example.org" cannot create resource "endpoints"`))
 }

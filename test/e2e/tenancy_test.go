@@ -130,6 +130,7 @@ func TestTenancy(t *testing.T) {
 
 	t.Run("Endpoints and EndpointSlices", func(t *testing.T) {
 		g := NewWithT(t)
+		//nolint:staticcheck // the deprecated Endpoints API is what the rule guards
 		endpoints := &corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "care-planner-by-hand"},
 			Subsets: []corev1.EndpointSubset{{Addresses: []corev1.EndpointAddress{{IP: "10.1.2.3"}}}}}
 		slice := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "care-planner-by-hand"},
