@@ -21,7 +21,7 @@ help: ## Show the targets.
 ##@ Development
 
 .PHONY: manifests
-manifests: ## Generate CRDs, RBAC and the webhook configuration from the markers (and copy the CRDs into the Helm chart).
+manifests: ## Generate CRDs, RBAC, the webhook configuration and the tenant policies (and copy them into the Helm chart).
 	@cg=$$(hack/tools.sh controller-gen) && set -x && \
 	$$cg rbac:roleName=buurt-manager crd webhook paths=./... output:crd:artifacts:config=config/crd/bases \
 		output:rbac:artifacts:config=config/rbac output:webhook:artifacts:config=config/webhook
@@ -29,8 +29,9 @@ manifests: ## Generate CRDs, RBAC and the webhook configuration from the markers
 	cp config/crd/bases/*.yaml charts/buurt/crds/
 	cp config/rbac/role.yaml config/rbac/team_roles.yaml config/rbac/operator_team_role.yaml charts/buurt/files/
 	cp config/webhook/manifests.yaml charts/buurt/files/webhook.yaml
+	go run ./hack/genpolicies config/policies/tenant.yaml
 	rm -rf charts/buurt/files/policies && mkdir charts/buurt/files/policies
-	cp config/policies/operator.yaml config/policies/team-quota.yaml charts/buurt/files/policies/
+	cp config/policies/operator.yaml config/policies/team-quota.yaml config/policies/tenant.yaml charts/buurt/files/policies/
 
 .PHONY: generate
 generate: ## Generate deepcopy code for the API types.

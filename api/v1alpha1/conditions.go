@@ -4,7 +4,8 @@ package v1alpha1
 const (
 	// ReadyCondition is the roll-up: True when every other condition of the
 	// object is in its good state. A team's CoachAssigned is not part of it:
-	// a team works without a coach.
+	// a team works without a coach; nor is a blueprint's
+	// TenantRulesEnforced, which is about the installation.
 	ReadyCondition = "Ready"
 
 	// NamespaceReadyCondition is True when the team's namespace exists, is
@@ -49,6 +50,12 @@ const (
 	// about a server buurt does not own and not part of the blueprint's
 	// Ready: teams are provisioned either way.
 	DatabaseServerHardenedCondition = "DatabaseServerHardened"
+
+	// TenantRulesEnforcedCondition is True on a blueprint when buurt's
+	// admission policies, which hold team namespaces to the blueprint's
+	// tenant rules, and their bindings are installed. It is not part of the
+	// blueprint's Ready.
+	TenantRulesEnforcedCondition = "TenantRulesEnforced"
 )
 
 // Condition reasons.
@@ -210,4 +217,9 @@ const (
 
 	// CapacityReachedReason: the coach supports maxTeams teams.
 	CapacityReachedReason = "CapacityReached"
+
+	// PoliciesMissingReason: some of buurt's admission policies or their
+	// bindings are not installed (or the cluster does not serve
+	// ValidatingAdmissionPolicies); the message names them.
+	PoliciesMissingReason = "PoliciesMissing"
 )

@@ -60,4 +60,20 @@ const (
 	// add themselves. A team without it (from before the policy) counts
 	// every member entry.
 	QuotaMembersAnnotation = "teams.buurt.dev/quota-members"
+
+	// AllowedRegistriesAnnotation on a team namespace holds its blueprint's
+	// allowedRegistries, comma-separated; absent when any registry is
+	// allowed. buurt's admission policies read it (and the two below) from
+	// the namespace, so the blueprint's rules reach them without an object
+	// per team; members cannot write namespaces.
+	AllowedRegistriesAnnotation = "teams.buurt.dev/allowed-registries"
+
+	// IngressDomainAnnotation on a team namespace is the domain its Ingress
+	// hosts must be under, <team>.<blueprint's ingress domain>; absent when
+	// the blueprint names no ingress domain, and then no host is allowed.
+	IngressDomainAnnotation = "teams.buurt.dev/ingress-domain"
+
+	// ImagePullPolicyAnnotation on a team namespace is the pull policy every
+	// container must have (Always); absent when any is allowed.
+	ImagePullPolicyAnnotation = "teams.buurt.dev/image-pull-policy"
 )

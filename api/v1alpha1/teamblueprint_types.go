@@ -22,6 +22,19 @@ const (
 	PodSecurityRestricted PodSecurityLevel = "restricted"
 )
 
+// ImagePullPolicy is the pull policy a blueprint requires of every container
+// in its teams' namespaces. It is a named type rather than a bool so that a
+// later policy (IfNotPresent for a trusted registry) fits beside Always.
+// +kubebuilder:validation:Enum=Always
+type ImagePullPolicy string
+
+const (
+	// ImagePullPolicyAlways requires imagePullPolicy: Always, so that the
+	// registry checks a pod's credentials on every start and no pod runs an
+	// image another namespace's pod pulled onto the node.
+	ImagePullPolicyAlways ImagePullPolicy = "Always"
+)
+
 // TeamBlueprintSpec is what every team that uses this blueprint gets.
 type TeamBlueprintSpec struct {
 	// maxMembers is the most member entries a team may list. Teams grow by
@@ -86,6 +99,12 @@ type TeamBlueprintSpec struct {
 	// +kubebuilder:validation:items:MaxLength=253
 	// +kubebuilder:validation:items:XValidation:rule="self.endsWith('/')",message="allowedRegistries entries must end with '/', so that registry.example.org/ does not also allow registry.example.org.evil.com"
 	AllowedRegistries []string `json:"allowedRegistries,omitempty"`
+
+	// imagePullPolicy is the pull policy every container in the teams'
+	// namespaces must have, buurt's own included; with Always an admission
+	// policy refuses any other. When omitted any pull policy is allowed.
+	// +optional
+	ImagePullPolicy ImagePullPolicy `json:"imagePullPolicy,omitempty"`
 
 	// ingress gives every app an Ingress at <app>.<team>.<domain>; apps get
 	// none when it is omitted.
@@ -342,6 +361,7 @@ type TeamBlueprintStatus struct {
 // +kubebuilder:printcolumn:name="Teams",type=integer,JSONPath=`.status.teamCount`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="!has(self.spec.allowedRegistries) || !has(self.spec.apps) || self.spec.apps.all(a, self.spec.allowedRegistries.exists(r, a.image.startsWith(r)))",message="every app image must start with one of allowedRegistries"
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.allowedRegistries) || self.spec.database.class != 'Dedicated' || (has(self.spec.database.dedicated) && has(self.spec.database.dedicated.image) && self.spec.allowedRegistries.exists(r, self.spec.database.dedicated.image.startsWith(r)))",message="database.dedicated.image must start with one of allowedRegistries: the tenant image policy holds buurt's own database to them too, and the default postgres:17 is under none of them"
 type TeamBlueprint struct {
 	metav1.TypeMeta `json:",inline"`
 

@@ -259,6 +259,23 @@ func TestInvalidObjectsAreRejected(t *testing.T) {
 			want: "every app image must start with one of allowedRegistries",
 		},
 		{
+			name: "dedicated database image from a registry that is not allowed",
+			doc: blueprintHeader + "spec:\n  allowedRegistries: [registry.example.org/care/]\n" +
+				"  database: {class: Dedicated, dedicated: {image: docker.io/library/postgres:17}}\n",
+			want: "database.dedicated.image must start with one of allowedRegistries: the tenant image policy holds buurt's own database to them too, and the default postgres:17 is under none of them",
+		},
+		{
+			name: "dedicated database with the default image and allowed registries",
+			doc: blueprintHeader + "spec:\n  allowedRegistries: [registry.example.org/care/]\n" +
+				"  database: {class: Dedicated}\n",
+			want: "database.dedicated.image must start with one of allowedRegistries: the tenant image policy holds buurt's own database to them too, and the default postgres:17 is under none of them",
+		},
+		{
+			name: "image pull policy other than Always",
+			doc:  blueprintHeader + "spec: {imagePullPolicy: IfNotPresent}\n",
+			want: `spec.imagePullPolicy: Unsupported value: "IfNotPresent": supported values: "Always"`,
+		},
+		{
 			name: "ingress domain that is not a DNS name",
 			doc:  blueprintHeader + "spec: {ingress: {domain: localhost}}\n",
 			want: "domain must be a DNS name such as care.example.org",

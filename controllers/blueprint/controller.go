@@ -4,6 +4,7 @@ package blueprint
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -20,13 +21,19 @@ import (
 	"github.com/buurt-dev/buurt/internal/patch"
 )
 
-// Reconciler writes each blueprint's status from the cache, and from a
-// look at its shared database server.
+// policyRecheck is how long a blueprint waits to look again for admission
+// policies that were missing: an installation is fixed in minutes. A look
+// is also kept that long, since a blueprint is reconciled on every change
+// of one of its teams.
+const policyRecheck = 5 * time.Minute
+
+// Reconciler writes each blueprint's status from the cache, from a look at
+// buurt's admission policies, and from a look at its shared database server.
 type Reconciler struct {
 	// Client reads through the manager's cache.
 	Client client.Client
-	// APIReader reads past the cache: admin Secrets are not buurt's and not
-	// in it.
+	// APIReader reads past the cache: admin Secrets and buurt's admission
+	// policies are not in it.
 	APIReader client.Reader
 	// Recorder records Events on blueprints.
 	Recorder recorder.EventRecorder
@@ -40,7 +47,8 @@ type Reconciler struct {
 	// PUBLIC may connect to its maintenance databases.
 	HardeningInterval time.Duration
 
-	checks hardeningChecks
+	checks   hardeningChecks
+	policies policyLook
 }
 
 // NewReconciler wires a Reconciler to the manager, the operator's namespace
@@ -77,10 +85,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 }
 
 // Reconcile counts the blueprint's teams and says which are over its member
-// limit and which the apiserver refused the quota or limits made from it;
-// for a blueprint with a shared database server, whether the server keeps
-// teams out of its maintenance databases, looked at again after
-// HardeningInterval.
+// limit and which the apiserver refused the quota or limits made from it,
+// whether the cluster has buurt's admission policies, and, for a blueprint
+// with a shared database server, whether the server keeps teams out of its
+// maintenance databases, looked at again after HardeningInterval.
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	blueprint := &teamsv1alpha1.TeamBlueprint{}
 	if err := r.Client.Get(ctx, req.NamespacedName, blueprint); err != nil {
@@ -90,18 +98,28 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if err := r.Client.List(ctx, teams, client.MatchingFields{index.TeamBlueprint: blueprint.Name}); err != nil {
 		return reconcile.Result{}, fmt.Errorf("failed to list the teams of blueprint %s: %w", klog.KObj(blueprint), err)
 	}
+	missing, checkErr := r.policies.look(ctx, r.APIReader, blueprint)
 	before := blueprint.DeepCopy()
 	setStatus(blueprint, teams.Items)
 	found := r.hardening(ctx, blueprint)
 	setHardening(blueprint, found)
+	setTenantRules(blueprint, missing, checkErr)
 	if err := patch.Status(ctx, r.Client, before, blueprint); err != nil {
-		return reconcile.Result{}, err
+		return reconcile.Result{}, errors.Join(err, checkErr)
 	}
 	r.recordTransitions(before, blueprint)
-	if found == nil {
-		return reconcile.Result{}, nil
+	if checkErr != nil {
+		return reconcile.Result{}, checkErr
 	}
-	// The server is outside the cluster: nothing wakes the blueprint when
-	// its admin changes it.
-	return reconcile.Result{RequeueAfter: r.HardeningInterval}, nil
+	var after time.Duration
+	if len(missing) > 0 {
+		// Nothing buurt watches changes when the policies are installed.
+		after = policyRecheck
+	}
+	if found != nil && (after == 0 || r.HardeningInterval < after) {
+		// The server is outside the cluster: nothing wakes the blueprint
+		// when its admin changes it.
+		after = r.HardeningInterval
+	}
+	return reconcile.Result{RequeueAfter: after}, nil
 }

@@ -6,7 +6,9 @@ import (
 	"testing"
 
 	. "github.com/onsi/gomega"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
 )
@@ -116,4 +118,28 @@ func TestSetHardening(t *testing.T) {
 	// A blueprint that no longer names a shared server says nothing about one.
 	setHardening(blueprint, nil)
 	g.Expect(blueprint.Status.Conditions).To(BeEmpty())
+}
+
+// Whether buurt could not look, or may not, is told apart from policies
+// that are missing.
+func TestSetTenantRulesWhenBuurtCannotLook(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		err     error
+		message string
+	}{
+		{"forbidden", apierrors.NewForbidden(schema.GroupResource{Group: "admissionregistration.k8s.io", Resource: "validatingadmissionpolicies"}, "x", nil),
+			"buurt may not read its admission policies: grant the operator get on validatingadmissionpolicies and validatingadmissionpolicybindings"},
+		{"no answer", apierrors.NewServiceUnavailable("etcd"), "buurt could not check its admission policies; it tries again"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			blueprint := &teamsv1alpha1.TeamBlueprint{ObjectMeta: metav1.ObjectMeta{Name: "bp", Generation: 2}}
+			setTenantRules(blueprint, nil, tc.err)
+			g.Expect(blueprint.Status.Conditions).To(HaveExactElements(metav1.Condition{
+				Type: teamsv1alpha1.TenantRulesEnforcedCondition, Status: metav1.ConditionUnknown, Reason: teamsv1alpha1.ReconcileErrorReason,
+				Message: tc.message, ObservedGeneration: 2, LastTransitionTime: blueprint.Status.Conditions[0].LastTransitionTime,
+			}))
+		})
+	}
 }

@@ -84,11 +84,11 @@ func InstallCRDs(ctx context.Context, c client.Client, root string) error {
 
 // InstallOperator makes the operator's namespace and ServiceAccount, grants
 // it exactly config/rbac (the roles an installation binds), installs the
-// roles buurt binds for people and the admission policy that counts a
-// team's members for its quota (config/policies/team-quota.yaml), and
-// returns a client configuration that authenticates as that ServiceAccount
-// with a token from the TokenRequest API, valid for ttl. admin is the
-// cluster admin's configuration.
+// roles buurt binds for people and the admission policies (config/policies:
+// the operator's bounds, the quota count, the tenant rules), and returns a
+// client configuration that authenticates as that ServiceAccount with a
+// token from the TokenRequest API, valid for ttl. admin is the cluster
+// admin's configuration.
 func InstallOperator(ctx context.Context, c client.Client, admin *rest.Config, root string, ttl time.Duration) (*rest.Config, error) {
 	if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(&unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": OperatorNamespace},
@@ -111,6 +111,8 @@ func InstallOperator(ctx context.Context, c client.Client, admin *rest.Config, r
 			return nil, err
 		}
 	}
+	// The policies, as an installation has them: the operator's own
+	// workloads in team namespaces are held to the tenant rules too.
 	if err := installPolicies(ctx, c, root); err != nil {
 		return nil, err
 	}

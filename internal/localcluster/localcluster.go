@@ -50,6 +50,16 @@ var binaries = []struct{ name, flag string }{
 	{"kwokctl", ""},
 }
 
+// controllerManagerConfig is the kwokctl configuration Create uses.
+const controllerManagerConfig = `apiVersion: config.kwok.x-k8s.io/v1alpha1
+kind: KwokctlConfiguration
+componentsPatches:
+- name: kube-controller-manager
+  extraArgs:
+  - key: use-service-account-credentials
+    value: "true"
+`
+
 // Create starts a new cluster, or starts again the one of that name in
 // WorkDir, and waits until it serves and its nodes are Ready.
 func Create(ctx context.Context, opts Options) (*Cluster, error) {
@@ -63,6 +73,16 @@ func Create(ctx context.Context, opts Options) (*Cluster, error) {
 			args = append(args, b.flag, path)
 		}
 	}
+	// kube-controller-manager runs each controller as its ServiceAccount in
+	// kube-system, as kubeadm and managed clusters do, rather than as
+	// kwokctl's system:masters admin: admission policies tell the control
+	// plane's controllers by those names (buurt's allow only them to write
+	// EndpointSlices in team namespaces).
+	config := filepath.Join(opts.WorkDir, "kwokctl-config.yaml")
+	if err := os.WriteFile(config, []byte(controllerManagerConfig), 0o600); err != nil {
+		return nil, err
+	}
+	args = append(args, "--config", config)
 	c := &Cluster{opts: opts}
 	if _, err := os.Stat(c.Kubeconfig()); err == nil {
 		// kwokctl refuses to create a cluster that exists; start it instead.

@@ -160,6 +160,8 @@ func Deployment(team *teamsv1alpha1.NeighbourhoodTeam, app teamsv1alpha1.App, op
 	container := corev1ac.Container().
 		WithName(app.Name).
 		WithImage(app.Image).
+		// A blueprint may require Always of every container in the namespace.
+		WithImagePullPolicy(corev1.PullAlways).
 		WithPorts(corev1ac.ContainerPort().WithName(appPortName).WithContainerPort(app.Port).WithProtocol(corev1.ProtocolTCP)).
 		WithReadinessProbe(appProbe(app)).
 		WithLivenessProbe(appProbe(app).WithInitialDelaySeconds(10).WithPeriodSeconds(20)).
@@ -244,10 +246,20 @@ func AppService(team *teamsv1alpha1.NeighbourhoodTeam, app teamsv1alpha1.App) *c
 // AppHost is where an app is reached, <app>.<team>.<domain>, or empty when
 // the blueprint names no domain.
 func AppHost(team *teamsv1alpha1.NeighbourhoodTeam, blueprint *teamsv1alpha1.TeamBlueprint, app teamsv1alpha1.App) string {
+	domain := TeamDomain(team, blueprint)
+	if domain == "" {
+		return ""
+	}
+	return app.Name + "." + domain
+}
+
+// TeamDomain is the domain every Ingress host of the team must be under,
+// <team>.<domain>, or empty when the blueprint names no domain.
+func TeamDomain(team *teamsv1alpha1.NeighbourhoodTeam, blueprint *teamsv1alpha1.TeamBlueprint) string {
 	if blueprint.Spec.Ingress.Domain == "" {
 		return ""
 	}
-	return app.Name + "." + team.Name + "." + blueprint.Spec.Ingress.Domain
+	return team.Name + "." + blueprint.Spec.Ingress.Domain
 }
 
 // AppIngress routes AppHost to the app's Service, or is nil when the

@@ -121,11 +121,12 @@ func wantDeployment() appsv1.Deployment {
 						SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 					},
 					Containers: []corev1.Container{{
-						Name:           "care-planner",
-						Image:          "registry.example.org/care/planner:1.4.2",
-						Ports:          []corev1.ContainerPort{{Name: "http", ContainerPort: 8080, Protocol: corev1.ProtocolTCP}},
-						ReadinessProbe: &corev1.Probe{ProbeHandler: probe},
-						LivenessProbe:  &corev1.Probe{ProbeHandler: probe, InitialDelaySeconds: 10, PeriodSeconds: 20},
+						Name:            "care-planner",
+						Image:           "registry.example.org/care/planner:1.4.2",
+						ImagePullPolicy: corev1.PullAlways,
+						Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: 8080, Protocol: corev1.ProtocolTCP}},
+						ReadinessProbe:  &corev1.Probe{ProbeHandler: probe},
+						LivenessProbe:   &corev1.Probe{ProbeHandler: probe, InitialDelaySeconds: 10, PeriodSeconds: 20},
 						SecurityContext: &corev1.SecurityContext{
 							AllowPrivilegeEscalation: ptr.To(false), RunAsNonRoot: ptr.To(true),
 							Capabilities:   &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},

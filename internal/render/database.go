@@ -147,6 +147,8 @@ func DedicatedStatefulSet(team *teamsv1alpha1.NeighbourhoodTeam, blueprint *team
 	container := corev1ac.Container().
 		WithName("postgres").
 		WithImage(image).
+		// A blueprint may require Always of every container in the namespace.
+		WithImagePullPolicy(corev1.PullAlways).
 		WithPorts(corev1ac.ContainerPort().WithName("postgres").WithContainerPort(postgresPort)).
 		WithEnv(
 			fromSecret("POSTGRES_USER", "user"),

@@ -87,6 +87,7 @@ func TestDedicatedDatabase(t *testing.T) {
 	g.Expect(pod.Containers).To(HaveLen(1))
 	c := pod.Containers[0]
 	g.Expect(c.Image).To(Equal("registry.example.org/care/postgres:17"))
+	g.Expect(c.ImagePullPolicy).To(Equal(corev1.PullAlways))
 	g.Expect(c.SecurityContext).To(Equal(&corev1.SecurityContext{
 		AllowPrivilegeEscalation: ptr.To(false), RunAsNonRoot: ptr.To(true),
 		Capabilities:   &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},

@@ -2,6 +2,7 @@ package render
 
 import (
 	"maps"
+	"strings"
 
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 
@@ -14,7 +15,9 @@ const (
 )
 
 // Namespace is the team's namespace, labelled with its team, neighbourhood
-// and the blueprint's Pod Security Admission level, pinned to a version.
+// and the blueprint's Pod Security Admission level, pinned to a version, and
+// annotated with the blueprint's tenant rules that buurt's admission
+// policies read (TenantRuleAnnotations).
 func Namespace(team *teamsv1alpha1.NeighbourhoodTeam, blueprint *teamsv1alpha1.TeamBlueprint) *corev1ac.NamespaceApplyConfiguration {
 	labels := Labels(team)
 	labels[teamsv1alpha1.NeighbourhoodLabel] = team.Spec.Neighbourhood
@@ -25,7 +28,31 @@ func Namespace(team *teamsv1alpha1.NeighbourhoodTeam, blueprint *teamsv1alpha1.T
 			podSecurityLabelPrefix + mode + "-version": ps.Version,
 		})
 	}
-	return corev1ac.Namespace(team.NamespaceName()).
+	ns := corev1ac.Namespace(team.NamespaceName()).
 		WithLabels(labels).
 		WithOwnerReferences(ownerReference(team))
+	if annotations := TenantRuleAnnotations(team, blueprint); len(annotations) > 0 {
+		ns.WithAnnotations(annotations)
+	}
+	return ns
+}
+
+// TenantRuleAnnotations are the parameters of buurt's admission policies for
+// the team's namespace: the blueprint's allowed registries, the domain its
+// Ingress hosts must be under and the pull policy every container must have.
+// A rule the blueprint does not set has no annotation; the namespace is
+// applied with server-side apply, so an annotation the blueprint no longer
+// asks for is removed.
+func TenantRuleAnnotations(team *teamsv1alpha1.NeighbourhoodTeam, blueprint *teamsv1alpha1.TeamBlueprint) map[string]string {
+	annotations := map[string]string{}
+	if registries := blueprint.Spec.AllowedRegistries; len(registries) > 0 {
+		annotations[teamsv1alpha1.AllowedRegistriesAnnotation] = strings.Join(registries, ",")
+	}
+	if domain := TeamDomain(team, blueprint); domain != "" {
+		annotations[teamsv1alpha1.IngressDomainAnnotation] = domain
+	}
+	if policy := blueprint.Spec.ImagePullPolicy; policy != "" {
+		annotations[teamsv1alpha1.ImagePullPolicyAnnotation] = string(policy)
+	}
+	return annotations
 }

@@ -48,3 +48,38 @@ func TestNamespace(t *testing.T) {
 		})
 	}
 }
+
+// The blueprint's tenant rules reach buurt's admission policies as
+// annotations on the namespace; a rule the blueprint leaves out has none.
+func TestNamespaceTenantRuleAnnotations(t *testing.T) {
+	cases := []struct {
+		name   string
+		change func(*teamsv1alpha1.TeamBlueprint)
+		want   map[string]string
+	}{
+		{"no rules", func(*teamsv1alpha1.TeamBlueprint) {}, nil},
+		{"every rule", func(bp *teamsv1alpha1.TeamBlueprint) {
+			bp.Spec.AllowedRegistries = []string{"registry.example.org/care/", "ghcr.io/buurt-dev/"}
+			bp.Spec.Ingress = teamsv1alpha1.Ingress{Domain: "care.example.org", ClassName: "nginx"}
+			bp.Spec.ImagePullPolicy = teamsv1alpha1.ImagePullPolicyAlways
+		}, map[string]string{
+			"teams.buurt.dev/allowed-registries": "registry.example.org/care/,ghcr.io/buurt-dev/",
+			"teams.buurt.dev/ingress-domain":     "north-riverside.care.example.org",
+			"teams.buurt.dev/image-pull-policy":  "Always",
+		}},
+		{"only an ingress domain", func(bp *teamsv1alpha1.TeamBlueprint) {
+			bp.Spec.Ingress = teamsv1alpha1.Ingress{Domain: "care.example.org"}
+		}, map[string]string{
+			"teams.buurt.dev/ingress-domain": "north-riverside.care.example.org",
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			bp := blueprint()
+			tc.change(bp)
+			got := typed[corev1.Namespace](g, render.Namespace(team(user("anna")), bp))
+			g.Expect(got.Annotations).To(Equal(tc.want))
+		})
+	}
+}

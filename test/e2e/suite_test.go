@@ -89,6 +89,7 @@ func setUpAndRun(m *testing.M) (code int, err error) {
 	if err != nil {
 		return 0, err
 	}
+	adminConfig = cfg
 	if admin, err = client.New(cfg, client.Options{Scheme: testenv.Scheme}); err != nil {
 		return 0, err
 	}

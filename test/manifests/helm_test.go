@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	. "github.com/onsi/gomega"
@@ -89,6 +90,25 @@ func TestChartSchemaRejectsATypo(t *testing.T) {
 	NewWithT(t).Expect(out).To(ContainSubstring("/webhook/certificates"))
 }
 
+// The chart installs the tenant policies kustomize installs.
+func TestChartTenantPolicies(t *testing.T) {
+	g := NewWithT(t)
+	objects := template(t)
+	expectTenantPolicies(g, objects)
+	g.Expect(typed[teamsv1alpha1.TeamBlueprint](g, objects, "TeamBlueprint", "default").Spec.ImagePullPolicy).To(BeEmpty())
+	var fromChart, fromKustomize []string
+	for _, o := range objects {
+		if strings.HasPrefix(o.GetKind(), "ValidatingAdmissionPolicy") {
+			fromChart = append(fromChart, o.GetKind()+" "+o.GetName())
+		}
+	}
+	for _, o := range render(t, "config/policies") {
+		fromKustomize = append(fromKustomize, o.GetKind()+" "+o.GetName())
+	}
+	g.Expect(fromChart).To(HaveLen(14))
+	g.Expect(fromChart).To(ConsistOf(fromKustomize))
+}
+
 func TestChartRegionalDefaults(t *testing.T) {
 	g := NewWithT(t)
 	objects := template(t, "--values", "test/manifests/testdata/region-values.yaml")
@@ -96,6 +116,7 @@ func TestChartRegionalDefaults(t *testing.T) {
 	g.Expect(bp.Spec.MaxMembers).To(Equal(int32(10)))
 	g.Expect(bp.Spec.Database.Shared.AdminSecretName).To(Equal("region-north-postgres"))
 	g.Expect(bp.Spec.AllowedRegistries).To(Equal([]string{"registry.region-north.example.org/care/"}))
+	g.Expect(bp.Spec.ImagePullPolicy).To(Equal(teamsv1alpha1.ImagePullPolicyAlways))
 	g.Expect(bp.Spec.Ingress).To(Equal(teamsv1alpha1.Ingress{Domain: "care.region-north.example.org", ClassName: "nginx"}))
 	g.Expect(bp.Spec.Apps).To(HaveLen(1))
 	g.Expect(bp.Annotations).To(HaveKeyWithValue("helm.sh/resource-policy", "keep"))

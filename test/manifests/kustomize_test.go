@@ -13,6 +13,7 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
@@ -20,6 +21,7 @@ import (
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
+	"github.com/buurt-dev/buurt/internal/policies"
 	"github.com/buurt-dev/buurt/internal/testenv"
 )
 
@@ -89,9 +91,24 @@ func TestDefaultInstallation(t *testing.T) {
 		"Service buurt-system/buurt-webhook-service",
 		"ServiceAccount buurt-system/buurt-controller-manager",
 		"ValidatingAdmissionPolicy buurt-operator-bounds",
+		"ValidatingAdmissionPolicy buurt-tenant-cronjob-images",
+		"ValidatingAdmissionPolicy buurt-tenant-endpoints",
+		"ValidatingAdmissionPolicy buurt-tenant-ingress-hosts",
+		"ValidatingAdmissionPolicy buurt-tenant-managed-objects",
+		"ValidatingAdmissionPolicy buurt-tenant-pod-images",
+		"ValidatingAdmissionPolicy buurt-tenant-service-types",
+		"ValidatingAdmissionPolicy buurt-tenant-workload-images",
 		"ValidatingAdmissionPolicyBinding buurt-operator-bounds",
+		"ValidatingAdmissionPolicyBinding buurt-tenant-cronjob-images",
+		"ValidatingAdmissionPolicyBinding buurt-tenant-endpoints",
+		"ValidatingAdmissionPolicyBinding buurt-tenant-ingress-hosts",
+		"ValidatingAdmissionPolicyBinding buurt-tenant-managed-objects",
+		"ValidatingAdmissionPolicyBinding buurt-tenant-pod-images",
+		"ValidatingAdmissionPolicyBinding buurt-tenant-service-types",
+		"ValidatingAdmissionPolicyBinding buurt-tenant-workload-images",
 		"ValidatingWebhookConfiguration buurt-validating-webhook-configuration",
 	}))
+	expectTenantPolicies(g, objects)
 
 	deployment := typed[appsv1.Deployment](g, objects, "Deployment", "buurt-controller-manager")
 	pod := deployment.Spec.Template.Spec
@@ -164,5 +181,27 @@ func TestDefaultInstallationIsAcceptedByTheAPIServer(t *testing.T) {
 		}
 		err := env.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(o), client.FieldOwner("test"), client.ForceOwnership, client.DryRunAll)
 		g.Expect(err).NotTo(HaveOccurred(), "%s %s", o.GetKind(), o.GetName())
+	}
+}
+
+// expectTenantPolicies checks that an installation holds every tenant policy
+// as internal/policies makes it, each bound, denying, in team namespaces only.
+func expectTenantPolicies(g Gomega, objects []*unstructured.Unstructured) {
+	for _, name := range policies.Names() {
+		policy := typed[admissionregistrationv1.ValidatingAdmissionPolicy](g, objects, "ValidatingAdmissionPolicy", name)
+		g.Expect(policy.Labels).To(Equal(map[string]string{"app.kubernetes.io/name": "buurt"}))
+		g.Expect(policy.Spec.FailurePolicy).To(Equal(ptr.To(admissionregistrationv1.Fail)), name)
+		g.Expect(policy.Spec.MatchConstraints.MatchPolicy).To(Equal(ptr.To(admissionregistrationv1.Equivalent)), name)
+		g.Expect(policy.Spec.Validations).NotTo(BeEmpty(), name)
+		binding := typed[admissionregistrationv1.ValidatingAdmissionPolicyBinding](g, objects, "ValidatingAdmissionPolicyBinding", name)
+		g.Expect(binding.Labels).To(Equal(map[string]string{"app.kubernetes.io/name": "buurt"}))
+		g.Expect(binding.Spec).To(Equal(admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{
+			PolicyName:        name,
+			ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny},
+			MatchResources: &admissionregistrationv1.MatchResources{NamespaceSelector: &metav1.LabelSelector{
+				MatchLabels:      map[string]string{"app.kubernetes.io/managed-by": "buurt"},
+				MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "teams.buurt.dev/team", Operator: metav1.LabelSelectorOpExists}},
+			}},
+		}))
 	}
 }

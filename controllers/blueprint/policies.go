@@ -1,0 +1,100 @@
+package blueprint
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
+	"github.com/buurt-dev/buurt/internal/conditions"
+	"github.com/buurt-dev/buurt/internal/message"
+	"github.com/buurt-dev/buurt/internal/policies"
+)
+
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingadmissionpolicies;validatingadmissionpolicybindings,verbs=get
+
+// policyLook is the last look for the tenant policies, kept for
+// policyRecheck: every blueprint is reconciled on every change of one of its
+// teams, and the answer is the cluster's, the same for all of them.
+type policyLook struct {
+	mu      sync.Mutex
+	at      time.Time
+	missing []string
+}
+
+// look answers from the last look if it is recent, else looks again; a
+// blueprint's own change (one its condition has not seen) always looks
+// again. A failed look is not kept.
+func (p *policyLook) look(ctx context.Context, reader client.Reader, blueprint *teamsv1alpha1.TeamBlueprint) ([]string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	seen := meta.FindStatusCondition(blueprint.Status.Conditions, teamsv1alpha1.TenantRulesEnforcedCondition)
+	if !p.at.IsZero() && time.Since(p.at) < policyRecheck && seen != nil && seen.ObservedGeneration == blueprint.Generation {
+		return p.missing, nil
+	}
+	missing, err := missingPolicies(ctx, reader)
+	if err != nil {
+		return nil, err
+	}
+	p.at, p.missing = time.Now(), missing
+	return missing, nil
+}
+
+// missingPolicies names the tenant policies and bindings the cluster does
+// not have, read past the cache (buurt caches only what it labels as its
+// own). A cluster that does not serve ValidatingAdmissionPolicies at all
+// misses every one.
+func missingPolicies(ctx context.Context, reader client.Reader) ([]string, error) {
+	var missing []string
+	for _, name := range policies.Names() {
+		for _, o := range []struct {
+			kind string
+			obj  client.Object
+		}{
+			{"ValidatingAdmissionPolicy", &admissionregistrationv1.ValidatingAdmissionPolicy{}},
+			{"ValidatingAdmissionPolicyBinding", &admissionregistrationv1.ValidatingAdmissionPolicyBinding{}},
+		} {
+			err := reader.Get(ctx, client.ObjectKey{Name: name}, o.obj)
+			switch {
+			case apierrors.IsNotFound(err) || meta.IsNoMatchError(err):
+				missing = append(missing, o.kind+" "+name)
+			case err != nil:
+				return nil, fmt.Errorf("failed to check the tenant policy %s: %w", name, err)
+			}
+		}
+	}
+	return missing, nil
+}
+
+// setTenantRules reports whether the apiserver holds the blueprint's teams
+// to its tenant rules: True when every policy and binding is installed,
+// False naming the missing ones, Unknown when buurt could not look. It is
+// not part of Ready: Ready says whether teams fit the blueprint, and a
+// cluster without the policies is an installation to fix, which this
+// condition says on every blueprint.
+func setTenantRules(blueprint *teamsv1alpha1.TeamBlueprint, missing []string, err error) {
+	status, reason := metav1.ConditionTrue, teamsv1alpha1.ReconciledReason
+	msg := fmt.Sprintf("The apiserver enforces the tenant rules in team namespaces: %d admission policies and their bindings are installed",
+		len(policies.Names()))
+	switch {
+	case err != nil:
+		status, reason = metav1.ConditionUnknown, teamsv1alpha1.ReconcileErrorReason
+		msg = "buurt could not check its admission policies; it tries again"
+		if apierrors.IsForbidden(err) {
+			msg = "buurt may not read its admission policies: grant the operator get on validatingadmissionpolicies and validatingadmissionpolicybindings"
+		}
+	case len(missing) > 0:
+		status, reason = metav1.ConditionFalse, teamsv1alpha1.PoliciesMissingReason
+		msg = "Team namespaces are not held to buurt's tenant rules (Service types, Endpoints, Ingress hosts, registries, pull policy, " +
+			"buurt's own objects): missing " + message.List(missing) + "; install config/policies or the Helm chart's policies, " +
+			"on Kubernetes 1.30 or later (admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy)"
+	}
+	conditions.Set(&blueprint.Status.Conditions, blueprint.Generation, teamsv1alpha1.TenantRulesEnforcedCondition, status, reason, msg)
+}
