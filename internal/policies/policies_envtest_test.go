@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -120,20 +121,46 @@ func setUp(ctx context.Context) error {
 	return waitForPolicies(ctx)
 }
 
-// waitForPolicies waits until the apiserver enforces the policies: a
-// NodePort Service in a team namespace is refused (on a dry run).
+// waitForPolicies waits until the apiserver enforces every policy and
+// anna's RoleBinding: each policy loads on its own, and RBAC takes a moment
+// too, so a probe for each, sent as anna on a dry run, must be refused by
+// its policy.
 func waitForPolicies(ctx context.Context) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		err := env.Client.Create(ctx, service(north, "probe", corev1.ServiceTypeNodePort), client.DryRunAll)
-		if apierrors.IsInvalid(err) || apierrors.IsForbidden(err) {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the tenant policies were not enforced within %s: %w", timeout, err)
-		}
-		time.Sleep(100 * time.Millisecond)
+	cfg := rest.CopyConfig(env.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: anna, Groups: []string{"system:authenticated"}}
+	asAnna, err := client.New(cfg, client.Options{Scheme: testenv.Scheme})
+	if err != nil {
+		return err
 	}
+	bad := podSpec(container("app", "docker.io/library/busybox:1", corev1.PullAlways))
+	sa := managed(&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: north, Name: "buurt-apps"}})
+	probes := map[string]func() error{
+		policies.ServiceTypes: func() error {
+			return asAnna.Create(ctx, service(north, "probe", corev1.ServiceTypeNodePort), client.DryRunAll)
+		},
+		policies.Endpoints: func() error { return env.Client.Create(ctx, endpoints(north, "probe"), client.DryRunAll) },
+		policies.IngressHosts: func() error {
+			return asAnna.Create(ctx, ingress(north, "probe", "*.care.example.org"), client.DryRunAll)
+		},
+		policies.PodImages:      func() error { return asAnna.Create(ctx, pod(north, "probe", bad), client.DryRunAll) },
+		policies.WorkloadImages: func() error { return asAnna.Create(ctx, deployment(north, "probe", bad), client.DryRunAll) },
+		policies.CronJobImages:  func() error { return asAnna.Create(ctx, cronJob(north, "probe", bad), client.DryRunAll) },
+		policies.ManagedObjects: func() error { return asAnna.Delete(ctx, sa, client.DryRunAll) },
+	}
+	deadline := time.Now().Add(timeout)
+	for name, probe := range probes {
+		for {
+			err := probe()
+			if err != nil && strings.Contains(err.Error(), "ValidatingAdmissionPolicy '"+name+"'") {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("the tenant policy %s was not enforced within %s: %v", name, timeout, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	return nil
 }
 
 func managed[T client.Object](o T) T {

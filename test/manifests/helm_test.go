@@ -98,14 +98,16 @@ func TestChartTenantPolicies(t *testing.T) {
 	g.Expect(typed[teamsv1alpha1.TeamBlueprint](g, objects, "TeamBlueprint", "default").Spec.ImagePullPolicy).To(BeEmpty())
 	var fromChart, fromKustomize []string
 	for _, o := range objects {
-		if strings.HasPrefix(o.GetKind(), "ValidatingAdmissionPolicy") {
+		if strings.HasSuffix(o.GetKind(), "AdmissionPolicy") || strings.HasSuffix(o.GetKind(), "AdmissionPolicyBinding") {
 			fromChart = append(fromChart, o.GetKind()+" "+o.GetName())
 		}
 	}
 	for _, o := range render(t, "config/policies") {
 		fromKustomize = append(fromKustomize, o.GetKind()+" "+o.GetName())
 	}
-	g.Expect(fromChart).To(HaveLen(14))
+	// The tenant rules, the operator's bounds and the quota count, each
+	// with its binding.
+	g.Expect(fromChart).To(HaveLen(18))
 	g.Expect(fromChart).To(ConsistOf(fromKustomize))
 }
 

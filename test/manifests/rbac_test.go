@@ -72,6 +72,10 @@ func TestOperatorClusterWideAccess(t *testing.T) {
 		"teams.buurt.dev neighbourhoodteams/status: get,patch,update",
 		"teams.buurt.dev teamblueprints: get,list,watch",
 		"teams.buurt.dev teamblueprints/status: get,patch,update",
+		// Whether the cluster has buurt's admission policies (each
+		// blueprint's TenantRulesEnforced).
+		"admissionregistration.k8s.io validatingadmissionpolicies: get",
+		"admissionregistration.k8s.io validatingadmissionpolicybindings: get",
 		// Its own webhook configuration, to inject the CA it made (the
 		// certificate rotator watches them all).
 		"admissionregistration.k8s.io validatingwebhookconfigurations: get,list,watch",
