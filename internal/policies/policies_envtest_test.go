@@ -155,7 +155,7 @@ func waitForPolicies(ctx context.Context) error {
 				break
 			}
 			if time.Now().After(deadline) {
-				return fmt.Errorf("the tenant policy %s was not enforced within %s: %v", name, timeout, err)
+				return fmt.Errorf("the tenant policy %s was not enforced within %s: %w", name, timeout, err)
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
