@@ -111,11 +111,7 @@ func setUp(ctx context.Context) error {
 			}
 		}
 	}
-	if err := env.Client.Create(ctx, &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "buurt:platform-engineers"},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "buurt:platform-engineer"},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: pia}},
-	}); err != nil {
+	if err := env.Client.Create(ctx, testenv.PlatformEngineerBinding("buurt:platform-engineers", pia)); err != nil {
 		return err
 	}
 	return waitForPolicies(ctx)

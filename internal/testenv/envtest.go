@@ -178,3 +178,13 @@ func InstallOperatorRBAC(ctx context.Context, c client.Client) error {
 		Subjects:   operator,
 	})
 }
+
+// PlatformEngineerBinding binds user to buurt:platform-engineer, as a
+// region binds the people who manage its teams.
+func PlatformEngineerBinding(name, user string) *rbacv1.ClusterRoleBinding {
+	return &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "buurt:platform-engineer"},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}},
+	}
+}

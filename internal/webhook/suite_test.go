@@ -14,7 +14,6 @@ import (
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/rest"
@@ -123,11 +122,7 @@ func setUp() error {
 	if err := testenv.InstallOperatorRBAC(ctx, env.Client); err != nil {
 		return err
 	}
-	if err := env.Client.Create(ctx, &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "platform-engineers"},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "buurt:platform-engineer"},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: platformEngineer}},
-	}); err != nil {
+	if err := env.Client.Create(ctx, testenv.PlatformEngineerBinding("platform-engineers", platformEngineer)); err != nil {
 		return err
 	}
 	// The policy that counts the members a platform engineer set, as an

@@ -9,8 +9,6 @@ import (
 
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
@@ -25,11 +23,7 @@ func TestEscalation(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
 	const pia = "pia@region.example.org"
-	binding := &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "e2e-platform-engineer"},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "buurt:platform-engineer"},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: pia}},
-	}
+	binding := testenv.PlatformEngineerBinding("e2e-platform-engineer", pia)
 	g.Expect(admin.Create(ctx, binding)).To(Succeed())
 	t.Cleanup(func() { _ = admin.Delete(context.Background(), binding) })
 	asPia := as(t, pia)
