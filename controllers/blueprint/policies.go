@@ -18,7 +18,7 @@ import (
 	"github.com/buurt-dev/buurt/internal/policies"
 )
 
-// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingadmissionpolicies;validatingadmissionpolicybindings,verbs=get
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingadmissionpolicies;validatingadmissionpolicybindings;mutatingadmissionpolicies;mutatingadmissionpolicybindings,verbs=get
 
 // policyLook is the last look for the tenant policies, kept for
 // policyRecheck: every blueprint is reconciled on every change of one of its
@@ -47,27 +47,37 @@ func (p *policyLook) look(ctx context.Context, reader client.Reader, blueprint *
 	return missing, nil
 }
 
-// missingPolicies names the tenant policies and bindings the cluster does
-// not have, read past the cache (buurt caches only what it labels as its
-// own). A cluster that does not serve ValidatingAdmissionPolicies at all
-// misses every one.
+// missingPolicies names the admission policies and bindings buurt ships
+// that the cluster does not have, read past the cache (buurt caches only
+// what it labels as its own). A cluster that does not serve a kind of
+// policy at all misses every one of that kind.
 func missingPolicies(ctx context.Context, reader client.Reader) ([]string, error) {
-	var missing []string
+	type object struct {
+		kind, name string
+		obj        client.Object
+	}
+	var objects []object
+	validating := func(name string) {
+		objects = append(objects,
+			object{"ValidatingAdmissionPolicy", name, &admissionregistrationv1.ValidatingAdmissionPolicy{}},
+			object{"ValidatingAdmissionPolicyBinding", name, &admissionregistrationv1.ValidatingAdmissionPolicyBinding{}})
+	}
 	for _, name := range policies.Names() {
-		for _, o := range []struct {
-			kind string
-			obj  client.Object
-		}{
-			{"ValidatingAdmissionPolicy", &admissionregistrationv1.ValidatingAdmissionPolicy{}},
-			{"ValidatingAdmissionPolicyBinding", &admissionregistrationv1.ValidatingAdmissionPolicyBinding{}},
-		} {
-			err := reader.Get(ctx, client.ObjectKey{Name: name}, o.obj)
-			switch {
-			case apierrors.IsNotFound(err) || meta.IsNoMatchError(err):
-				missing = append(missing, o.kind+" "+name)
-			case err != nil:
-				return nil, fmt.Errorf("failed to check the tenant policy %s: %w", name, err)
-			}
+		validating(name)
+	}
+	validating(policies.OperatorBounds)
+	objects = append(objects,
+		object{"MutatingAdmissionPolicy", policies.QuotaMembers, &admissionregistrationv1.MutatingAdmissionPolicy{}},
+		object{"MutatingAdmissionPolicyBinding", policies.QuotaMembers, &admissionregistrationv1.MutatingAdmissionPolicyBinding{}})
+
+	var missing []string
+	for _, o := range objects {
+		err := reader.Get(ctx, client.ObjectKey{Name: o.name}, o.obj)
+		switch {
+		case apierrors.IsNotFound(err) || meta.IsNoMatchError(err):
+			missing = append(missing, o.kind+" "+o.name)
+		case err != nil:
+			return nil, fmt.Errorf("failed to check the admission policy %s: %w", o.name, err)
 		}
 	}
 	return missing, nil
@@ -81,20 +91,21 @@ func missingPolicies(ctx context.Context, reader client.Reader) ([]string, error
 // condition says on every blueprint.
 func setTenantRules(blueprint *teamsv1alpha1.TeamBlueprint, missing []string, err error) {
 	status, reason := metav1.ConditionTrue, teamsv1alpha1.ReconciledReason
-	msg := fmt.Sprintf("The apiserver enforces the tenant rules in team namespaces: %d admission policies and their bindings are installed",
-		len(policies.Names()))
+	msg := fmt.Sprintf("The apiserver enforces buurt's rules: its %d admission policies and their bindings are installed",
+		len(policies.Names())+2)
 	switch {
 	case err != nil:
 		status, reason = metav1.ConditionUnknown, teamsv1alpha1.ReconcileErrorReason
 		msg = "buurt could not check its admission policies; it tries again"
 		if apierrors.IsForbidden(err) {
-			msg = "buurt may not read its admission policies: grant the operator get on validatingadmissionpolicies and validatingadmissionpolicybindings"
+			msg = "buurt may not read its admission policies: grant the operator get on validatingadmissionpolicies, " +
+				"mutatingadmissionpolicies and their bindings"
 		}
 	case len(missing) > 0:
 		status, reason = metav1.ConditionFalse, teamsv1alpha1.PoliciesMissingReason
-		msg = "Team namespaces are not held to buurt's tenant rules (Service types, Endpoints, Ingress hosts, registries, pull policy, " +
-			"buurt's own objects): missing " + message.List(missing) + "; install config/policies or the Helm chart's policies, " +
-			"on Kubernetes 1.30 or later (admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy)"
+		msg = "The apiserver does not hold team namespaces, members' quota and the operator to all of buurt's rules (tenant rules, " +
+			"quota members, operator bounds): missing " + message.List(missing) + "; install config/policies or the Helm chart's policies, " +
+			"on Kubernetes 1.36 or later (admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy and MutatingAdmissionPolicy)"
 	}
 	conditions.Set(&blueprint.Status.Conditions, blueprint.Generation, teamsv1alpha1.TenantRulesEnforcedCondition, status, reason, msg)
 }

@@ -37,19 +37,22 @@ func TestBlueprintReportsMissingTenantPolicies(t *testing.T) {
 		}).WithTimeout(30 * time.Second).Should(Succeed())
 	}
 	expect(metav1.ConditionFalse, teamsv1alpha1.PoliciesMissingReason,
-		"Team namespaces are not held to buurt's tenant rules (Service types, Endpoints, Ingress hosts, registries, pull policy, buurt's own objects): "+
+		"The apiserver does not hold team namespaces, members' quota and the operator to all of buurt's rules (tenant rules, quota members, operator bounds): "+
 			"missing ValidatingAdmissionPolicy buurt-tenant-service-types, ValidatingAdmissionPolicyBinding buurt-tenant-service-types, "+
 			"ValidatingAdmissionPolicy buurt-tenant-endpoints, ValidatingAdmissionPolicyBinding buurt-tenant-endpoints, "+
 			"ValidatingAdmissionPolicy buurt-tenant-ingress-hosts, ValidatingAdmissionPolicyBinding buurt-tenant-ingress-hosts, "+
 			"ValidatingAdmissionPolicy buurt-tenant-pod-images, ValidatingAdmissionPolicyBinding buurt-tenant-pod-images, "+
-			"ValidatingAdmissionPolicy buurt-tenant-workload-images, ValidatingAdmissionPolicyBinding buurt-tenant-workload-images and 4 more; "+
-			"install config/policies or the Helm chart's policies, on Kubernetes 1.30 or later (admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy)")
+			"ValidatingAdmissionPolicy buurt-tenant-workload-images, ValidatingAdmissionPolicyBinding buurt-tenant-workload-images and 8 more; "+
+			"install config/policies or the Helm chart's policies, on Kubernetes 1.36 or later "+
+			"(admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy and MutatingAdmissionPolicy)")
 
-	g.Expect(testenv.CreateFromFile(ctx, env.Client, filepath.Join(testenv.RepoRoot(), "config", "policies", "tenant.yaml"))).To(Succeed())
+	for _, file := range []string{"tenant.yaml", "operator.yaml", "team-quota.yaml"} {
+		g.Expect(testenv.CreateFromFile(ctx, env.Client, filepath.Join(testenv.RepoRoot(), "config", "policies", file))).To(Succeed())
+	}
 	// The blueprint looks again after minutes; a change makes it look now.
 	base := bp.DeepCopy()
 	bp.Spec.MaxMembers = 11
 	g.Expect(env.Client.Patch(ctx, bp, client.MergeFrom(base))).To(Succeed())
 	expect(metav1.ConditionTrue, teamsv1alpha1.ReconciledReason,
-		"The apiserver enforces the tenant rules in team namespaces: 7 admission policies and their bindings are installed")
+		"The apiserver enforces buurt's rules: its 9 admission policies and their bindings are installed")
 }

@@ -129,7 +129,7 @@ func TestSetTenantRulesWhenBuurtCannotLook(t *testing.T) {
 		message string
 	}{
 		{"forbidden", apierrors.NewForbidden(schema.GroupResource{Group: "admissionregistration.k8s.io", Resource: "validatingadmissionpolicies"}, "x", nil),
-			"buurt may not read its admission policies: grant the operator get on validatingadmissionpolicies and validatingadmissionpolicybindings"},
+			"buurt may not read its admission policies: grant the operator get on validatingadmissionpolicies, mutatingadmissionpolicies and their bindings"},
 		{"no answer", apierrors.NewServiceUnavailable("etcd"), "buurt could not check its admission policies; it tries again"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

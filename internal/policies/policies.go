@@ -37,7 +37,16 @@ const (
 	kubeSystemPrefix = "system:serviceaccount:kube-system:"
 )
 
-// Names are the names of every policy and binding buurt installs.
+// The policies buurt ships as YAML in config/policies rather than from
+// here: the operator's bounds (operator.yaml, a ValidatingAdmissionPolicy)
+// and the count of members that buys quota (team-quota.yaml, a
+// MutatingAdmissionPolicy). Each binding has its policy's name.
+const (
+	OperatorBounds = "buurt-operator-bounds"
+	QuotaMembers   = "buurt-team-quota-members"
+)
+
+// Names are the names of every tenant policy and binding buurt installs.
 func Names() []string {
 	names := make([]string, 0, len(all()))
 	for _, p := range all() {

@@ -74,6 +74,8 @@ func TestOperatorClusterWideAccess(t *testing.T) {
 		"teams.buurt.dev teamblueprints/status: get,patch,update",
 		// Whether the cluster has buurt's admission policies (each
 		// blueprint's TenantRulesEnforced).
+		"admissionregistration.k8s.io mutatingadmissionpolicies: get",
+		"admissionregistration.k8s.io mutatingadmissionpolicybindings: get",
 		"admissionregistration.k8s.io validatingadmissionpolicies: get",
 		"admissionregistration.k8s.io validatingadmissionpolicybindings: get",
 		// Its own webhook configuration, to inject the CA it made (the
