@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
+	"github.com/buurt-dev/buurt/internal/render"
 	"github.com/buurt-dev/buurt/internal/database"
 	"github.com/buurt-dev/buurt/internal/testenv"
 )
@@ -172,7 +173,11 @@ func TestOperatorKilledMidwayConverges(t *testing.T) {
 		ns := "team-" + name
 		bindings := &rbacv1.RoleBindingList{}
 		g.Expect(admin.List(ctx, bindings, client.InNamespace(ns))).To(Succeed())
-		g.Expect(bindings.Items).To(HaveLen(1), ns)
+		var bound []string
+		for _, b := range bindings.Items {
+			bound = append(bound, b.Name)
+		}
+		g.Expect(bound).To(ConsistOf(render.MembersRoleBindingName, render.OperatorRoleBindingName), ns)
 		quotas := &corev1.ResourceQuotaList{}
 		g.Expect(admin.List(ctx, quotas, client.InNamespace(ns))).To(Succeed())
 		g.Expect(quotas.Items).To(HaveLen(1), ns)
