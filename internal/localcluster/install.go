@@ -95,34 +95,25 @@ func InstallOperator(ctx context.Context, c client.Client, admin *rest.Config, r
 	}}), client.FieldOwner(fieldOwner), client.ForceOwnership); err != nil {
 		return nil, err
 	}
-	files, err := filepath.Glob(filepath.Join(root, "config", "rbac", "*.yaml"))
-	if err != nil {
+	if err := applyDir(ctx, c, filepath.Join(root, "config", "rbac"), func(u *unstructured.Unstructured) {
+		if u.GetKind() == "Role" || u.GetKind() == "RoleBinding" || u.GetKind() == "ServiceAccount" {
+			u.SetNamespace(OperatorNamespace)
+		}
+	}); err != nil {
 		return nil, err
-	}
-	for _, file := range files {
-		if filepath.Base(file) == "kustomization.yaml" {
-			continue
-		}
-		if err := ApplyFile(ctx, c, file, func(u *unstructured.Unstructured) {
-			if u.GetKind() == "Role" || u.GetKind() == "RoleBinding" || u.GetKind() == "ServiceAccount" {
-				u.SetNamespace(OperatorNamespace)
-			}
-		}); err != nil {
-			return nil, err
-		}
 	}
 	// The policies, as an installation has them: the operator's own
 	// workloads in team namespaces are held to the tenant rules too.
-	if err := installPolicies(ctx, c, root); err != nil {
+	if err := applyDir(ctx, c, filepath.Join(root, "config", "policies")); err != nil {
 		return nil, err
 	}
 	return ServiceAccountConfig(ctx, admin, OperatorNamespace, OperatorServiceAccount, ttl)
 }
 
-// installPolicies applies the admission policies an installation ships
-// (config/policies).
-func installPolicies(ctx context.Context, c client.Client, root string) error {
-	files, err := filepath.Glob(filepath.Join(root, "config", "policies", "*.yaml"))
+// applyDir applies every manifest in a kustomize directory but its
+// kustomization.yaml, changed by change.
+func applyDir(ctx context.Context, c client.Client, dir string, change ...func(*unstructured.Unstructured)) error {
+	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
 	if err != nil {
 		return err
 	}
@@ -130,7 +121,7 @@ func installPolicies(ctx context.Context, c client.Client, root string) error {
 		if filepath.Base(file) == "kustomization.yaml" {
 			continue
 		}
-		if err := ApplyFile(ctx, c, file); err != nil {
+		if err := ApplyFile(ctx, c, file, change...); err != nil {
 			return err
 		}
 	}
