@@ -17,8 +17,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
-	"github.com/buurt-dev/buurt/internal/render"
 	"github.com/buurt-dev/buurt/internal/database"
+	"github.com/buurt-dev/buurt/internal/render"
 	"github.com/buurt-dev/buurt/internal/testenv"
 )
 
