@@ -122,8 +122,8 @@ func newHelmInstallation(t *testing.T, name string) *helmInstallation {
 	// calls its field manager after the name it was started by.
 	h.bin = filepath.Join(h.workDir, "bin")
 	h.workspace = filepath.Join(h.workDir, "workspace")
-	g.Expect(os.MkdirAll(h.bin, 0o755)).To(Succeed())
-	g.Expect(os.MkdirAll(h.workspace, 0o755)).To(Succeed())
+	g.Expect(os.MkdirAll(h.bin, 0o750)).To(Succeed())
+	g.Expect(os.MkdirAll(h.workspace, 0o750)).To(Succeed())
 	g.Expect(os.Symlink(helm, filepath.Join(h.bin, "helm"))).To(Succeed())
 	g.Expect(os.Symlink(filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl"), filepath.Join(h.bin, "kubectl"))).To(Succeed())
 	for _, dir := range []string{"charts", "config"} {
@@ -347,7 +347,7 @@ func TestHelmInstallUpgradeUninstall(t *testing.T) {
 func managersOf(obj client.Object, field string) []string {
 	var managers []string
 	for _, entry := range obj.GetManagedFields() {
-		if entry.FieldsV1 != nil && strings.Contains(string(entry.FieldsV1.Raw), `"`+field+`"`) {
+		if entry.FieldsV1 != nil && strings.Contains(entry.FieldsV1.GetRawString(), `"`+field+`"`) {
 			managers = append(managers, entry.Manager)
 		}
 	}
@@ -363,7 +363,7 @@ func TestHelmUpgradeFromPreviousChart(t *testing.T) {
 	ctx := context.Background()
 	h := newHelmInstallation(t, "e2e-helm-previous")
 	previous := filepath.Join(h.workDir, "previous")
-	g.Expect(os.MkdirAll(previous, 0o755)).To(Succeed())
+	g.Expect(os.MkdirAll(previous, 0o750)).To(Succeed())
 	out, err := h.sh(fmt.Sprintf("git -C %q archive %s | tar -x -C %q && cd %q && go build -o manager ./cmd/manager",
 		testenv.RepoRoot(), previousChart, previous, previous))
 	g.Expect(err).NotTo(HaveOccurred(), "the test needs this repository's history (not a shallow clone):\n%s", out)
@@ -400,7 +400,7 @@ func TestHelmUpgradeFromPreviousChart(t *testing.T) {
 		g.Expect(h.c.Get(ctx, client.ObjectKey{Name: "default"}, bp)).To(Succeed())
 		g.Expect(meta.FindStatusCondition(bp.Status.Conditions, teamsv1alpha1.TenantRulesEnforcedCondition)).NotTo(BeNil())
 	}).WithTimeout(timeout).Should(Succeed())
-	after := h.team("upgraded", func(g Gomega, team *teamsv1alpha1.NeighbourhoodTeam) {
+	after := h.team("upgraded", func(g Gomega, _ *teamsv1alpha1.NeighbourhoodTeam) {
 		g.Expect(h.quotaCPU(g, "team-upgraded")).To(Equal("2250m"))
 	})
 	g.Expect(after.UID).To(Equal(before.UID))
