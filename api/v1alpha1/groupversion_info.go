@@ -2,6 +2,13 @@
 // Coach in the teams.buurt.dev group. All three kinds are cluster-scoped, since a
 // team owns a namespace rather than living in one.
 //
+// Each kind's CRD carries the metadata:annotations and metadata:labels markers
+// that keep it when buurt is uninstalled (Helm's resource-policy, Argo CD's
+// Delete=false and Prune=false, Flux's prune: disabled, and the label
+// teams.buurt.dev/on-uninstall=keep that docs/upgrading.md's kustomize
+// uninstall leaves out): deleting a CRD deletes every object of its kind, and
+// so every team and its namespace.
+//
 // +kubebuilder:object:generate=true
 // +groupName=teams.buurt.dev
 package v1alpha1

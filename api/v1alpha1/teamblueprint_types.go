@@ -355,6 +355,10 @@ type TeamBlueprintStatus struct {
 //
 // +kubebuilder:object:root=true
 // +kubebuilder:resource:scope=Cluster,shortName=tb;blueprint;blueprints,categories=buurt
+// +kubebuilder:metadata:annotations="helm.sh/resource-policy=keep"
+// +kubebuilder:metadata:annotations="argocd.argoproj.io/sync-options=Delete=false,Prune=false"
+// +kubebuilder:metadata:annotations="kustomize.toolkit.fluxcd.io/prune=disabled"
+// +kubebuilder:metadata:labels="teams.buurt.dev/on-uninstall=keep"
 // +kubebuilder:subresource:status
 // +kubebuilder:printcolumn:name="MaxMembers",type=integer,JSONPath=`.spec.maxMembers`
 // +kubebuilder:printcolumn:name="Database",type=string,JSONPath=`.spec.database.class`

@@ -34,8 +34,11 @@ var _ admission.Validator[*teamsv1alpha1.TeamBlueprint] = &BlueprintValidator{}
 
 // The webhook is not asked about a new blueprint that is restricted and
 // names buurt's own roles: it grants no more than any team gets, so the
-// chart's blueprints install before buurt's webhook can answer.
-// +kubebuilder:webhook:path=/validate-teams-buurt-dev-v1alpha1-teamblueprint,mutating=false,failurePolicy=fail,sideEffects=None,groups=teams.buurt.dev,resources=teamblueprints,verbs=create;update;delete,versions=v1alpha1,name=vteamblueprint.teams.buurt.dev,admissionReviewVersions=v1,timeoutSeconds=5,matchPolicy=Equivalent,patch=`{"matchConditions":[{"name":"grants-more-than-restricted-with-buurt-roles","expression":"request.operation != 'CREATE' || object.spec.podSecurity.level != 'restricted' || object.spec.memberRole != 'buurt:team-member' || object.spec.coachRole != 'buurt:coach'"}]}`
+// chart's blueprints install before buurt's webhook can answer. Nor about an
+// update that leaves the spec as it is, which grants nothing new: so
+// installing the chart again over the blueprints it kept on uninstall goes
+// through before the webhook answers (docs/upgrading.md).
+// +kubebuilder:webhook:path=/validate-teams-buurt-dev-v1alpha1-teamblueprint,mutating=false,failurePolicy=fail,sideEffects=None,groups=teams.buurt.dev,resources=teamblueprints,verbs=create;update;delete,versions=v1alpha1,name=vteamblueprint.teams.buurt.dev,admissionReviewVersions=v1,timeoutSeconds=5,matchPolicy=Equivalent,patch=`{"matchConditions":[{"name":"grants-more-than-restricted-with-buurt-roles","expression":"request.operation != 'CREATE' || object.spec.podSecurity.level != 'restricted' || object.spec.memberRole != 'buurt:team-member' || object.spec.coachRole != 'buurt:coach'"},{"name":"changes-the-spec","expression":"request.operation != 'UPDATE' || object.spec != oldObject.spec"}]}`
 
 // ValidateCreate admits a new blueprint that grants no more than its author
 // holds; CEL checks the rest.
