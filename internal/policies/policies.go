@@ -66,7 +66,7 @@ func Bindings() []*ac.ValidatingAdmissionPolicyBindingApplyConfiguration {
 	out := make([]*ac.ValidatingAdmissionPolicyBindingApplyConfiguration, 0, len(all()))
 	for _, name := range Names() {
 		out = append(out, ac.ValidatingAdmissionPolicyBinding(name).
-			WithLabels(map[string]string{appNameLabel: nameLabelValue}).
+			WithLabels(keptLabels()).WithAnnotations(keptAnnotations()).
 			WithSpec(ac.ValidatingAdmissionPolicyBindingSpec().
 				WithPolicyName(name).
 				WithValidationActions(admissionregistrationv1.Deny).
@@ -94,9 +94,25 @@ func all() []*ac.ValidatingAdmissionPolicyApplyConfiguration {
 
 // policy is spec matching rules, with buurt's defaults: refuse when the
 // policy itself cannot be evaluated, and match every version of a resource.
+// keptLabels and keptAnnotations keep the tenant rules when buurt is
+// uninstalled (docs/upgrading.md), as its CRDs and team roles are kept:
+// they hold team namespaces to their blueprints' rules with no operator
+// running, and teams are still there.
+func keptLabels() map[string]string {
+	return map[string]string{appNameLabel: nameLabelValue, "teams.buurt.dev/on-uninstall": "keep"}
+}
+
+func keptAnnotations() map[string]string {
+	return map[string]string{
+		"helm.sh/resource-policy":           "keep",
+		"argocd.argoproj.io/sync-options":   "Delete=false,Prune=false",
+		"kustomize.toolkit.fluxcd.io/prune": "disabled",
+	}
+}
+
 func policy(name string, spec *ac.ValidatingAdmissionPolicySpecApplyConfiguration, rules ...*ac.NamedRuleWithOperationsApplyConfiguration) *ac.ValidatingAdmissionPolicyApplyConfiguration {
 	return ac.ValidatingAdmissionPolicy(name).
-		WithLabels(map[string]string{appNameLabel: nameLabelValue}).
+		WithLabels(keptLabels()).WithAnnotations(keptAnnotations()).
 		WithSpec(spec.
 			WithFailurePolicy(admissionregistrationv1.Fail).
 			WithMatchConstraints(ac.MatchResources().

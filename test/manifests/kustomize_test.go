@@ -189,12 +189,12 @@ func TestDefaultInstallationIsAcceptedByTheAPIServer(t *testing.T) {
 func expectTenantPolicies(g Gomega, objects []*unstructured.Unstructured) {
 	for _, name := range policies.Names() {
 		policy := typed[admissionregistrationv1.ValidatingAdmissionPolicy](g, objects, "ValidatingAdmissionPolicy", name)
-		g.Expect(policy.Labels).To(Equal(map[string]string{"app.kubernetes.io/name": "buurt"}))
+		g.Expect(policy.Labels).To(Equal(map[string]string{"app.kubernetes.io/name": "buurt", "teams.buurt.dev/on-uninstall": "keep"}))
 		g.Expect(policy.Spec.FailurePolicy).To(Equal(ptr.To(admissionregistrationv1.Fail)), name)
 		g.Expect(policy.Spec.MatchConstraints.MatchPolicy).To(Equal(ptr.To(admissionregistrationv1.Equivalent)), name)
 		g.Expect(policy.Spec.Validations).NotTo(BeEmpty(), name)
 		binding := typed[admissionregistrationv1.ValidatingAdmissionPolicyBinding](g, objects, "ValidatingAdmissionPolicyBinding", name)
-		g.Expect(binding.Labels).To(Equal(map[string]string{"app.kubernetes.io/name": "buurt"}))
+		g.Expect(binding.Labels).To(Equal(map[string]string{"app.kubernetes.io/name": "buurt", "teams.buurt.dev/on-uninstall": "keep"}))
 		g.Expect(binding.Spec).To(Equal(admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{
 			PolicyName:        name,
 			ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny},

@@ -1,0 +1,71 @@
+package manifests
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+
+	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/yaml"
+
+	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
+	"github.com/buurt-dev/buurt/internal/testenv"
+)
+
+// yamlBlocks are the objects in the ```yaml blocks of a doc under docs/.
+func yamlBlocks(t *testing.T, doc string) []*unstructured.Unstructured {
+	t.Helper()
+	g := NewWithT(t)
+	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "docs", doc))
+	g.Expect(err).NotTo(HaveOccurred())
+	var objects []*unstructured.Unstructured
+	for _, block := range regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllSubmatch(data, -1) {
+		decoder := yaml.NewYAMLOrJSONDecoder(bytes.NewReader(block[1]), 4096)
+		for {
+			obj := &unstructured.Unstructured{}
+			if err := decoder.Decode(&obj.Object); err != nil {
+				break
+			}
+			objects = append(objects, obj)
+		}
+	}
+	return objects
+}
+
+// TestGitOpsDocObjects checks what docs/gitops.md tells a GitOps pipeline to
+// apply: the regional values each controller hands the chart render with the
+// chart's schema into a Shared default blueprint that says where its server
+// is, Argo CD's sync respects the differences it ignores, and Flux rolls out
+// every new commit of the chart.
+func TestGitOpsDocObjects(t *testing.T) {
+	g := NewWithT(t)
+	var kinds []string
+	for _, obj := range yamlBlocks(t, "gitops.md") {
+		kinds = append(kinds, obj.GetKind())
+		var values map[string]any
+		switch obj.GetKind() {
+		case "Application":
+			values, _, _ = unstructured.NestedMap(obj.Object, "spec", "source", "helm", "valuesObject")
+			options, _, _ := unstructured.NestedStringSlice(obj.Object, "spec", "syncPolicy", "syncOptions")
+			g.Expect(options).To(ContainElements("ServerSideApply=true", "RespectIgnoreDifferences=true"))
+		case "HelmRelease":
+			values, _, _ = unstructured.NestedMap(obj.Object, "spec", "values")
+			strategy, _, _ := unstructured.NestedString(obj.Object, "spec", "chart", "spec", "reconcileStrategy")
+			g.Expect(strategy).To(Equal("Revision"))
+		default:
+			continue
+		}
+		data, err := json.Marshal(values)
+		g.Expect(err).NotTo(HaveOccurred())
+		file := filepath.Join(t.TempDir(), "values.json")
+		g.Expect(os.WriteFile(file, data, 0o600)).To(Succeed())
+		bp := typed[teamsv1alpha1.TeamBlueprint](g, template(t, "--values", file), "TeamBlueprint", "default")
+		g.Expect(bp.Spec.Database.Class).To(Equal(teamsv1alpha1.DatabaseClassShared), obj.GetKind())
+		g.Expect(bp.Spec.Database.Shared.Egress).NotTo(BeNil(), "%s: a Shared blueprint says where its server is", obj.GetKind())
+	}
+	g.Expect(kinds).To(Equal([]string{"Application", "GitRepository", "HelmRelease"}))
+}
