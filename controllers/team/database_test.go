@@ -20,6 +20,7 @@ import (
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
 	"github.com/buurt-dev/buurt/controllers/team"
+	"github.com/buurt-dev/buurt/internal/testenv"
 	"github.com/buurt-dev/buurt/internal/testpg"
 )
 
@@ -36,14 +37,7 @@ func adminSecret(name, password string) *corev1.Secret {
 
 func sharedBlueprint(name, adminSecretName string) *teamsv1alpha1.TeamBlueprint {
 	bp := designBlueprint(name)
-	bp.Spec.Database = teamsv1alpha1.BlueprintDatabase{
-		Class:         teamsv1alpha1.DatabaseClassShared,
-		ReclaimPolicy: teamsv1alpha1.ReclaimPolicyRetain,
-		Shared: teamsv1alpha1.SharedDatabase{
-			AdminSecretName: adminSecretName,
-			Egress:          &teamsv1alpha1.DatabaseEgress{CIDR: "127.0.0.1/32"},
-		},
-	}
+	bp.Spec.Database = testenv.SharedDatabase(adminSecretName)
 	return bp
 }
 
