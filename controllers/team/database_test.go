@@ -231,7 +231,7 @@ func TestSharedDatabaseWithoutEgressIsNotReady(t *testing.T) {
 		[]string{"False", teamsv1alpha1.NoDatabaseEgressReason, "DatabaseReady: " + message}))
 	g.Expect(tm.Status.Phase).To(Equal(teamsv1alpha1.TeamPhaseForming))
 	// Only the route is missing: the database is provisioned and usable.
-	g.Expect(tm.Status.Database).To(Equal(&teamsv1alpha1.TeamDatabaseStatus{ //nolint:gosec // names, not credentials
+	g.Expect(tm.Status.Database).To(Equal(&teamsv1alpha1.TeamDatabaseStatus{
 		Class: teamsv1alpha1.DatabaseClassShared, Name: "buurt_shared_no_egress", SecretName: "shared-no-egress-db",
 	}))
 	conn, err := pgx.Connect(ctx, string(dbSecret(g, "shared-no-egress").Data["uri"]))
