@@ -17,7 +17,8 @@ const (
 	AccessReadyCondition = "AccessReady"
 
 	// DatabaseReadyCondition is True when the team's database and its
-	// connection Secret exist, or when the team has no database.
+	// connection Secret exist and the team's NetworkPolicies let its pods
+	// reach the database, or when the team has no database.
 	DatabaseReadyCondition = "DatabaseReady"
 
 	// AppsReadyCondition is True when every app of the team is available, or
@@ -149,6 +150,14 @@ const (
 
 	// ProvisionedReason: the team's database and its Secret exist.
 	ProvisionedReason = "Provisioned"
+
+	// NoDatabaseEgressReason: the team's Shared database, its role and its
+	// Secret exist, but the blueprint does not say where the server is
+	// (spec.database.shared.egress), so the team's default-deny
+	// NetworkPolicies keep its pods from the server. A Dedicated database
+	// runs in the team's namespace, which the team's own policy opens, and
+	// never has this reason.
+	NoDatabaseEgressReason = "NoDatabaseEgress"
 
 	// RetainedReason: the team is being deleted and its database is kept
 	// under reclaimPolicy Retain.

@@ -264,7 +264,9 @@ type SharedDatabase struct {
 
 	// egress is where team pods may reach the server. When omitted, no
 	// egress to the server is opened beyond what the team's other policies
-	// allow.
+	// allow, so the blueprint's Shared teams get their database but are not
+	// Ready (DatabaseReady=False, reason NoDatabaseEgress). On a cluster
+	// that does not enforce NetworkPolicies, set it all the same.
 	// +optional
 	Egress *DatabaseEgress `json:"egress,omitempty"`
 }

@@ -127,6 +127,20 @@ func (r *Reconciler) reconcileShared(ctx context.Context, s *scope) error {
 		Class: teamsv1alpha1.DatabaseClassShared, Name: name, SecretName: render.DatabaseSecretName(team),
 	}
 	s.database = &provisioned
+	if s.blueprint.Spec.Database.Shared.Egress == nil {
+		// The team's NetworkPolicies deny all egress but DNS and the
+		// namespace itself: without the blueprint's word on where the server
+		// is, no app of the team can reach the database just made, however
+		// healthy the server. That is not ready, and says what to set.
+		s.found(teamsv1alpha1.DatabaseReadyCondition, metav1.ConditionFalse, teamsv1alpha1.NoDatabaseEgressReason,
+			fmt.Sprintf("Database %s on %s:%s and its connection Secret %s are made, but the team's NetworkPolicies keep its pods "+
+				"from the server: blueprint %s does not say where the server is. Set its spec.database.shared.egress to the "+
+				"server's address range (cidr: 10.0.12.5/32) or, for a server in this cluster, its pods "+
+				"(peer: {namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: databases}}}); "+
+				"the Helm chart sets it from region.defaultBlueprint.database.egress",
+				name, admin.Host, admin.Port, render.DatabaseSecretName(team), s.blueprint.Name))
+		return nil
+	}
 	s.found(teamsv1alpha1.DatabaseReadyCondition, metav1.ConditionTrue, teamsv1alpha1.ProvisionedReason,
 		fmt.Sprintf("Database %s on %s:%s; connection in Secret %s", name, admin.Host, admin.Port, render.DatabaseSecretName(team)))
 	return nil

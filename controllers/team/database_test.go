@@ -20,6 +20,7 @@ import (
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
 	"github.com/buurt-dev/buurt/controllers/team"
+	"github.com/buurt-dev/buurt/internal/testenv"
 	"github.com/buurt-dev/buurt/internal/testpg"
 )
 
@@ -36,14 +37,7 @@ func adminSecret(name, password string) *corev1.Secret {
 
 func sharedBlueprint(name, adminSecretName string) *teamsv1alpha1.TeamBlueprint {
 	bp := designBlueprint(name)
-	bp.Spec.Database = teamsv1alpha1.BlueprintDatabase{
-		Class:         teamsv1alpha1.DatabaseClassShared,
-		ReclaimPolicy: teamsv1alpha1.ReclaimPolicyRetain,
-		Shared: teamsv1alpha1.SharedDatabase{
-			AdminSecretName: adminSecretName,
-			Egress:          &teamsv1alpha1.DatabaseEgress{CIDR: "127.0.0.1/32"},
-		},
-	}
+	bp.Spec.Database = testenv.SharedDatabase(adminSecretName)
 	return bp
 }
 
@@ -208,6 +202,56 @@ func TestAdminSecretProblemsAreReportedAndRecover(t *testing.T) {
 	edit(t, wrong, func() { wrong.StringData = map[string]string{"password": pg.Password} })
 	eventuallyCondition(t, "shared-late", teamsv1alpha1.DatabaseReadyCondition, metav1.ConditionTrue, teamsv1alpha1.ProvisionedReason)
 	eventuallyCondition(t, "shared-late", teamsv1alpha1.ReadyCondition, metav1.ConditionTrue, teamsv1alpha1.ReconciledReason)
+}
+
+// A Shared team whose blueprint does not say where the server is gets its
+// database, role and Secret, but is not Ready: its NetworkPolicies keep its
+// pods from the server. The blueprint's egress makes it Ready; taking the
+// egress away again takes the team's route to the server with it.
+func TestSharedDatabaseWithoutEgressIsNotReady(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	create(t, adminSecret("pg-admin-no-egress", pg.Password))
+	bp := sharedBlueprint("shared-no-egress", "pg-admin-no-egress")
+	egress := bp.Spec.Database.Shared.Egress
+	bp.Spec.Database.Shared.Egress = nil
+	create(t, bp)
+	create(t, newTeam("shared-no-egress", "shared-no-egress", user("anna")))
+
+	tm := eventuallyCondition(t, "shared-no-egress", teamsv1alpha1.DatabaseReadyCondition, metav1.ConditionFalse,
+		teamsv1alpha1.NoDatabaseEgressReason)
+	message := fmt.Sprintf("Database buurt_shared_no_egress on 127.0.0.1:%d and its connection Secret shared-no-egress-db are made, "+
+		"but the team's NetworkPolicies keep its pods from the server: blueprint shared-no-egress does not say where the server is. "+
+		"Set its spec.database.shared.egress to the server's address range (cidr: 10.0.12.5/32) or, for a server in this cluster, "+
+		"its pods (peer: {namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: databases}}}); "+
+		"the Helm chart sets it from region.defaultBlueprint.database.egress", pg.Port)
+	g.Expect(cond(tm, teamsv1alpha1.DatabaseReadyCondition).Message).To(Equal(message))
+	ready := cond(tm, teamsv1alpha1.ReadyCondition)
+	g.Expect([]string{string(ready.Status), ready.Reason, ready.Message}).To(Equal(
+		[]string{"False", teamsv1alpha1.NoDatabaseEgressReason, "DatabaseReady: " + message}))
+	g.Expect(tm.Status.Phase).To(Equal(teamsv1alpha1.TeamPhaseForming))
+	// Only the route is missing: the database is provisioned and usable.
+	g.Expect(tm.Status.Database).To(Equal(&teamsv1alpha1.TeamDatabaseStatus{
+		Class: teamsv1alpha1.DatabaseClassShared, Name: "buurt_shared_no_egress", SecretName: "shared-no-egress-db",
+	}))
+	conn, err := pgx.Connect(ctx, string(dbSecret(g, "shared-no-egress").Data["uri"]))
+	g.Expect(err).NotTo(HaveOccurred(), "the Secret's uri connects")
+	g.Expect(conn.Close(ctx)).To(Succeed())
+	g.Expect(apierrors.IsNotFound(env.Client.Get(ctx, client.ObjectKey{Namespace: "team-shared-no-egress", Name: "buurt-allow-database"},
+		&networkingv1.NetworkPolicy{}))).To(BeTrue(), "no policy opens egress to the server")
+
+	edit(t, bp, func() { bp.Spec.Database.Shared.Egress = egress })
+	tm = eventuallyCondition(t, "shared-no-egress", teamsv1alpha1.ReadyCondition, metav1.ConditionTrue, teamsv1alpha1.ReconciledReason)
+	g.Expect(cond(tm, teamsv1alpha1.DatabaseReadyCondition)).To(And(
+		HaveField("Status", metav1.ConditionTrue), HaveField("Reason", teamsv1alpha1.ProvisionedReason)))
+	g.Expect(tm.Status.Phase).To(Equal(teamsv1alpha1.TeamPhaseActive))
+	policy := eventuallyPolicy(g, "team-shared-no-egress", "buurt-allow-database")
+	g.Expect(policy.Spec.Egress[0].To).To(Equal([]networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: "127.0.0.1/32"}}}))
+
+	edit(t, bp, func() { bp.Spec.Database.Shared.Egress = nil })
+	tm = eventuallyCondition(t, "shared-no-egress", teamsv1alpha1.ReadyCondition, metav1.ConditionFalse, teamsv1alpha1.NoDatabaseEgressReason)
+	g.Expect(tm.Status.Phase).To(Equal(teamsv1alpha1.TeamPhaseDegraded))
+	gone(g, policy)
 }
 
 func eventuallyPolicy(g Gomega, namespace, name string) *networkingv1.NetworkPolicy {

@@ -188,6 +188,10 @@ func TestDedicatedDatabase(t *testing.T) {
 	tm = eventuallyCondition(t, "dedicated-one", teamsv1alpha1.DatabaseReadyCondition, metav1.ConditionTrue, teamsv1alpha1.ProvisionedReason)
 	g.Expect(cond(tm, teamsv1alpha1.DatabaseReadyCondition).Message).To(Equal(
 		"Database buurt_dedicated_one runs in the team's namespace; connection in Secret dedicated-one-db"))
+	// The team's own policy lets its pods reach a database in its namespace:
+	// unlike Shared, Dedicated is Ready without any egress in the blueprint.
+	g.Expect(bp.Spec.Database.Shared.Egress).To(BeNil())
+	eventuallyCondition(t, "dedicated-one", teamsv1alpha1.ReadyCondition, metav1.ConditionTrue, teamsv1alpha1.ReconciledReason)
 
 	// A bound volume is kept from the moment it is bound.
 	pv := bindVolume(t, "dedicated-one")

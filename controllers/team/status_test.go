@@ -145,6 +145,22 @@ func TestSetStatus(t *testing.T) {
 			phase: teamsv1alpha1.TeamPhaseForming, generation: 2,
 		},
 		{
+			// Every phase did its work, so the pass is observed; the team is
+			// still not Ready, as its apps cannot reach the database.
+			name:    "a Shared database its pods cannot reach turns a Ready team not Ready",
+			before:  teamsv1alpha1.NeighbourhoodTeamStatus{Phase: teamsv1alpha1.TeamPhaseActive, ObservedGeneration: 1, Conditions: readyBefore()},
+			members: 1,
+			findings: with(allFound(), teamsv1alpha1.DatabaseReadyCondition,
+				finding{F, teamsv1alpha1.NoDatabaseEgressReason, "Database buurt_t on db:5432 is made; set spec.database.shared.egress"}),
+			want: map[string]condition{
+				teamsv1alpha1.DatabaseReadyCondition: {F, teamsv1alpha1.NoDatabaseEgressReason,
+					"Database buurt_t on db:5432 is made; set spec.database.shared.egress"},
+				teamsv1alpha1.ReadyCondition: {F, teamsv1alpha1.NoDatabaseEgressReason,
+					"DatabaseReady: Database buurt_t on db:5432 is made; set spec.database.shared.egress"},
+			},
+			phase: teamsv1alpha1.TeamPhaseDegraded, generation: 2,
+		},
+		{
 			name: "a namespace buurt did not make: nothing inside is made", members: 1,
 			findings: map[string]finding{
 				teamsv1alpha1.NamespaceReadyCondition: {F, teamsv1alpha1.NamespaceConflictReason, "Namespace team-t exists"},

@@ -39,3 +39,18 @@ func DesignBlueprint(name string) *teamsv1alpha1.TeamBlueprint {
 		},
 	}
 }
+
+// SharedDatabase is a blueprint's Shared database on a throwaway server of
+// package testpg, whose admin connection is the Secret adminSecretName in the
+// operator's namespace. Its egress is where that server listens, 127.0.0.1:
+// a Shared team is Ready only when its blueprint says where its server is.
+func SharedDatabase(adminSecretName string) teamsv1alpha1.BlueprintDatabase {
+	return teamsv1alpha1.BlueprintDatabase{
+		Class:         teamsv1alpha1.DatabaseClassShared,
+		ReclaimPolicy: teamsv1alpha1.ReclaimPolicyRetain,
+		Shared: teamsv1alpha1.SharedDatabase{
+			AdminSecretName: adminSecretName,
+			Egress:          &teamsv1alpha1.DatabaseEgress{CIDR: "127.0.0.1/32"},
+		},
+	}
+}

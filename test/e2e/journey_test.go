@@ -25,10 +25,7 @@ import (
 func sharedBlueprint(name string) *teamsv1alpha1.TeamBlueprint {
 	bp := testenv.DesignBlueprint(name)
 	bp.Spec.AllowedRegistries = []string{"registry.example.org/care/"}
-	bp.Spec.Database = teamsv1alpha1.BlueprintDatabase{
-		Class: teamsv1alpha1.DatabaseClassShared, ReclaimPolicy: teamsv1alpha1.ReclaimPolicyRetain,
-		Shared: teamsv1alpha1.SharedDatabase{AdminSecretName: "pg-admin", Egress: &teamsv1alpha1.DatabaseEgress{CIDR: "127.0.0.1/32"}},
-	}
+	bp.Spec.Database = testenv.SharedDatabase("pg-admin")
 	bp.Spec.Apps = []teamsv1alpha1.App{{
 		Name: "care-planner", Image: "registry.example.org/care/planner:1.4.2", Port: 8080, Database: ptr.To(true),
 	}}
