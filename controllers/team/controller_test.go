@@ -103,6 +103,8 @@ func TestWorkspace(t *testing.T) {
 	g.Expect(role.Rules).To(Equal([]rbacv1.PolicyRule{{
 		APIGroups: []string{"teams.buurt.dev"}, Resources: []string{"neighbourhoodteams"},
 		ResourceNames: []string{"workspace"}, Verbs: []string{"get", "update", "patch"},
+	}, {
+		APIGroups: []string{"teams.buurt.dev"}, Resources: []string{"teamblueprints"}, ResourceNames: []string{"workspace"}, Verbs: []string{"get"},
 	}}))
 	g.Expect(role.OwnerReferences).To(Equal(ownedBy(team)))
 	selfService := &rbacv1.ClusterRoleBinding{}
