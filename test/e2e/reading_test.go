@@ -24,7 +24,7 @@ import (
 // kubectl runs the cluster's kubectl as user, with args, as a reader of
 // docs/members.md and docs/coaches.md would, and returns what it printed.
 func kubectl(g Gomega, user string, args ...string) string {
-	cmd := exec.CommandContext(context.Background(), filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl"), //nolint:gosec // the test's own kubectl
+	cmd := exec.CommandContext(context.Background(), filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl"),
 		append([]string{"--kubeconfig", adminKubeconfig, "--as", user}, args...)...)
 	out, err := cmd.CombinedOutput()
 	g.Expect(err).NotTo(HaveOccurred(), "kubectl %s: %s", strings.Join(args, " "), out)
