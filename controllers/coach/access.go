@@ -84,13 +84,10 @@ func (r *Reconciler) pruneBindings(ctx context.Context, coach *teamsv1alpha1.Coa
 		client.MatchingLabels(render.CoachLabels(coach)))
 }
 
-// reconcileTeamAccess lets the coach read the NeighbourhoodTeams they
-// support, by name; with none, the role and its binding go (a role with no
-// names would grant every team).
+// reconcileTeamAccess lets the coach read their own Coach and the
+// NeighbourhoodTeams they support, by name. The role stays while the coach
+// supports no team: their Coach's status is where they see that.
 func (r *Reconciler) reconcileTeamAccess(ctx context.Context, coach *teamsv1alpha1.Coach, teams []string) error {
-	if len(teams) == 0 {
-		return r.removeTeamAccess(ctx, coach)
-	}
 	if err := r.Applier.Apply(ctx, render.CoachTeamsClusterRole(coach, teams), &rbacv1.ClusterRole{}); err != nil {
 		return fmt.Errorf("failed to let coach %s read their teams: %w", klog.KObj(coach), err)
 	}
@@ -101,7 +98,7 @@ func (r *Reconciler) reconcileTeamAccess(ctx context.Context, coach *teamsv1alph
 }
 
 // removeTeamAccess deletes the ClusterRoleBinding and ClusterRole that let
-// the coach read their teams.
+// the coach read their Coach and their teams.
 func (r *Reconciler) removeTeamAccess(ctx context.Context, coach *teamsv1alpha1.Coach) error {
 	none := func(client.Object) bool { return false }
 	labels := client.MatchingLabels(render.CoachLabels(coach))

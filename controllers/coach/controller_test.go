@@ -123,6 +123,8 @@ func TestCoachCapacityAndAccess(t *testing.T) {
 	role := &rbacv1.ClusterRole{}
 	g.Expect(env.Client.Get(ctx, client.ObjectKey{Name: "buurt:coach:jan"}, role)).To(Succeed())
 	g.Expect(role.Rules).To(Equal([]rbacv1.PolicyRule{{
+		APIGroups: []string{"teams.buurt.dev"}, Resources: []string{"coaches"}, ResourceNames: []string{"jan"}, Verbs: []string{"get"},
+	}, {
 		APIGroups: []string{"teams.buurt.dev"}, Resources: []string{"neighbourhoodteams"},
 		ResourceNames: []string{"coached-a", "coached-c"}, Verbs: []string{"get"},
 	}}))
@@ -208,6 +210,9 @@ func expectCoachMayOnlyRead(t *testing.T) {
 		{"list pods", func() error { return asJan.List(ctx, &corev1.PodList{}, client.InNamespace(ns)) }, true},
 		{"list events", func() error { return asJan.List(ctx, &eventsv1.EventList{}, client.InNamespace(ns)) }, true},
 		{"get own team", func() error { return asJan.Get(ctx, client.ObjectKey{Name: "coached-c"}, team) }, true},
+		{"get own coach", func() error { return asJan.Get(ctx, client.ObjectKey{Name: "jan"}, &teamsv1alpha1.Coach{}) }, true},
+		{"get another coach", func() error { return asJan.Get(ctx, client.ObjectKey{Name: "els"}, &teamsv1alpha1.Coach{}) }, false},
+		{"list coaches", func() error { return asJan.List(ctx, &teamsv1alpha1.CoachList{}) }, false},
 		{"get a waiting team", func() error {
 			return asJan.Get(ctx, client.ObjectKey{Name: "coached-b"}, &teamsv1alpha1.NeighbourhoodTeam{})
 		}, false},

@@ -19,7 +19,9 @@ import (
 // the shipped roles and the bindings are proved together.
 func TestMemberAccess(t *testing.T) {
 	create(t, designBlueprint("access"))
-	create(t, newTeam("access", "access", user("anna@care.example.org"), group("access-nurses")))
+	mine := newTeam("access", "access", user("anna@care.example.org"), group("access-nurses"))
+	mine.Spec.Coach = "access-coach"
+	create(t, mine)
 	create(t, newTeam("access-other", "access", user("someone-else")))
 	eventuallyCondition(t, "access", teamsv1alpha1.ReadyCondition, metav1.ConditionTrue, teamsv1alpha1.ReconciledReason)
 	eventuallyCondition(t, "access-other", teamsv1alpha1.ReadyCondition, metav1.ConditionTrue, teamsv1alpha1.ReconciledReason)
@@ -44,6 +46,16 @@ func TestMemberAccess(t *testing.T) {
 		{"patch", "teams.buurt.dev", "neighbourhoodteams", "", "access-other", false},
 		{"delete", "teams.buurt.dev", "neighbourhoodteams", "", "access", false},
 		{"create", "teams.buurt.dev", "neighbourhoodteams", "", "", false},
+		{"list", "teams.buurt.dev", "neighbourhoodteams", "", "", false},
+		// Their blueprint and their coach, to read and no more.
+		{"get", "teams.buurt.dev", "teamblueprints", "", "access", true},
+		{"update", "teams.buurt.dev", "teamblueprints", "", "access", false},
+		{"get", "teams.buurt.dev", "teamblueprints", "", "default", false},
+		{"list", "teams.buurt.dev", "teamblueprints", "", "", false},
+		{"get", "teams.buurt.dev", "coaches", "", "access-coach", true},
+		{"patch", "teams.buurt.dev", "coaches", "", "access-coach", false},
+		{"get", "teams.buurt.dev", "coaches", "", "jan", false},
+		{"list", "teams.buurt.dev", "coaches", "", "", false},
 	}
 	for _, who := range []struct {
 		name   string
@@ -110,4 +122,37 @@ func TestRoleNotAllowed(t *testing.T) {
 	binding := &rbacv1.RoleBinding{}
 	g.Expect(env.Client.Get(ctx, key, binding)).To(Succeed())
 	g.Expect(binding.RoleRef.Name).To(Equal("buurt:team-member"))
+}
+
+// The self-service role names the team's blueprint and coach as the spec
+// has them now: a move takes the old one's away in the same pass, and a team
+// without a coach reads no coach at all.
+func TestSelfServiceFollowsBlueprintAndCoach(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	create(t, designBlueprint("follow-a"))
+	create(t, designBlueprint("follow-b"))
+	tm := newTeam("follow", "follow-a", user("anna"))
+	tm.Spec.Coach = "jan"
+	create(t, tm)
+	rule := func(resource, name string, verbs ...string) rbacv1.PolicyRule {
+		return rbacv1.PolicyRule{APIGroups: []string{"teams.buurt.dev"}, Resources: []string{resource}, ResourceNames: []string{name}, Verbs: verbs}
+	}
+	own := rule("neighbourhoodteams", "follow", "get", "update", "patch")
+	rules := func(g Gomega) []rbacv1.PolicyRule {
+		role := &rbacv1.ClusterRole{}
+		g.Expect(env.Client.Get(ctx, client.ObjectKey{Name: "buurt:team:follow"}, role)).To(Succeed())
+		return role.Rules
+	}
+	g.Eventually(rules).WithTimeout(timeout).Should(Equal([]rbacv1.PolicyRule{
+		own, rule("teamblueprints", "follow-a", "get"), rule("coaches", "jan", "get"),
+	}))
+
+	edit(t, tm, func() { tm.Spec.Blueprint, tm.Spec.Coach = "follow-b", "els" })
+	g.Eventually(rules).WithTimeout(timeout).Should(Equal([]rbacv1.PolicyRule{
+		own, rule("teamblueprints", "follow-b", "get"), rule("coaches", "els", "get"),
+	}))
+
+	edit(t, tm, func() { tm.Spec.Coach = "" })
+	g.Eventually(rules).WithTimeout(timeout).Should(Equal([]rbacv1.PolicyRule{own, rule("teamblueprints", "follow-b", "get")}))
 }

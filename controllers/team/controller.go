@@ -20,7 +20,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
-	"sigs.k8s.io/controller-runtime/pkg/recorder"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
@@ -30,6 +29,7 @@ import (
 	"github.com/buurt-dev/buurt/internal/kinds"
 	"github.com/buurt-dev/buurt/internal/metrics"
 	"github.com/buurt-dev/buurt/internal/patch"
+	"github.com/buurt-dev/buurt/internal/teamevents"
 	"github.com/buurt-dev/buurt/internal/teamrole"
 )
 
@@ -47,8 +47,9 @@ type Reconciler struct {
 	// Roles reads the ClusterRoles fit for teams (teamrole.NewReader); set
 	// by SetupWithManager.
 	Roles client.Reader
-	// Recorder records Events on teams.
-	Recorder recorder.EventRecorder
+	// Recorder records Events on teams, where their members can read them
+	// too.
+	Recorder *teamevents.Recorder
 	// Applier applies children with server-side apply.
 	Applier *apply.Applier
 	// Namespace is the operator's own namespace, the only one it reads
@@ -79,7 +80,7 @@ func NewReconciler(mgr ctrl.Manager, namespace string) *Reconciler {
 	return &Reconciler{
 		Client:              mgr.GetClient(),
 		APIReader:           mgr.GetAPIReader(),
-		Recorder:            mgr.GetEventRecorder("buurt"),
+		Recorder:            teamevents.New(mgr.GetEventRecorder("buurt"), mgr.GetClient(), mgr.GetAPIReader()),
 		Applier:             apply.New(mgr.GetClient()),
 		Namespace:           namespace,
 		Databases:           database.NewPools(),
@@ -247,7 +248,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	s := &scope{team: team, generation: team.Generation, findings: map[string]finding{}, failed: map[string]error{}}
 	defer func() {
 		setStatus(s)
-		r.recordTransitions(before, team)
+		r.recordTransitions(ctx, before, team)
 		if err := patch.Status(ctx, r.Client, before, team); err != nil {
 			reterr = errors.Join(reterr, err)
 		}

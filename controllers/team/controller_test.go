@@ -9,7 +9,6 @@ import (
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	eventsv1 "k8s.io/api/events/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -104,6 +103,8 @@ func TestWorkspace(t *testing.T) {
 	g.Expect(role.Rules).To(Equal([]rbacv1.PolicyRule{{
 		APIGroups: []string{"teams.buurt.dev"}, Resources: []string{"neighbourhoodteams"},
 		ResourceNames: []string{"workspace"}, Verbs: []string{"get", "update", "patch"},
+	}, {
+		APIGroups: []string{"teams.buurt.dev"}, Resources: []string{"teamblueprints"}, ResourceNames: []string{"workspace"}, Verbs: []string{"get"},
 	}}))
 	g.Expect(role.OwnerReferences).To(Equal(ownedBy(team)))
 	selfService := &rbacv1.ClusterRoleBinding{}
@@ -371,36 +372,6 @@ func TestDeletedNamespaceIsReported(t *testing.T) {
 	g.Expect(cond(tm, teamsv1alpha1.NamespaceReadyCondition).Message).To(Equal(
 		"Namespace team-deleted-ns is being deleted; buurt makes it again once it is gone"))
 	g.Expect(tm.Status.Phase).To(Equal(teamsv1alpha1.TeamPhaseDegraded))
-}
-
-func TestEventsOnTransitions(t *testing.T) {
-	g := NewWithT(t)
-	ctx := context.Background()
-	create(t, designBlueprint("events"))
-	create(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-events-taken"}})
-	create(t, newTeam("events-taken", "events", user("anna")))
-	create(t, newTeam("events-made", "events", user("anna")))
-	eventuallyCondition(t, "events-taken", teamsv1alpha1.NamespaceReadyCondition, metav1.ConditionFalse, teamsv1alpha1.NamespaceConflictReason)
-	eventuallyCondition(t, "events-made", teamsv1alpha1.ReadyCondition, metav1.ConditionTrue, teamsv1alpha1.ReconciledReason)
-
-	reasons := func(team string) []string {
-		events := &eventsv1.EventList{}
-		g.Expect(env.Client.List(ctx, events)).To(Succeed())
-		out := []string{}
-		for _, e := range events.Items {
-			if e.Regarding.Kind == "NeighbourhoodTeam" && e.Regarding.Name == team {
-				out = append(out, e.Type+"/"+e.Reason+": "+e.Note)
-			}
-		}
-		return out
-	}
-	g.Eventually(func() []string { return reasons("events-taken") }).WithTimeout(timeout).Should(Equal([]string{
-		"Warning/NamespaceConflict: Namespace team-events-taken exists and was not made by buurt for this team, so buurt changes nothing in it; " +
-			"rename the team or remove that namespace",
-	}))
-	g.Eventually(func() []string { return reasons("events-made") }).WithTimeout(timeout).Should(Equal([]string{
-		"Normal/NamespaceCreated: Created namespace team-events-made",
-	}))
 }
 
 func TestForegroundDeletionShowsTerminating(t *testing.T) {

@@ -73,7 +73,7 @@ func (r *Reconciler) deleteShared(ctx context.Context, s *scope) error {
 		// Nothing there is the team's: nothing is dropped. The Event does
 		// not name what is there (it may be the admin user); the log does.
 		ctrl.LoggerFrom(ctx).Info("Dropping nothing: the team's database name is taken on the shared server", "conflict", conflict.Error())
-		r.Recorder.Eventf(team, nil, corev1.EventTypeWarning, teamsv1alpha1.DatabaseConflictReason, "Delete",
+		r.Recorder.Eventf(ctx, team, nil, corev1.EventTypeWarning, teamsv1alpha1.DatabaseConflictReason, "Delete",
 			"Dropped nothing on %s:%s: it %s", admin.Host, admin.Port, conflictWords(conflict))
 		return patch.RemoveFinalizer(ctx, r.Client, team, DatabaseFinalizer)
 	case database.IsServerError(err):
@@ -84,7 +84,7 @@ func (r *Reconciler) deleteShared(ctx context.Context, s *scope) error {
 		return fmt.Errorf("failed to drop the database of team %s: %w", klog.KObj(team), err)
 	}
 	name = tenant.Name
-	r.Recorder.Eventf(team, nil, corev1.EventTypeNormal, teamsv1alpha1.DatabaseDeletedReason, "Delete",
+	r.Recorder.Eventf(ctx, team, nil, corev1.EventTypeNormal, teamsv1alpha1.DatabaseDeletedReason, "Delete",
 		"Dropped database and role %s on %s:%s (reclaimPolicy Delete)", name, admin.Host, admin.Port)
 	return patch.RemoveFinalizer(ctx, r.Client, team, DatabaseFinalizer)
 }
@@ -101,7 +101,7 @@ func (r *Reconciler) deleteDedicated(ctx context.Context, s *scope) error {
 	}
 	switch {
 	case policy == teamsv1alpha1.ReclaimPolicyDelete:
-		r.Recorder.Eventf(team, nil, corev1.EventTypeNormal, teamsv1alpha1.DatabaseDeletedReason, "Delete",
+		r.Recorder.Eventf(ctx, team, nil, corev1.EventTypeNormal, teamsv1alpha1.DatabaseDeletedReason, "Delete",
 			"Database %s is deleted with the team's namespace (reclaimPolicy Delete)", name)
 	case len(volumes) == 0:
 		r.retained(ctx, s, fmt.Sprintf("Database %s had no volume bound yet; there is no data to keep", name), "")
@@ -121,7 +121,7 @@ func (r *Reconciler) retained(ctx context.Context, s *scope, where, next string)
 	if next != "" {
 		note += "; " + next
 	}
-	r.Recorder.Eventf(team, nil, corev1.EventTypeNormal, teamsv1alpha1.RetainedReason, "Delete", "%s", note)
+	r.Recorder.Eventf(ctx, team, nil, corev1.EventTypeNormal, teamsv1alpha1.RetainedReason, "Delete", "%s", note)
 	s.found(teamsv1alpha1.DatabaseReadyCondition, metav1.ConditionFalse, teamsv1alpha1.RetainedReason, where)
 }
 

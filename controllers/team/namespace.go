@@ -50,7 +50,7 @@ func (r *Reconciler) reconcileNamespace(ctx context.Context, s *scope) error {
 		return fmt.Errorf("failed to apply namespace of team %s: %w", klog.KObj(team), err)
 	}
 	if !exists {
-		r.Recorder.Eventf(team, ns, corev1.EventTypeNormal, "NamespaceCreated", "Reconcile", "Created namespace %s", name)
+		r.Recorder.Eventf(ctx, team, ns, corev1.EventTypeNormal, "NamespaceCreated", "Reconcile", "Created namespace %s", name)
 	}
 	if err := r.reconcileOperatorAccess(ctx, team); err != nil {
 		return err

@@ -1,6 +1,7 @@
 package team
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -225,7 +226,7 @@ var progressReasons = map[string]bool{
 // each time a condition turns from what it was to a problem, so that what
 // went wrong is in `kubectl describe` and in the team's Events, not only in
 // its status.
-func (r *Reconciler) recordTransitions(before, after *teamsv1alpha1.NeighbourhoodTeam) {
+func (r *Reconciler) recordTransitions(ctx context.Context, before, after *teamsv1alpha1.NeighbourhoodTeam) {
 	for _, t := range slices.Concat(phaseConditions, []string{teamsv1alpha1.SizeWithinLimitCondition}) {
 		now := meta.FindStatusCondition(after.Status.Conditions, t)
 		if now == nil || now.Status == metav1.ConditionTrue || progressReasons[now.Reason] {
@@ -234,6 +235,6 @@ func (r *Reconciler) recordTransitions(before, after *teamsv1alpha1.Neighbourhoo
 		if was := meta.FindStatusCondition(before.Status.Conditions, t); was != nil && was.Reason == now.Reason && was.Status == now.Status {
 			continue
 		}
-		r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, now.Reason, "Reconcile", "%s", now.Message)
+		r.Recorder.Eventf(ctx, after, nil, corev1.EventTypeWarning, now.Reason, "Reconcile", "%s", now.Message)
 	}
 }

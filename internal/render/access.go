@@ -37,17 +37,34 @@ func MembersRoleBinding(team *teamsv1alpha1.NeighbourhoodTeam, blueprint *teamsv
 }
 
 // SelfServiceClusterRole lets a team's members read and edit their own
-// NeighbourhoodTeam and no other; admission keeps their edits inside the
-// blueprint's guardrails.
+// NeighbourhoodTeam and no other (admission keeps their edits inside the
+// blueprint's guardrails), and read the TeamBlueprint and the Coach it names,
+// so they can see what their workspace is made of and who supports them. The
+// names follow the team's spec: a new blueprint or coach takes the place of
+// the old in the next reconcile.
 func SelfServiceClusterRole(team *teamsv1alpha1.NeighbourhoodTeam) *rbacv1ac.ClusterRoleApplyConfiguration {
+	rules := []*rbacv1ac.PolicyRuleApplyConfiguration{
+		namedRule("neighbourhoodteams", []string{"get", "update", "patch"}, team.Name),
+		namedRule("teamblueprints", []string{"get"}, team.Spec.Blueprint),
+	}
+	// A rule with no name would cover every coach.
+	if team.Spec.Coach != "" {
+		rules = append(rules, namedRule("coaches", []string{"get"}, team.Spec.Coach))
+	}
 	return rbacv1ac.ClusterRole(SelfServiceName(team)).
 		WithLabels(Labels(team)).
 		WithOwnerReferences(ownerReference(team)).
-		WithRules(rbacv1ac.PolicyRule().
-			WithAPIGroups(teamsv1alpha1.GroupVersion.Group).
-			WithResources("neighbourhoodteams").
-			WithResourceNames(team.Name).
-			WithVerbs("get", "update", "patch"))
+		WithRules(rules...)
+}
+
+// namedRule grants verbs on the objects of one of buurt's resources by name.
+// names must not be empty: a rule without names covers every object.
+func namedRule(resource string, verbs []string, names ...string) *rbacv1ac.PolicyRuleApplyConfiguration {
+	return rbacv1ac.PolicyRule().
+		WithAPIGroups(teamsv1alpha1.GroupVersion.Group).
+		WithResources(resource).
+		WithResourceNames(names...).
+		WithVerbs(verbs...)
 }
 
 // SelfServiceClusterRoleBinding binds the team's members to its self-service

@@ -26,24 +26,40 @@ func TestMembersRoleBinding(t *testing.T) {
 }
 
 func TestSelfService(t *testing.T) {
-	g := NewWithT(t)
-	tm := team(user("anna@care.example.org"), group("north-riverside-nurses"))
+	own := rbacv1.PolicyRule{
+		APIGroups: []string{"teams.buurt.dev"}, Resources: []string{"neighbourhoodteams"},
+		ResourceNames: []string{"north-riverside"}, Verbs: []string{"get", "update", "patch"},
+	}
+	blueprintRule := func(name string) rbacv1.PolicyRule {
+		return rbacv1.PolicyRule{APIGroups: []string{"teams.buurt.dev"}, Resources: []string{"teamblueprints"}, ResourceNames: []string{name}, Verbs: []string{"get"}}
+	}
 	meta := metav1.ObjectMeta{Name: "buurt:team:north-riverside", Labels: wantLabels, OwnerReferences: wantOwner}
-
-	g.Expect(typed[rbacv1.ClusterRole](g, render.SelfServiceClusterRole(tm))).To(Equal(rbacv1.ClusterRole{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole"},
-		ObjectMeta: meta,
-		Rules: []rbacv1.PolicyRule{{
-			APIGroups: []string{"teams.buurt.dev"}, Resources: []string{"neighbourhoodteams"},
-			ResourceNames: []string{"north-riverside"}, Verbs: []string{"get", "update", "patch"},
-		}},
-	}))
-	g.Expect(typed[rbacv1.ClusterRoleBinding](g, render.SelfServiceClusterRoleBinding(tm))).To(Equal(rbacv1.ClusterRoleBinding{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRoleBinding"},
-		ObjectMeta: meta,
-		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "buurt:team:north-riverside"},
-		Subjects:   wantSubjects,
-	}))
+	for _, tc := range []struct {
+		name, blueprint, coach string
+		want                   []rbacv1.PolicyRule
+	}{
+		{"no coach: no coach to read", "default", "", []rbacv1.PolicyRule{own, blueprintRule("default")}},
+		{"the team's blueprint and coach", "care", "jan", []rbacv1.PolicyRule{own, blueprintRule("care"), {
+			APIGroups: []string{"teams.buurt.dev"}, Resources: []string{"coaches"}, ResourceNames: []string{"jan"}, Verbs: []string{"get"},
+		}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			tm := team(user("anna@care.example.org"), group("north-riverside-nurses"))
+			tm.Spec.Blueprint, tm.Spec.Coach = tc.blueprint, tc.coach
+			g.Expect(typed[rbacv1.ClusterRole](g, render.SelfServiceClusterRole(tm))).To(Equal(rbacv1.ClusterRole{
+				TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole"},
+				ObjectMeta: meta,
+				Rules:      tc.want,
+			}))
+			g.Expect(typed[rbacv1.ClusterRoleBinding](g, render.SelfServiceClusterRoleBinding(tm))).To(Equal(rbacv1.ClusterRoleBinding{
+				TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRoleBinding"},
+				ObjectMeta: meta,
+				RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "buurt:team:north-riverside"},
+				Subjects:   wantSubjects,
+			}))
+		})
+	}
 }
 
 func TestOperatorRoleBinding(t *testing.T) {

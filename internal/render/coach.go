@@ -43,23 +43,25 @@ func CoachRoleBinding(coach *teamsv1alpha1.Coach, team *teamsv1alpha1.Neighbourh
 }
 
 // CoachTeamsName names the ClusterRole and ClusterRoleBinding that let a
-// coach read their teams' NeighbourhoodTeams.
+// coach read their own Coach and their teams' NeighbourhoodTeams.
 func CoachTeamsName(coach *teamsv1alpha1.Coach) string {
 	return "buurt:coach:" + coach.Name
 }
 
-// CoachTeamsClusterRole lets a coach get the NeighbourhoodTeams they
-// support, by name, and nothing else. teams must not be empty: a rule
-// without names would cover every team.
+// CoachTeamsClusterRole lets a coach get their own Coach, whose status lists
+// the teams they support (RBAC cannot filter a list, so that is how a coach
+// finds their teams), and the NeighbourhoodTeams they support, by name, and
+// nothing else.
 func CoachTeamsClusterRole(coach *teamsv1alpha1.Coach, teams []string) *rbacv1ac.ClusterRoleApplyConfiguration {
+	rules := []*rbacv1ac.PolicyRuleApplyConfiguration{namedRule("coaches", []string{"get"}, coach.Name)}
+	// A rule with no names would cover every team.
+	if len(teams) > 0 {
+		rules = append(rules, namedRule("neighbourhoodteams", []string{"get"}, teams...))
+	}
 	return rbacv1ac.ClusterRole(CoachTeamsName(coach)).
 		WithLabels(CoachLabels(coach)).
 		WithOwnerReferences(coachOwnerReference(coach)).
-		WithRules(rbacv1ac.PolicyRule().
-			WithAPIGroups(teamsv1alpha1.GroupVersion.Group).
-			WithResources("neighbourhoodteams").
-			WithResourceNames(teams...).
-			WithVerbs("get"))
+		WithRules(rules...)
 }
 
 // CoachTeamsClusterRoleBinding binds the coach to CoachTeamsClusterRole.

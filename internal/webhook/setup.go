@@ -23,6 +23,7 @@ import (
 	"github.com/open-policy-agent/cert-controller/pkg/rotator"
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
+	"github.com/buurt-dev/buurt/internal/teamevents"
 )
 
 // ConfigurationName is the ValidatingWebhookConfiguration that points the
@@ -82,7 +83,7 @@ func (w *Webhooks) Server(host string, port int) webhook.Server {
 func (w *Webhooks) Setup(mgr ctrl.Manager) error {
 	o := w.opts
 	if err := ctrl.NewWebhookManagedBy(mgr, &teamsv1alpha1.NeighbourhoodTeam{}).WithValidator(&TeamValidator{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("buurt-admission"),
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: teamevents.New(mgr.GetEventRecorder("buurt-admission"), mgr.GetClient(), mgr.GetAPIReader()),
 	}).Complete(); err != nil {
 		return fmt.Errorf("failed to register the NeighbourhoodTeam webhook: %w", err)
 	}

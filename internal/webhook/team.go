@@ -18,11 +18,11 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/recorder"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
 	"github.com/buurt-dev/buurt/internal/render"
+	"github.com/buurt-dev/buurt/internal/teamevents"
 )
 
 // ManageVerb is the verb on neighbourhoodteams that makes a requester a
@@ -39,8 +39,9 @@ type TeamValidator struct {
 	Client client.Client
 	// APIReader reads namespaces past the cache, which holds only buurt's.
 	APIReader client.Reader
-	// Recorder records the audit Event of a member's change.
-	Recorder recorder.EventRecorder
+	// Recorder records the audit Event of a member's change, where the
+	// team's members read it too.
+	Recorder *teamevents.Recorder
 }
 
 var _ admission.Validator[*teamsv1alpha1.NeighbourhoodTeam] = &TeamValidator{}
@@ -110,7 +111,7 @@ func (v *TeamValidator) ValidateUpdate(ctx context.Context, old, team *teamsv1al
 		return warnings, err
 	}
 	if len(changed) > 0 && (req.DryRun == nil || !*req.DryRun) {
-		v.Recorder.Eventf(team, nil, corev1.EventTypeNormal, teamsv1alpha1.SelfServiceChangeReason, "Update",
+		v.Recorder.Eventf(ctx, team, nil, corev1.EventTypeNormal, teamsv1alpha1.SelfServiceChangeReason, "Update",
 			"%s changed %s", req.UserInfo.Username, strings.Join(changed, ", "))
 	}
 	return warnings, nil

@@ -9,6 +9,7 @@ import (
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -47,6 +48,12 @@ func TestACompromisedOperatorStaysWithinTheTeams(t *testing.T) {
 			Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}},
 		},
 		"a namespace that is not a team's": &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "escape"}},
+		"an Event in kube-system": &eventsv1.Event{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: "escape"},
+			EventTime:  metav1.NowMicro(), ReportingController: "buurt", ReportingInstance: "buurt-escape",
+			Action: "Reconcile", Reason: "Escape", Type: corev1.EventTypeNormal,
+			Regarding: corev1.ObjectReference{Kind: "Pod", Namespace: "kube-system", Name: "escape"},
+		},
 		"a member role bound cluster-wide": &rbacv1.ClusterRoleBinding{
 			ObjectMeta: metav1.ObjectMeta{Name: "buurt:team:escape"},
 			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "buurt:team-member"},

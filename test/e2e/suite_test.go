@@ -37,6 +37,9 @@ var (
 	// adminConfig is its configuration, from which a test impersonates
 	// others (as).
 	adminConfig *rest.Config
+	// adminKubeconfig is the cluster admin's kubeconfig, for kubectl (the
+	// commands the docs show).
+	adminKubeconfig string
 	// pg is the shared database server of the Shared blueprints.
 	pg *testpg.Server
 	// operator is the running operator process.
@@ -90,6 +93,7 @@ func setUpAndRun(m *testing.M) (code int, err error) {
 		return 0, err
 	}
 	adminConfig = cfg
+	adminKubeconfig = cluster.Kubeconfig()
 	if admin, err = client.New(cfg, client.Options{Scheme: testenv.Scheme}); err != nil {
 		return 0, err
 	}
