@@ -96,7 +96,7 @@ IMG ?= ghcr.io/buurt-dev/buurt:0.1.0
 CONTAINER_TOOL ?= docker
 
 .PHONY: docker-build
-docker-build: ## Build the operator image $(IMG) (needs docker or set CONTAINER_TOOL=podman).
+docker-build: ## Build the operator image, tagged IMG=registry/name:tag (needs docker, or CONTAINER_TOOL=podman).
 	$(CONTAINER_TOOL) build -t $(IMG) .
 
 .PHONY: run
