@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	sigsyaml "sigs.k8s.io/yaml"
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
 	"github.com/buurt-dev/buurt/internal/testenv"
@@ -58,10 +59,136 @@ func template(t *testing.T, args ...string) []*unstructured.Unstructured {
 	return objects
 }
 
+// valuesFile writes values to a file for --values, as regional IT would.
+func valuesFile(t *testing.T, values string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "values.yaml")
+	if err := os.WriteFile(path, []byte(values), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestChartLints lints strictly and wants no note at all: --strict fails on
+// warnings but lets an [INFO] such as "icon is recommended" through.
 func TestChartLints(t *testing.T) {
+	g := NewWithT(t)
 	out, err := helm(t, "lint", "charts/buurt", "--strict")
-	NewWithT(t).Expect(err).NotTo(HaveOccurred(), out)
-	NewWithT(t).Expect(out).To(ContainSubstring("1 chart(s) linted, 0 chart(s) failed"))
+	g.Expect(err).NotTo(HaveOccurred(), out)
+	g.Expect(out).To(Equal("==> Linting charts/buurt\n\n1 chart(s) linted, 0 chart(s) failed\n"))
+}
+
+// TestChartMetadata checks what Artifact Hub and helm show about the chart,
+// and that the annotations follow the chart's own version and CRDs.
+func TestChartMetadata(t *testing.T) {
+	g := NewWithT(t)
+	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "charts", "buurt", "Chart.yaml"))
+	g.Expect(err).NotTo(HaveOccurred())
+	var chart struct {
+		AppVersion  string            `json:"appVersion"`
+		KubeVersion string            `json:"kubeVersion"`
+		Home        string            `json:"home"`
+		Sources     []string          `json:"sources"`
+		Icon        string            `json:"icon"`
+		Keywords    []string          `json:"keywords"`
+		Maintainers []map[string]any  `json:"maintainers"`
+		Annotations map[string]string `json:"annotations"`
+	}
+	g.Expect(sigsyaml.Unmarshal(data, &chart)).To(Succeed())
+	g.Expect(chart.KubeVersion).To(Equal(">=1.36.0-0"))
+	g.Expect(chart.Home).To(Equal("https://github.com/buurt-dev/buurt"))
+	g.Expect(chart.Sources).To(Equal([]string{"https://github.com/buurt-dev/buurt"}))
+	g.Expect(chart.Icon).To(HavePrefix("data:image/svg+xml;base64,"))
+	g.Expect(chart.Keywords).To(ContainElements("multi-tenancy", "operator"))
+	g.Expect(chart.Maintainers).To(Equal([]map[string]any{{"name": "buurt maintainers", "url": "https://github.com/buurt-dev/buurt"}}))
+	g.Expect(chart.Annotations).To(HaveKeyWithValue("artifacthub.io/operator", "true"))
+
+	var images []struct{ Name, Image string }
+	g.Expect(sigsyaml.Unmarshal([]byte(chart.Annotations["artifacthub.io/images"]), &images)).To(Succeed())
+	g.Expect(images).To(HaveLen(1))
+	g.Expect(images[0].Image).To(Equal("ghcr.io/buurt-dev/buurt:"+chart.AppVersion), "artifacthub.io/images follows appVersion")
+
+	var crds []struct{ Kind, Version string }
+	g.Expect(sigsyaml.Unmarshal([]byte(chart.Annotations["artifacthub.io/crds"]), &crds)).To(Succeed())
+	var annotated, shipped []string
+	for _, c := range crds {
+		annotated = append(annotated, c.Kind+"/"+c.Version)
+	}
+	files, err := filepath.Glob(filepath.Join(testenv.RepoRoot(), "charts", "buurt", "crds", "*.yaml"))
+	g.Expect(err).NotTo(HaveOccurred())
+	for _, f := range files {
+		var crd struct {
+			Spec struct {
+				Names    struct{ Kind string }
+				Versions []struct{ Name string }
+			}
+		}
+		data, err := os.ReadFile(f)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(sigsyaml.Unmarshal(data, &crd)).To(Succeed())
+		for _, v := range crd.Spec.Versions {
+			shipped = append(shipped, crd.Spec.Names.Kind+"/"+v.Name)
+		}
+	}
+	g.Expect(annotated).To(ConsistOf(shipped))
+}
+
+// TestChartNeedsKubernetes136 checks the kubeVersion constraint where Helm
+// applies it: a cluster older than 1.36 has no MutatingAdmissionPolicy v1.
+func TestChartNeedsKubernetes136(t *testing.T) {
+	g := NewWithT(t)
+	out, err := helm(t, "template", "buurt", "charts/buurt", "--kube-version", "1.35.4")
+	g.Expect(err).To(HaveOccurred())
+	g.Expect(out).To(ContainSubstring("chart requires kubeVersion: >=1.36.0-0 which is incompatible with Kubernetes v1.35.4"))
+	out, err = helm(t, "template", "buurt", "charts/buurt", "--kube-version", "v1.36.2-eks-1")
+	g.Expect(err).NotTo(HaveOccurred(), out)
+}
+
+// TestChartPodValues sets every value about the operator's pods and finds
+// each exactly where it belongs in the Deployment; without them the pod spec
+// has none of those fields.
+func TestChartPodValues(t *testing.T) {
+	g := NewWithT(t)
+	objects := template(t, "--values", valuesFile(t, `
+imagePullSecrets: [{name: region-north-registry}]
+podAnnotations: {backup.example.org/exclude: "true"}
+nodeSelector: {node-role.example.org/platform: ""}
+tolerations:
+- {key: platform, operator: Exists, effect: NoSchedule}
+affinity:
+  podAntiAffinity:
+    preferredDuringSchedulingIgnoredDuringExecution:
+    - weight: 100
+      podAffinityTerm:
+        topologyKey: kubernetes.io/hostname
+        labelSelector: {matchLabels: {app.kubernetes.io/name: buurt}}
+priorityClassName: system-cluster-critical
+`))
+	pod := typed[appsv1.Deployment](g, objects, "Deployment", "buurt-controller-manager").Spec.Template
+	g.Expect(pod.Annotations).To(Equal(map[string]string{"backup.example.org/exclude": "true"}))
+	g.Expect(pod.Spec.ImagePullSecrets).To(Equal([]corev1.LocalObjectReference{{Name: "region-north-registry"}}))
+	g.Expect(pod.Spec.NodeSelector).To(Equal(map[string]string{"node-role.example.org/platform": ""}))
+	g.Expect(pod.Spec.Tolerations).To(Equal([]corev1.Toleration{
+		{Key: "platform", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule},
+	}))
+	g.Expect(pod.Spec.Affinity).To(Equal(&corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
+		PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{
+			Weight: 100,
+			PodAffinityTerm: corev1.PodAffinityTerm{
+				TopologyKey:   "kubernetes.io/hostname",
+				LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": "buurt"}},
+			},
+		}},
+	}}))
+	g.Expect(pod.Spec.PriorityClassName).To(Equal("system-cluster-critical"))
+
+	pod = typed[appsv1.Deployment](g, template(t), "Deployment", "buurt-controller-manager").Spec.Template
+	g.Expect(pod.Annotations).To(BeEmpty())
+	g.Expect(pod.Spec.ImagePullSecrets).To(BeNil())
+	g.Expect(pod.Spec.NodeSelector).To(BeNil())
+	g.Expect(pod.Spec.Tolerations).To(BeNil())
+	g.Expect(pod.Spec.Affinity).To(BeNil())
+	g.Expect(pod.Spec.PriorityClassName).To(BeEmpty())
 }
 
 func TestChartCRDsAreTheGeneratedOnes(t *testing.T) {
