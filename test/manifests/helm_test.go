@@ -309,3 +309,45 @@ func TestChartDefaultQuotaBoundsEverythingATeamCanUse(t *testing.T) {
 	g.Expect(sample.Spec.Quota).To(Equal(bp.Spec.Quota))
 	g.Expect(sample.Spec.Limits).To(Equal(bp.Spec.Limits))
 }
+
+// TestChartDatabaseEgress renders region.defaultBlueprint.database.egress
+// into the default blueprint's spec.database.shared.egress, either form, and
+// leaves it out when unset (NOTES.txt then warns).
+func TestChartDatabaseEgress(t *testing.T) {
+	egressOf := func(args ...string) *teamsv1alpha1.DatabaseEgress {
+		t.Helper()
+		bp := typed[teamsv1alpha1.TeamBlueprint](NewWithT(t), template(t, args...), "TeamBlueprint", "default")
+		return bp.Spec.Database.Shared.Egress
+	}
+	g := NewWithT(t)
+	g.Expect(egressOf()).To(BeNil())
+	g.Expect(egressOf("--set", "region.defaultBlueprint.database.egress.cidr=10.0.12.5/32")).
+		To(Equal(&teamsv1alpha1.DatabaseEgress{CIDR: "10.0.12.5/32"}))
+	g.Expect(egressOf("--values", valuesFile(t, `
+region:
+  defaultBlueprint:
+    database:
+      egress:
+        peer:
+          namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: postgres}}
+          podSelector: {matchLabels: {app: postgres}}
+`))).To(Equal(&teamsv1alpha1.DatabaseEgress{Peer: &teamsv1alpha1.PeerSelector{
+		NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "postgres"}},
+		PodSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{"app": "postgres"}},
+	}}))
+
+	for value, want := range map[string]string{
+		"region.defaultBlueprint.database.egress.cidr=10.0.12.5": "at '/region/defaultBlueprint/database/egress/cidr'",
+		"region.defaultBlueprint.database.egress.host=pg":        "additional properties 'host' not allowed",
+		// A peer that selects every namespace would open every team to every other.
+		"region.defaultBlueprint.database.egress.peer.podSelector.matchLabels.app=pg": "missing property 'namespaceSelector'",
+	} {
+		out, err := helm(t, "template", "buurt", "charts/buurt", "--set", value)
+		g.Expect(err).To(HaveOccurred(), value)
+		g.Expect(out).To(ContainSubstring(want), value)
+	}
+	out, err := helm(t, "template", "buurt", "charts/buurt", "--set", "region.defaultBlueprint.database.egress.cidr=10.0.12.5/32",
+		"--set", "region.defaultBlueprint.database.egress.peer.namespaceSelector.matchLabels.db=pg")
+	g.Expect(err).To(HaveOccurred(), "cidr and peer together")
+	g.Expect(out).To(ContainSubstring("at '/region/defaultBlueprint/database/egress': maxProperties: got 2, want 1"))
+}
