@@ -12,6 +12,8 @@ import (
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -350,4 +352,74 @@ region:
 		"--set", "region.defaultBlueprint.database.egress.peer.namespaceSelector.matchLabels.db=pg")
 	g.Expect(err).To(HaveOccurred(), "cidr and peer together")
 	g.Expect(out).To(ContainSubstring("at '/region/defaultBlueprint/database/egress': maxProperties: got 2, want 1"))
+}
+
+// TestChartMonitoring checks that Prometheus scrapes as a ServiceAccount
+// bound to buurt:metrics-reader, through the Prometheus Operator's
+// authorization field (bearerTokenFile is deprecated), carrying the labels
+// the region's Prometheus selects by; and that the chart and
+// config/prometheus install the same objects.
+func TestChartMonitoring(t *testing.T) {
+	g := NewWithT(t)
+	objects := template(t, "--set", "metrics.serviceMonitor.enabled=true", "--set", "metrics.serviceMonitor.labels.release=kube-prometheus-stack",
+		"--set", "metrics.prometheusRule.enabled=true", "--set", "metrics.prometheusRule.labels.release=kube-prometheus-stack")
+	byName := map[string]*unstructured.Unstructured{}
+	for _, o := range objects {
+		byName[o.GetKind()+" "+o.GetName()] = o
+	}
+	monitor := byName["ServiceMonitor buurt"]
+	g.Expect(monitor).NotTo(BeNil())
+	g.Expect(monitor.GetLabels()).To(HaveKeyWithValue("release", "kube-prometheus-stack"))
+	g.Expect(byName["PrometheusRule buurt"].GetLabels()).To(HaveKeyWithValue("release", "kube-prometheus-stack"))
+	g.Expect(monitor.Object["spec"]).To(HaveKeyWithValue("endpoints", []any{map[string]any{
+		"port": "metrics", "scheme": "https",
+		"authorization": map[string]any{"type": "Bearer", "credentials": map[string]any{"name": "buurt-metrics-scraper-token", "key": "token"}},
+		"tlsConfig":     map[string]any{"insecureSkipVerify": true},
+	}}))
+	token := typed[corev1.Secret](g, objects, "Secret", "buurt-metrics-scraper-token")
+	g.Expect(token.Type).To(Equal(corev1.SecretTypeServiceAccountToken))
+	g.Expect(token.Annotations).To(Equal(map[string]string{corev1.ServiceAccountNameKey: "buurt-metrics-scraper"}))
+	binding := typed[rbacv1.ClusterRoleBinding](g, objects, "ClusterRoleBinding", "buurt:metrics-scraper")
+	g.Expect(binding.RoleRef).To(Equal(rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "buurt:metrics-reader"}))
+	g.Expect(binding.Subjects).To(Equal([]rbacv1.Subject{{Kind: "ServiceAccount", Name: "buurt-metrics-scraper", Namespace: "buurt-system"}}))
+
+	// The same objects as config/prometheus, but for labels (Helm's) and the
+	// ServiceMonitor's selector (which also names the release).
+	fromKustomize := render(t, "config/prometheus")
+	for _, want := range fromKustomize {
+		got := byName[want.GetKind()+" "+want.GetName()]
+		g.Expect(got).NotTo(BeNil(), "%s %s", want.GetKind(), want.GetName())
+		for _, o := range []*unstructured.Unstructured{got, want} {
+			o.SetLabels(nil)
+			if o.GetKind() == "ServiceMonitor" {
+				unstructured.RemoveNestedField(o.Object, "spec", "selector")
+			}
+		}
+		// As JSON: the two decoders disagree on the Go type of a number.
+		wantJSON, err := want.MarshalJSON()
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(got.MarshalJSON()).To(MatchJSON(wantJSON), "%s %s", want.GetKind(), want.GetName())
+	}
+	g.Expect(fromKustomize).To(HaveLen(6))
+
+	withoutMonitor := names(template(t))
+	g.Expect(withoutMonitor).NotTo(ContainElements(ContainSubstring("metrics-scraper"), ContainSubstring("ServiceMonitor")))
+}
+
+// TestChartMetricsNetworkPolicy lets scrapers in from the namespaces the
+// value selects, and from nowhere else.
+func TestChartMetricsNetworkPolicy(t *testing.T) {
+	g := NewWithT(t)
+	from := func(args ...string) []networkingv1.NetworkPolicyPeer {
+		policy := typed[networkingv1.NetworkPolicy](g, template(t, args...), "NetworkPolicy", "buurt-allow-metrics")
+		g.Expect(policy.Spec.Ingress).To(HaveLen(1))
+		return policy.Spec.Ingress[0].From
+	}
+	g.Expect(from()).To(Equal([]networkingv1.NetworkPolicyPeer{
+		{NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"metrics": "enabled"}}},
+	}))
+	g.Expect(from("--values", valuesFile(t, "networkPolicy: {metricsNamespaceSelector: {matchLabels: {kubernetes.io/metadata.name: monitoring}}}\n"))).
+		To(Equal([]networkingv1.NetworkPolicyPeer{
+			{NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "monitoring"}}},
+		}))
 }
