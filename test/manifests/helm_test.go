@@ -44,9 +44,26 @@ func helm(t *testing.T, args ...string) (string, error) {
 
 func template(t *testing.T, args ...string) []*unstructured.Unstructured {
 	t.Helper()
-	g := NewWithT(t)
 	out, err := helm(t, append([]string{"template", "buurt", "charts/buurt", "--namespace", "buurt-system"}, args...)...)
+	NewWithT(t).Expect(err).NotTo(HaveOccurred(), out)
+	return decode(out)
+}
+
+// installDryRun runs `helm install` as given, without a cluster
+// (--dry-run=client), and returns the objects it would make and its notes.
+func installDryRun(t *testing.T, args ...string) (objects []*unstructured.Unstructured, notes string) {
+	t.Helper()
+	g := NewWithT(t)
+	out, err := helm(t, append(append([]string{"install"}, args...), "--dry-run=client")...)
 	g.Expect(err).NotTo(HaveOccurred(), out)
+	_, manifest, ok := strings.Cut(out, "\nMANIFEST:\n")
+	g.Expect(ok).To(BeTrue(), out)
+	manifest, notes, ok = strings.Cut(manifest, "\nNOTES:\n")
+	g.Expect(ok).To(BeTrue(), out)
+	return decode(manifest), notes
+}
+
+func decode(out string) []*unstructured.Unstructured {
 	decoder := yaml.NewYAMLOrJSONDecoder(bytes.NewBufferString(out), 4096)
 	var objects []*unstructured.Unstructured
 	for {
@@ -240,28 +257,83 @@ func TestChartTenantPolicies(t *testing.T) {
 	g.Expect(fromChart).To(ConsistOf(fromKustomize))
 }
 
-func TestChartRegionalDefaults(t *testing.T) {
+// TestChartREADMEInstall runs the install command of charts/buurt/README.md
+// with its region.yaml, as regional IT would paste them (without a cluster),
+// and checks what the region's values make.
+func TestChartREADMEInstall(t *testing.T) {
 	g := NewWithT(t)
-	objects := template(t, "--values", "test/manifests/testdata/region-values.yaml")
+	blocks := codeBlocks(t, "charts/buurt/README.md")
+	// A block added to the README needs a test here.
+	g.Expect(blocks).To(HaveLen(2))
+	g.Expect(blocks[0].lang).To(Equal("sh"))
+	command := strings.Fields(strings.ReplaceAll(blocks[0].body, "\\\n", " "))
+	g.Expect(command[:2]).To(Equal([]string{"helm", "install"}))
+	regionFile := regionValues(t)
+	g.Expect(command).To(ContainElement("region.yaml"))
+	for i, arg := range command {
+		if arg == "region.yaml" {
+			command[i] = regionFile
+		}
+	}
+	objects, _ := installDryRun(t, command[2:]...)
+
 	bp := typed[teamsv1alpha1.TeamBlueprint](g, objects, "TeamBlueprint", "default")
 	g.Expect(bp.Spec.MaxMembers).To(Equal(int32(10)))
-	g.Expect(bp.Spec.Database.Shared.AdminSecretName).To(Equal("region-north-postgres"))
+	g.Expect(bp.Spec.Quota.Base).To(HaveKeyWithValue(corev1.ResourceRequestsCPU, resource.MustParse("4")))
+	g.Expect(bp.Spec.Quota.Base).To(HaveKeyWithValue(corev1.ResourceRequestsStorage, resource.MustParse("20Gi")), "merged with the defaults")
+	g.Expect(bp.Spec.Quota.PerMember).To(Equal(corev1.ResourceList{
+		corev1.ResourceRequestsCPU: resource.MustParse("500m"), corev1.ResourceRequestsMemory: resource.MustParse("512Mi"),
+	}))
+	g.Expect(bp.Spec.Database).To(Equal(teamsv1alpha1.BlueprintDatabase{
+		Class: teamsv1alpha1.DatabaseClassShared, ReclaimPolicy: teamsv1alpha1.ReclaimPolicyRetain,
+		Shared: teamsv1alpha1.SharedDatabase{
+			AdminSecretName: "region-north-postgres", Egress: &teamsv1alpha1.DatabaseEgress{CIDR: "10.20.0.15/32"},
+		},
+	}))
 	g.Expect(bp.Spec.AllowedRegistries).To(Equal([]string{"registry.region-north.example.org/care/"}))
 	g.Expect(bp.Spec.ImagePullPolicy).To(Equal(teamsv1alpha1.ImagePullPolicyAlways))
 	g.Expect(bp.Spec.Ingress).To(Equal(teamsv1alpha1.Ingress{Domain: "care.region-north.example.org", ClassName: "nginx"}))
 	g.Expect(bp.Spec.Apps).To(HaveLen(1))
+	g.Expect(bp.Spec.Apps[0].Image).To(Equal("registry.region-north.example.org/care/planner:1.4.2"))
 	g.Expect(bp.Annotations).To(HaveKeyWithValue("helm.sh/resource-policy", "keep"))
 	g.Expect(typed[teamsv1alpha1.TeamBlueprint](g, objects, "TeamBlueprint", "small-dedicated").Spec.MaxMembers).To(Equal(int32(6)))
-	g.Expect(typed[teamsv1alpha1.Coach](g, objects, "Coach", "jan").Spec.MaxTeams).To(Equal(int32(40)))
+	g.Expect(typed[teamsv1alpha1.Coach](g, objects, "Coach", "jan").Spec).To(Equal(teamsv1alpha1.CoachSpec{
+		Subject: teamsv1alpha1.Subject{Kind: "User", Name: "jan@care.example.org"}, MaxTeams: 40,
+	}))
+
 	deployment := typed[appsv1.Deployment](g, objects, "Deployment", "buurt-controller-manager")
+	g.Expect(deployment.Namespace).To(Equal("buurt-system"))
 	g.Expect(deployment.Spec.Replicas).To(Equal(ptr.To[int32](3)))
 	g.Expect(deployment.Spec.Template.Spec.Containers[0].Args).To(ContainElement("--leader-elect"))
+	pod := deployment.Spec.Template.Spec
+	g.Expect(pod.NodeSelector).To(Equal(map[string]string{"node-role.example.org/platform": "true"}))
+	g.Expect(pod.Tolerations).To(Equal([]corev1.Toleration{
+		{Key: "node-role.example.org/platform", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule},
+	}))
+	g.Expect(pod.PriorityClassName).To(Equal("system-cluster-critical"))
+	g.Expect(pod.ImagePullSecrets).To(Equal([]corev1.LocalObjectReference{{Name: "region-north-registry"}}))
 	g.Expect(names(objects)).To(ContainElement("PodDisruptionBudget buurt-system/buurt-controller-manager"))
+}
 
+func TestChartLeaderElectionFollowsReplicas(t *testing.T) {
+	g := NewWithT(t)
 	single := template(t, "--set", "replicaCount=1")
-	deployment = typed[appsv1.Deployment](g, single, "Deployment", "buurt-controller-manager")
+	deployment := typed[appsv1.Deployment](g, single, "Deployment", "buurt-controller-manager")
 	g.Expect(deployment.Spec.Template.Spec.Containers[0].Args).NotTo(ContainElement("--leader-elect"))
 	g.Expect(names(single)).NotTo(ContainElement("PodDisruptionBudget buurt-system/buurt-controller-manager"))
+}
+
+// regionValues writes the region.yaml of charts/buurt/README.md to a file
+// and returns its path.
+func regionValues(t *testing.T) string {
+	t.Helper()
+	for _, b := range codeBlocks(t, "charts/buurt/README.md") {
+		if b.lang == "yaml" && strings.HasPrefix(b.body, "# region.yaml") {
+			return valuesFile(t, b.body)
+		}
+	}
+	t.Fatal("charts/buurt/README.md has no yaml block starting with # region.yaml")
+	return ""
 }
 
 // TestChartRendersWhatTheAPIServerAccepts sends both renderings to a real
@@ -274,7 +346,7 @@ func TestChartRendersWhatTheAPIServerAccepts(t *testing.T) {
 	ctx := context.Background()
 	g.Expect(env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "buurt-system"}})).To(Succeed())
 	for name, args := range map[string][]string{
-		"defaults": nil, "a region": {"--values", "test/manifests/testdata/region-values.yaml"},
+		"defaults": nil, "a region": {"--values", regionValues(t)},
 	} {
 		for _, o := range template(t, args...) {
 			err := env.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(o), client.FieldOwner("test"),
