@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -494,4 +495,97 @@ func TestChartMetricsNetworkPolicy(t *testing.T) {
 		To(Equal([]networkingv1.NetworkPolicyPeer{
 			{NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "monitoring"}}},
 		}))
+}
+
+// notesCommands are the commands of the install notes as a reader would
+// paste them: each starts at a line beginning with kubectl and goes on over
+// lines ending in a backslash and through a heredoc to its terminator, which
+// must stand alone on its line for the shell to see it.
+func notesCommands(t *testing.T, notes string) []string {
+	t.Helper()
+	var commands []string
+	lines := strings.Split(notes, "\n")
+	for i := 0; i < len(lines); i++ {
+		if !strings.HasPrefix(lines[i], "kubectl ") {
+			continue
+		}
+		command := []string{lines[i]}
+		for strings.HasSuffix(lines[i], "\\") {
+			i++
+			command = append(command, lines[i])
+		}
+		if _, after, ok := strings.Cut(lines[i], "<<'"); ok {
+			terminator := strings.TrimSuffix(after, "'")
+			for {
+				i++
+				if i == len(lines) {
+					t.Fatalf("the heredoc of %q does not end: no line is exactly %q", command[0], terminator)
+				}
+				command = append(command, lines[i])
+				if lines[i] == terminator {
+					break
+				}
+			}
+		}
+		commands = append(commands, strings.Join(command, "\n"))
+	}
+	return commands
+}
+
+// TestChartNotesPaste runs the commands of the install notes in bash, with a
+// kubectl that records its arguments and input, and checks what they would
+// ask of the cluster.
+func TestChartNotesPaste(t *testing.T) {
+	g := NewWithT(t)
+	_, notes := installDryRun(t, "buurt", "charts/buurt", "--namespace", "buurt-system")
+	commands := notesCommands(t, notes)
+	g.Expect(commands).To(HaveLen(4))
+
+	dir := t.TempDir()
+	script := `kubectl() { n=$((n+1)); printf '%s\n' "$@" >"$DIR/$n.args"; if [[ "$*" == *"-f -"* ]]; then cat >"$DIR/$n.stdin"; fi; }
+n=0
+` + strings.Join(commands, "\n") + "\n"
+	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
+	cmd.Env = append(os.Environ(), "DIR="+dir, "PGHOST=pg.region-north.example.org", "PGUSER=buurt_admin", "PGPASSWORD=s3cret")
+	out, err := cmd.CombinedOutput()
+	g.Expect(err).NotTo(HaveOccurred(), string(out))
+
+	args := func(n int) []string {
+		data, err := os.ReadFile(filepath.Join(dir, strconv.Itoa(n)+".args"))
+		g.Expect(err).NotTo(HaveOccurred())
+		return strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	}
+	g.Expect(args(1)).To(Equal([]string{"-n", "buurt-system", "create", "secret", "generic", "buurt-postgres-admin",
+		"--from-literal=host=pg.region-north.example.org", "--from-literal=port=5432", "--from-literal=user=buurt_admin",
+		"--from-literal=password=s3cret", "--from-literal=sslmode=require"}))
+	g.Expect(args(2)).To(Equal([]string{"create", "clusterrolebinding", "buurt-platform-engineers",
+		"--clusterrole=buurt:platform-engineer", "--group=platform-engineers"}))
+	g.Expect(args(3)).To(Equal([]string{"apply", "-f", "-"}))
+	team, err := os.ReadFile(filepath.Join(dir, "3.stdin"))
+	g.Expect(err).NotTo(HaveOccurred())
+	var nt teamsv1alpha1.NeighbourhoodTeam
+	g.Expect(sigsyaml.UnmarshalStrict(team, &nt)).To(Succeed())
+	g.Expect(nt.Name).To(Equal("north-riverside"))
+	g.Expect(nt.Spec).To(Equal(teamsv1alpha1.NeighbourhoodTeamSpec{
+		Neighbourhood: "riverside",
+		Members:       []teamsv1alpha1.Subject{{Kind: "User", Name: "anna@care.example.org"}},
+	}))
+	g.Expect(args(4)).To(Equal([]string{"get", "teams"}))
+	// The chart's RBAC has the role the notes bind.
+	g.Expect(names(template(t))).To(ContainElement("ClusterRole buurt:platform-engineer"))
+}
+
+// TestChartNotesWarnWithoutEgress: a Shared database without egress is
+// a region whose teams cannot reach their database; the notes say so loudly.
+func TestChartNotesWarnWithoutEgress(t *testing.T) {
+	g := NewWithT(t)
+	const warning = "* WARNING: region.defaultBlueprint.database.egress is not set"
+	_, notes := installDryRun(t, "buurt", "charts/buurt")
+	g.Expect(notes).To(ContainSubstring(warning))
+	_, notes = installDryRun(t, "buurt", "charts/buurt", "--set", "region.defaultBlueprint.database.egress.cidr=10.0.12.5/32")
+	g.Expect(notes).NotTo(ContainSubstring(warning))
+	g.Expect(notes).To(ContainSubstring("create secret generic buurt-postgres-admin"))
+	_, notes = installDryRun(t, "buurt", "charts/buurt", "--set", "region.defaultBlueprint.database.class=None")
+	g.Expect(notes).NotTo(ContainSubstring(warning))
+	g.Expect(notes).NotTo(ContainSubstring("create secret"))
 }
