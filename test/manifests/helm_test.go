@@ -443,7 +443,15 @@ func TestChartMonitoring(t *testing.T) {
 	monitor := byName["ServiceMonitor buurt"]
 	g.Expect(monitor).NotTo(BeNil())
 	g.Expect(monitor.GetLabels()).To(HaveKeyWithValue("release", "kube-prometheus-stack"))
-	g.Expect(byName["PrometheusRule buurt"].GetLabels()).To(HaveKeyWithValue("release", "kube-prometheus-stack"))
+	rule := byName["PrometheusRule buurt"]
+	g.Expect(rule.GetLabels()).To(HaveKeyWithValue("release", "kube-prometheus-stack"))
+	// docs/observability.md quotes the alert's expression.
+	const expr = `sum(buurt_teams{phase=~"Forming|Degraded"}) > 0`
+	g.Expect(rule.Object["spec"]).To(HaveKeyWithValue("groups", ContainElement(HaveKeyWithValue("rules",
+		ContainElement(HaveKeyWithValue("expr", expr))))))
+	doc, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "docs", "observability.md"))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(string(doc)).To(ContainSubstring("`" + expr + "` for 30 minutes"))
 	g.Expect(monitor.Object["spec"]).To(HaveKeyWithValue("endpoints", []any{map[string]any{
 		"port": "metrics", "scheme": "https",
 		"authorization": map[string]any{"type": "Bearer", "credentials": map[string]any{"name": "buurt-metrics-scraper-token", "key": "token"}},
