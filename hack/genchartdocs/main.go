@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -40,29 +39,34 @@ func main() {
 }
 
 func run(chart string) error {
-	readme := filepath.Join(chart, "README.md")
-	current, err := os.ReadFile(readme)
+	// Everything it reads and writes is in the chart's directory.
+	root, err := os.OpenRoot(chart)
 	if err != nil {
 		return err
 	}
-	updated, err := Generate(chart, current)
+	defer func() { _ = root.Close() }()
+	current, err := root.ReadFile("README.md")
+	if err != nil {
+		return err
+	}
+	updated, err := Generate(root, current)
 	if err != nil {
 		return err
 	}
 	if bytes.Equal(updated, current) {
 		return nil
 	}
-	return os.WriteFile(readme, updated, 0o644) //nolint:gosec // a README, as git checks it out
+	return root.WriteFile("README.md", updated, 0o644)
 }
 
 // Generate returns readme with the table between its markers made from the
-// chart's values.yaml and values.schema.json.
-func Generate(chart string, readme []byte) ([]byte, error) {
-	values, err := os.ReadFile(filepath.Join(chart, "values.yaml"))
+// values.yaml and values.schema.json of the chart at root.
+func Generate(root *os.Root, readme []byte) ([]byte, error) {
+	values, err := root.ReadFile("values.yaml")
 	if err != nil {
 		return nil, err
 	}
-	schemaData, err := os.ReadFile(filepath.Join(chart, "values.schema.json"))
+	schemaData, err := root.ReadFile("values.schema.json")
 	if err != nil {
 		return nil, err
 	}

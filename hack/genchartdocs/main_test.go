@@ -12,9 +12,12 @@ import (
 // `make manifests`.
 func TestREADMEIsCurrent(t *testing.T) {
 	g := NewWithT(t)
-	current, err := os.ReadFile("../../charts/buurt/README.md")
+	root, err := os.OpenRoot("../../charts/buurt")
 	g.Expect(err).NotTo(HaveOccurred())
-	want, err := Generate("../../charts/buurt", current)
+	t.Cleanup(func() { _ = root.Close() })
+	current, err := root.ReadFile("README.md")
+	g.Expect(err).NotTo(HaveOccurred())
+	want, err := Generate(root, current)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(string(current)).To(Equal(string(want)), "charts/buurt/README.md is stale: run make manifests")
 }
