@@ -21,7 +21,7 @@ help: ## Show the targets.
 ##@ Development
 
 .PHONY: manifests
-manifests: ## Generate CRDs, RBAC, the webhook configuration and the tenant policies (and copy them into the Helm chart).
+manifests: chart-docs ## Generate CRDs, RBAC, the webhook configuration and the tenant policies (and copy them into the Helm chart).
 	@cg=$$(hack/tools.sh controller-gen) && set -x && \
 	$$cg rbac:roleName=buurt-manager crd webhook paths=./... output:crd:artifacts:config=config/crd/bases \
 		output:rbac:artifacts:config=config/rbac output:webhook:artifacts:config=config/webhook
@@ -32,6 +32,10 @@ manifests: ## Generate CRDs, RBAC, the webhook configuration and the tenant poli
 	go run ./hack/genpolicies config/policies/tenant.yaml
 	rm -rf charts/buurt/files/policies && mkdir charts/buurt/files/policies
 	cp config/policies/operator.yaml config/policies/team-quota.yaml config/policies/tenant.yaml charts/buurt/files/policies/
+
+.PHONY: chart-docs
+chart-docs: ## Write the values table of charts/buurt/README.md from values.yaml's "# --" comments and values.schema.json.
+	go run ./hack/genchartdocs charts/buurt
 
 .PHONY: generate
 generate: ## Generate deepcopy code for the API types.
@@ -96,7 +100,7 @@ IMG ?= ghcr.io/buurt-dev/buurt:0.1.0
 CONTAINER_TOOL ?= docker
 
 .PHONY: docker-build
-docker-build: ## Build the operator image $(IMG) (needs docker or set CONTAINER_TOOL=podman).
+docker-build: ## Build the operator image, tagged IMG=registry/name:tag (needs docker, or CONTAINER_TOOL=podman).
 	$(CONTAINER_TOOL) build -t $(IMG) .
 
 .PHONY: run

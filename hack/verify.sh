@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 generated=(api/v1alpha1/zz_generated.deepcopy.go config/crd/bases config/rbac/role.yaml config/webhook/manifests.yaml config/policies/tenant.yaml charts/buurt/crds charts/buurt/files)
+# The chart's values table, written by `make manifests` (hack/genchartdocs).
+generated+=(charts/buurt/README.md)
 failed=0
 
 before=$(mktemp -d)

@@ -1,11 +1,11 @@
 package manifests
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 
 	. "github.com/onsi/gomega"
@@ -16,15 +16,15 @@ import (
 	"github.com/buurt-dev/buurt/internal/testenv"
 )
 
-// yamlBlocks are the objects in the ```yaml blocks of a doc under docs/.
+// yamlBlocks are the objects in the yaml blocks of a doc under docs/.
 func yamlBlocks(t *testing.T, doc string) []*unstructured.Unstructured {
 	t.Helper()
-	g := NewWithT(t)
-	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "docs", doc))
-	g.Expect(err).NotTo(HaveOccurred())
 	var objects []*unstructured.Unstructured
-	for _, block := range regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllSubmatch(data, -1) {
-		decoder := yaml.NewYAMLOrJSONDecoder(bytes.NewReader(block[1]), 4096)
+	for _, b := range codeBlocks(t, filepath.Join("docs", doc)) {
+		if b.lang != "yaml" {
+			continue
+		}
+		decoder := yaml.NewYAMLOrJSONDecoder(strings.NewReader(b.body), 4096)
 		for {
 			obj := &unstructured.Unstructured{}
 			if err := decoder.Decode(&obj.Object); err != nil {
@@ -68,4 +68,27 @@ func TestGitOpsDocObjects(t *testing.T) {
 		g.Expect(bp.Spec.Database.Shared.Egress).NotTo(BeNil(), "%s: a Shared blueprint says where its server is", obj.GetKind())
 	}
 	g.Expect(kinds).To(Equal([]string{"Application", "GitRepository", "HelmRelease"}))
+}
+
+// block is a fenced code block of a Markdown file.
+type block struct {
+	lang, body string
+}
+
+var fence = regexp.MustCompile("(?ms)^```([a-z]*)\n(.*?)^```$")
+
+// codeBlocks are the fenced code blocks of a Markdown file of the
+// repository, in order: the tests run or check each one, so that what the
+// docs tell a reader to paste works.
+func codeBlocks(t *testing.T, path string) []block {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var blocks []block
+	for _, m := range fence.FindAllStringSubmatch(string(data), -1) {
+		blocks = append(blocks, block{lang: m[1], body: m[2]})
+	}
+	return blocks
 }
