@@ -2,6 +2,8 @@ package manifests
 
 import (
 	"encoding/json"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -27,8 +29,12 @@ func yamlBlocks(t *testing.T, doc string) []*unstructured.Unstructured {
 		decoder := yaml.NewYAMLOrJSONDecoder(strings.NewReader(b.body), 4096)
 		for {
 			obj := &unstructured.Unstructured{}
-			if err := decoder.Decode(&obj.Object); err != nil {
+			err := decoder.Decode(&obj.Object)
+			if errors.Is(err, io.EOF) {
 				break
+			}
+			if err != nil {
+				t.Fatalf("docs/%s has a yaml block that is not YAML: %v\n%s", doc, err, b.body)
 			}
 			objects = append(objects, obj)
 		}
