@@ -387,8 +387,15 @@ func TestHelmUpgradeFromPreviousChart(t *testing.T) {
 	h.doc(docUpgrade)
 	h.startOperator(operator.bin)
 
-	pulling.Spec.ImagePullPolicy = teamsv1alpha1.ImagePullPolicyAlways
-	g.Eventually(func() error { return h.c.Update(ctx, pulling) }).WithTimeout(timeout).Should(Succeed(), "the webhooks answer")
+	// The new operator writes the blueprint's status meanwhile: each try
+	// starts from the blueprint as it is.
+	g.Eventually(func() error {
+		if err := h.c.Get(ctx, client.ObjectKeyFromObject(pulling), pulling); err != nil {
+			return err
+		}
+		pulling.Spec.ImagePullPolicy = teamsv1alpha1.ImagePullPolicyAlways
+		return h.c.Update(ctx, pulling)
+	}).WithTimeout(timeout).Should(Succeed(), "the webhooks answer")
 	got := &teamsv1alpha1.TeamBlueprint{}
 	g.Expect(h.c.Get(ctx, client.ObjectKeyFromObject(pulling), got)).To(Succeed())
 	g.Expect(got.Spec.ImagePullPolicy).To(Equal(teamsv1alpha1.ImagePullPolicyAlways))
