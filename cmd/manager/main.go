@@ -45,6 +45,9 @@ type options struct {
 	webhookService          string
 	webhookCertificates     string
 	webhookDNSNames         string
+	kubeAPIQPS              float64
+	kubeAPIBurst            int
+	concurrency             int
 	zap                     zap.Options
 }
 
@@ -87,6 +90,13 @@ Flags:
 		"Namespace of the leader election Lease. Defaults to the namespace the operator runs in.")
 	fs.StringVar(&o.namespace, "namespace", envOr("POD_NAMESPACE", "buurt-system"),
 		"The operator's own namespace; the only one it reads database admin Secrets from. Defaults to $POD_NAMESPACE.")
+	fs.Float64Var(&o.kubeAPIQPS, "kube-api-qps", -1,
+		"Requests per second the operator may send the apiserver. Zero or less (the default) sets no limit in the "+
+			"operator, whether it runs in a pod or from a kubeconfig, and leaves it to the apiserver's API Priority and Fairness.")
+	fs.IntVar(&o.kubeAPIBurst, "kube-api-burst", 0,
+		"Requests the operator may send at once above --kube-api-qps, when that is set.")
+	fs.IntVar(&o.concurrency, "max-concurrent-reconciles", 4,
+		"Teams reconciled at once: one waiting on a slow database server does not hold up the others.")
 	fs.BoolVar(&o.webhooks, "enable-webhooks", true,
 		"Serve the admission webhooks that keep teams within their blueprints and members to their own fields.")
 	fs.StringVar(&o.webhookHost, "webhook-host", "", "Address the webhook server listens on; empty for all.")
@@ -109,6 +119,9 @@ Flags:
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q; see --help", fs.Args())
 	}
+	if o.concurrency < 1 {
+		return nil, fmt.Errorf("--max-concurrent-reconciles must be at least 1, not %d", o.concurrency)
+	}
 	if o.webhookCertificates != "self" && o.webhookCertificates != "cert-manager" {
 		return nil, fmt.Errorf("--webhook-certificates must be self or cert-manager, not %q", o.webhookCertificates)
 	}
@@ -127,6 +140,7 @@ func run(ctx context.Context, args []string, output io.Writer) error {
 	if err != nil {
 		return err
 	}
+	limitClient(cfg, o)
 	mgr, err := newManager(ctx, cfg, o)
 	if err != nil {
 		return err
@@ -174,7 +188,7 @@ func newManager(ctx context.Context, cfg *rest.Config, o *options) (ctrl.Manager
 	if err != nil {
 		return nil, err
 	}
-	if err := setupControllers(mgr, o.namespace); err != nil {
+	if err := setupControllers(mgr, o.namespace, o.concurrency); err != nil {
 		return nil, err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
@@ -227,6 +241,18 @@ func restConfig(kubeconfig string) (*rest.Config, error) {
 		return nil, fmt.Errorf("failed to load kubeconfig %s: %w", kubeconfig, err)
 	}
 	return cfg, nil
+}
+
+// limitClient sets the client's rate limit from the flags, the same however
+// the configuration was found: client-go's own default for a kubeconfig (5
+// requests per second) would make an operator started from one, as make dev
+// and the tests start it, slower than the one a pod runs.
+func limitClient(cfg *rest.Config, o *options) {
+	cfg.QPS = float32(o.kubeAPIQPS)
+	if o.kubeAPIQPS <= 0 {
+		cfg.QPS = -1
+	}
+	cfg.Burst = o.kubeAPIBurst
 }
 
 func envOr(key, fallback string) string {

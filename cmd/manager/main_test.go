@@ -9,6 +9,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -33,6 +35,7 @@ func TestHelpDescribesTheFlags(t *testing.T) {
 		"-metrics-bind-address", "-metrics-secure", "-health-probe-bind-address",
 		"-leader-elect", "-leader-election-namespace", "-namespace", "-kubeconfig", "-zap-log-level",
 		"-enable-webhooks", "-webhook-port", "-webhook-certificates", "-webhook-cert-secret",
+		"-kube-api-qps", "-kube-api-burst", "-max-concurrent-reconciles",
 	} {
 		g.Expect(out.String()).To(ContainSubstring(want))
 	}
@@ -142,4 +145,40 @@ func get(url, token string) (int, error) {
 	defer func() { _ = resp.Body.Close() }()
 	_, _ = io.Copy(io.Discard, resp.Body)
 	return resp.StatusCode, nil
+}
+
+// TestClientSettingsDoNotDependOnHowTheOperatorStarts: an operator started
+// from a kubeconfig (make dev, the tests) gets the client limits of the
+// flags, not client-go's default for a kubeconfig, as one in a pod does.
+func TestClientSettingsDoNotDependOnHowTheOperatorStarts(t *testing.T) {
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	NewWithT(t).Expect(os.WriteFile(kubeconfig, []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:6443"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+`), 0o600)).To(Succeed())
+	for _, tc := range []struct {
+		name       string
+		args       []string
+		qps        float32
+		burst      int
+		concurrent int
+	}{
+		{"the defaults leave limits to the apiserver", nil, -1, 0, 4},
+		{"set limits", []string{"--kube-api-qps", "50", "--kube-api-burst", "100", "--max-concurrent-reconciles", "8"}, 50, 100, 8},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			o, err := parseFlags(append([]string{"--kubeconfig", kubeconfig}, tc.args...), io.Discard)
+			g.Expect(err).NotTo(HaveOccurred())
+			cfg, err := restConfig(o.kubeconfig)
+			g.Expect(err).NotTo(HaveOccurred())
+			limitClient(cfg, o)
+			g.Expect([]any{cfg.QPS, cfg.Burst, o.concurrency}).To(Equal([]any{tc.qps, tc.burst, tc.concurrent}))
+		})
+	}
+	_, err := parseFlags([]string{"--max-concurrent-reconciles", "0"}, io.Discard)
+	NewWithT(t).Expect(err).To(MatchError("--max-concurrent-reconciles must be at least 1, not 0"))
 }

@@ -13,9 +13,10 @@ import (
 // setupControllers registers every controller with mgr. The command is the
 // composition root: the one place that knows all controllers, so no package
 // under internal/ depends on controllers/. namespace is the operator's own
-// namespace.
-func setupControllers(mgr ctrl.Manager, namespace string) error {
+// namespace; concurrency is how many teams are reconciled at once.
+func setupControllers(mgr ctrl.Manager, namespace string, concurrency int) error {
 	teams := team.NewReconciler(mgr, namespace)
+	teams.Concurrency = concurrency
 	if err := teams.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the team controller: %w", err)
 	}

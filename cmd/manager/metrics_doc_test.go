@@ -70,7 +70,7 @@ func TestEveryMetricIsDocumented(t *testing.T) {
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(setupControllers(mgr, "buurt-system")).To(Succeed())
+	g.Expect(setupControllers(mgr, "buurt-system", 1)).To(Succeed())
 
 	registered := map[string]metric{}
 	for _, d := range registry.descs {

@@ -33,9 +33,6 @@ import (
 	"github.com/buurt-dev/buurt/internal/teamrole"
 )
 
-// maxConcurrentReconciles is how many teams are reconciled at once.
-const maxConcurrentReconciles = 4
-
 // Reconciler makes each NeighbourhoodTeam's workspace match its spec and
 // blueprint.
 type Reconciler struct {
@@ -65,6 +62,10 @@ type Reconciler struct {
 	// ServerWatchInterval is how often the server watch looks at each
 	// shared server and its admin Secret.
 	ServerWatchInterval time.Duration
+	// Concurrency is how many teams are reconciled at once (at least 1):
+	// a few, so that one waiting on a slow database server does not hold
+	// up the others.
+	Concurrency int
 
 	// secrets watches the Secrets buurt made in each team namespace; nil
 	// until SetupWithManager.
@@ -86,6 +87,7 @@ func NewReconciler(mgr ctrl.Manager, namespace string) *Reconciler {
 		Databases:           database.NewPools(),
 		ServerRetry:         30 * time.Second,
 		ServerWatchInterval: 5 * time.Second,
+		Concurrency:         4,
 	}
 }
 
@@ -134,9 +136,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&teamsv1alpha1.NeighbourhoodTeam{}).
-		// A few teams at once: one waiting on a slow database server does
-		// not hold up the others.
-		WithOptions(controller.Options{MaxConcurrentReconciles: maxConcurrentReconciles})
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Concurrency, 1)})
 	for _, kind := range kinds.TeamChildren() {
 		b = b.Owns(kind)
 	}

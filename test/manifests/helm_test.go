@@ -590,3 +590,15 @@ func TestChartNotesWarnWithoutEgress(t *testing.T) {
 	g.Expect(notes).NotTo(ContainSubstring(warning))
 	g.Expect(notes).NotTo(ContainSubstring("create secret"))
 }
+
+// TestChartClientSettings: the operator a chart installs gets the same
+// client settings flags as one make dev or the tests start.
+func TestChartClientSettings(t *testing.T) {
+	g := NewWithT(t)
+	args := func(objects []*unstructured.Unstructured) []string {
+		return typed[appsv1.Deployment](g, objects, "Deployment", "buurt-controller-manager").Spec.Template.Spec.Containers[0].Args
+	}
+	g.Expect(args(template(t))).To(ContainElements("--max-concurrent-reconciles=4", "--kube-api-qps=-1", "--kube-api-burst=0"))
+	g.Expect(args(template(t, "--set", "maxConcurrentReconciles=8", "--set", "kubeAPI.qps=50", "--set", "kubeAPI.burst=100"))).
+		To(ContainElements("--max-concurrent-reconciles=8", "--kube-api-qps=50", "--kube-api-burst=100"))
+}
