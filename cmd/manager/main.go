@@ -48,6 +48,7 @@ type options struct {
 	kubeAPIQPS              float64
 	kubeAPIBurst            int
 	concurrency             int
+	pprofAddr               string
 	zap                     zap.Options
 }
 
@@ -97,6 +98,8 @@ Flags:
 		"Requests the operator may send at once above --kube-api-qps, when that is set.")
 	fs.IntVar(&o.concurrency, "max-concurrent-reconciles", 4,
 		"Teams reconciled at once: one waiting on a slow database server does not hold up the others.")
+	fs.StringVar(&o.pprofAddr, "pprof-bind-address", "",
+		"Address a Go pprof endpoint listens on, for profiling; empty (the default) turns it off.")
 	fs.BoolVar(&o.webhooks, "enable-webhooks", true,
 		"Serve the admission webhooks that keep teams within their blueprints and members to their own fields.")
 	fs.StringVar(&o.webhookHost, "webhook-host", "", "Address the webhook server listens on; empty for all.")
@@ -171,6 +174,7 @@ func newManager(ctx context.Context, cfg *rest.Config, o *options) (ctrl.Manager
 		LeaderElectionID:              leaderElectionID,
 		LeaderElectionNamespace:       o.leaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
+		PprofBindAddress:              o.pprofAddr,
 	}
 	var webhooks *webhook.Webhooks
 	if o.webhooks {

@@ -35,7 +35,7 @@ func TestHelpDescribesTheFlags(t *testing.T) {
 		"-metrics-bind-address", "-metrics-secure", "-health-probe-bind-address",
 		"-leader-elect", "-leader-election-namespace", "-namespace", "-kubeconfig", "-zap-log-level",
 		"-enable-webhooks", "-webhook-port", "-webhook-certificates", "-webhook-cert-secret",
-		"-kube-api-qps", "-kube-api-burst", "-max-concurrent-reconciles",
+		"-kube-api-qps", "-kube-api-burst", "-max-concurrent-reconciles", "-pprof-bind-address",
 	} {
 		g.Expect(out.String()).To(ContainSubstring(want))
 	}

@@ -391,3 +391,21 @@ func TestForegroundDeletionShowsTerminating(t *testing.T) {
 	}).WithTimeout(timeout).Should(Succeed())
 	edit(t, tm, func() { tm.Finalizers = nil })
 }
+
+// TestTheCacheHoldsNoManagedFields: buurt reads no managed fields, so the
+// manager's cache drops them; the apiserver still has them.
+func TestTheCacheHoldsNoManagedFields(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	create(t, designBlueprint("lean"))
+	create(t, newTeam("lean", "lean", user("anna")))
+	eventuallyCondition(t, "lean", teamsv1alpha1.NamespaceReadyCondition, metav1.ConditionTrue, teamsv1alpha1.ReconciledReason)
+
+	for _, obj := range []client.Object{&teamsv1alpha1.NeighbourhoodTeam{ObjectMeta: metav1.ObjectMeta{Name: "lean"}},
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-lean"}}} {
+		g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
+		g.Expect(obj.GetManagedFields()).NotTo(BeEmpty(), "%T in the apiserver", obj)
+		g.Expect(reconciler.Client.Get(ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
+		g.Expect(obj.GetManagedFields()).To(BeEmpty(), "%T in the cache", obj)
+	}
+}

@@ -43,7 +43,9 @@ func CacheOptions() cache.Options {
 	for _, obj := range kinds.Managed() {
 		byObject[obj] = managed
 	}
-	return cache.Options{ByObject: byObject}
+	// Nothing buurt does reads managed fields, often the largest part of an
+	// object's metadata: the cache does not keep them.
+	return cache.Options{ByObject: byObject, DefaultTransform: cache.TransformStripManagedFields()}
 }
 
 // NewManager makes a manager with buurt's scheme and cache and the indexes
