@@ -138,7 +138,11 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&teamsv1alpha1.NeighbourhoodTeam{}).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Concurrency, 1)})
 	for _, kind := range kinds.TeamChildren() {
-		b = b.Owns(kind)
+		if readsStatus(kind) {
+			b = b.Owns(kind)
+			continue
+		}
+		b = b.Owns(kind, builder.WithPredicates(statusUnread))
 	}
 	return b.
 		Watches(&corev1.PersistentVolumeClaim{}, handler.EnqueueRequestsFromMapFunc(teamOfClaim)).
