@@ -14,7 +14,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -196,9 +195,7 @@ func TestCoachCapacityAndAccess(t *testing.T) {
 // reading works, every write is forbidden, Secrets stay hidden.
 func expectCoachMayOnlyRead(t *testing.T) {
 	ctx := context.Background()
-	cfg := rest.CopyConfig(env.Config)
-	cfg.Impersonate = rest.ImpersonationConfig{UserName: jan, Groups: []string{"system:authenticated"}}
-	asJan, err := client.New(cfg, client.Options{Scheme: testenv.Scheme})
+	asJan, err := testenv.ClientAs(env.Config, jan)
 	NewWithT(t).Expect(err).NotTo(HaveOccurred())
 	const ns = "team-coached-c"
 	team := &teamsv1alpha1.NeighbourhoodTeam{}

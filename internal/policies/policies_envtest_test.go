@@ -21,7 +21,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -122,9 +121,7 @@ func setUp(ctx context.Context) error {
 // too, so a probe for each, sent as anna on a dry run, must be refused by
 // its policy.
 func waitForPolicies(ctx context.Context) error {
-	cfg := rest.CopyConfig(env.Config)
-	cfg.Impersonate = rest.ImpersonationConfig{UserName: anna, Groups: []string{"system:authenticated"}}
-	asAnna, err := client.New(cfg, client.Options{Scheme: testenv.Scheme})
+	asAnna, err := testenv.ClientAs(env.Config, anna)
 	if err != nil {
 		return err
 	}
@@ -167,9 +164,7 @@ func managed[T client.Object](o T) T {
 // as is a client that impersonates user in groups.
 func as(t *testing.T, user string, groups ...string) client.Client {
 	t.Helper()
-	cfg := rest.CopyConfig(env.Config)
-	cfg.Impersonate = rest.ImpersonationConfig{UserName: user, Groups: append([]string{"system:authenticated"}, groups...)}
-	c, err := client.New(cfg, client.Options{Scheme: testenv.Scheme})
+	c, err := testenv.ClientAs(env.Config, user, groups...)
 	NewWithT(t).Expect(err).NotTo(HaveOccurred())
 	return c
 }

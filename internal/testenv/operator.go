@@ -20,8 +20,7 @@ import (
 // sends; with, when given, changes the manager's options. Adding controllers
 // is the caller's part.
 func OperatorManager(cfg *rest.Config, onRequest func(*http.Request), with ...func(*ctrl.Options)) (ctrl.Manager, error) {
-	cfg = rest.CopyConfig(cfg)
-	cfg.Impersonate = rest.ImpersonationConfig{UserName: OperatorUser}
+	cfg = ConfigAs(cfg, OperatorUser)
 	if onRequest != nil {
 		cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return observer{next: rt, see: onRequest} }
 	}

@@ -255,7 +255,7 @@ func (w *warnings) all() []string {
 func clientAs(user string, groups []string) (client.Client, *warnings, error) {
 	cfg := rest.CopyConfig(env.Config)
 	if user != "" {
-		cfg.Impersonate = rest.ImpersonationConfig{UserName: user, Groups: append([]string{"system:authenticated"}, groups...)}
+		cfg = testenv.ConfigAs(env.Config, user, groups...)
 	}
 	w := &warnings{}
 	cfg.WarningHandler = w

@@ -12,7 +12,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
@@ -51,9 +50,7 @@ func waitForWebhooks(ctx context.Context) error {
 // admin's configuration.
 func as(t *testing.T, user string, groups ...string) client.Client {
 	t.Helper()
-	cfg := rest.CopyConfig(adminConfig)
-	cfg.Impersonate = rest.ImpersonationConfig{UserName: user, Groups: groups}
-	c, err := client.New(cfg, client.Options{Scheme: testenv.Scheme})
+	c, err := testenv.ClientAs(adminConfig, user, groups...)
 	NewWithT(t).Expect(err).NotTo(HaveOccurred())
 	return c
 }

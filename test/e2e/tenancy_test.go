@@ -15,7 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -73,10 +72,7 @@ func TestTenancy(t *testing.T) {
 		}).WithTimeout(timeout).Should(Succeed())
 	}
 
-	cfg := rest.CopyConfig(adminConfig)
-	cfg.Impersonate = rest.ImpersonationConfig{UserName: anna, Groups: []string{"system:authenticated"}}
-	asAnna, err := client.New(cfg, client.Options{Scheme: testenv.Scheme})
-	g.Expect(err).NotTo(HaveOccurred())
+	asAnna := as(t, anna)
 
 	service := func(name string, typ corev1.ServiceType) *corev1.Service {
 		return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: corev1.ServiceSpec{
