@@ -47,8 +47,10 @@ type Reconciler struct {
 	// PUBLIC may connect to its maintenance databases.
 	HardeningInterval time.Duration
 
-	checks   hardeningChecks
-	policies policyLook
+	// checks are the last answers of shared servers, by admin Secret.
+	checks recent[string, hardening]
+	// policies is the last look for buurt's admission policies.
+	policies recent[struct{}, []string]
 }
 
 // NewReconciler wires a Reconciler to the manager, the operator's namespace
@@ -98,7 +100,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if err := r.Client.List(ctx, teams, client.MatchingFields{index.TeamBlueprint: blueprint.Name}); err != nil {
 		return reconcile.Result{}, fmt.Errorf("failed to list the teams of blueprint %s: %w", klog.KObj(blueprint), err)
 	}
-	missing, checkErr := r.policies.look(ctx, r.APIReader, blueprint)
+	missing, checkErr := r.lookForPolicies(ctx, blueprint)
 	before := blueprint.DeepCopy()
 	setStatus(blueprint, teams.Items)
 	found := r.hardening(ctx, blueprint)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -32,20 +31,6 @@ type hardening struct {
 	reason, message string
 }
 
-// hardeningChecks remembers, by admin Secret, what the last check of its
-// server found and when: a blueprint is reconciled on every change of one
-// of its teams, and its server is asked at most once per interval however
-// many teams and blueprints there are.
-type hardeningChecks struct {
-	mu   sync.Mutex
-	last map[string]hardeningCheck
-}
-
-type hardeningCheck struct {
-	found hardening
-	at    time.Time
-}
-
 // hardening is what is known of whether the blueprint's shared server keeps
 // teams out of its maintenance databases; nil for a blueprint that names no
 // shared server.
@@ -54,16 +39,9 @@ func (r *Reconciler) hardening(ctx context.Context, blueprint *teamsv1alpha1.Tea
 	if name == "" {
 		return nil
 	}
-	r.checks.mu.Lock()
-	defer r.checks.mu.Unlock()
-	if r.checks.last == nil {
-		r.checks.last = map[string]hardeningCheck{}
-	}
-	if last, ok := r.checks.last[name]; ok && time.Since(last.at) < r.HardeningInterval {
-		return &last.found
-	}
-	found := r.checkServer(ctx, name)
-	r.checks.last[name] = hardeningCheck{found: found, at: time.Now()}
+	// The server is asked at most once per HardeningInterval, by admin
+	// Secret.
+	found, _ := r.checks.get(name, r.HardeningInterval, func() (hardening, error) { return r.checkServer(ctx, name), nil })
 	return &found
 }
 

@@ -3,8 +3,6 @@ package blueprint
 import (
 	"context"
 	"fmt"
-	"sync"
-	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -20,31 +18,17 @@ import (
 
 // +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingadmissionpolicies;validatingadmissionpolicybindings;mutatingadmissionpolicies;mutatingadmissionpolicybindings,verbs=get
 
-// policyLook is the last look for the tenant policies, kept for
-// policyRecheck: every blueprint is reconciled on every change of one of its
-// teams, and the answer is the cluster's, the same for all of them.
-type policyLook struct {
-	mu      sync.Mutex
-	at      time.Time
-	missing []string
-}
-
-// look answers from the last look if it is recent, else looks again; a
-// blueprint's own change (one its condition has not seen) always looks
-// again. A failed look is not kept.
-func (p *policyLook) look(ctx context.Context, reader client.Reader, blueprint *teamsv1alpha1.TeamBlueprint) ([]string, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	seen := meta.FindStatusCondition(blueprint.Status.Conditions, teamsv1alpha1.TenantRulesEnforcedCondition)
-	if !p.at.IsZero() && time.Since(p.at) < policyRecheck && seen != nil && seen.ObservedGeneration == blueprint.Generation {
-		return p.missing, nil
+// lookForPolicies answers which admission policies are missing, from a
+// look at most policyRecheck old: the answer is the cluster's, the same for
+// every blueprint. A blueprint's own change (one its condition has not
+// seen) always looks again.
+func (r *Reconciler) lookForPolicies(ctx context.Context, blueprint *teamsv1alpha1.TeamBlueprint) ([]string, error) {
+	maxAge := policyRecheck
+	if seen := meta.FindStatusCondition(blueprint.Status.Conditions, teamsv1alpha1.TenantRulesEnforcedCondition); seen == nil ||
+		seen.ObservedGeneration != blueprint.Generation {
+		maxAge = 0
 	}
-	missing, err := missingPolicies(ctx, reader)
-	if err != nil {
-		return nil, err
-	}
-	p.at, p.missing = time.Now(), missing
-	return missing, nil
+	return r.policies.get(struct{}{}, maxAge, func() ([]string, error) { return missingPolicies(ctx, r.APIReader) })
 }
 
 // missingPolicies names the admission policies and bindings buurt ships
