@@ -1,159 +1,212 @@
 // Package apply sends server-side applies for the objects buurt owns, and
-// skips an apply whose result is already known: when the object in the cache
-// still has the resourceVersion the last apply of the same desired state
-// returned, applying again would change nothing. This is the idea of Cluster
-// API's SSA cache; it keeps a reconcile of an unchanged team free of requests.
+// skips an apply whose result is already in place, so that a reconcile of an
+// unchanged team sends no request, also the first one after a restart.
+//
+// Each object buurt applies carries, in AppliedAnnotation, a hash of the
+// configuration it was applied with. An apply is skipped when the object as
+// it is (in the cache) carries the hash of the configuration buurt would
+// apply now, and holds every field of that configuration with its value
+// (inPlace). The hash catches what a comparison of fields cannot: a field
+// buurt set before and no longer sets, which an apply removes. The
+// comparison catches what the hash cannot: a hand edit of a field buurt
+// sets, which an apply undoes. Nothing is kept in memory, so a restarted
+// operator skips just as well; and the status writers of an object (a
+// Deployment's controller, quota admission) change nothing that is compared.
 package apply
 
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/klog/v2"
-	"k8s.io/utils/lru"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // FieldOwner is the one field manager buurt applies with.
 const FieldOwner = "buurt"
 
-// knownObjects bounds how many objects an Applier remembers, so the entries
-// of deleted teams' objects, which nothing looks up again, are dropped in
-// time rather than kept for the life of the process. The bound is set for
-// 10,000 teams of about 16 objects each, 160,000 objects, with room to
-// spare: a resync reconciles every team in turn, and an LRU smaller than
-// what is visited in turn evicts each entry just before it is needed, so
-// that every apply would be sent again. An entry is about 300 bytes, so a
-// full cache is under 80 MiB, little next to the informer cache that holds
-// the same objects whole.
-const knownObjects = 1 << 18
+// AppliedAnnotation holds a hash of the configuration buurt last applied to
+// an object (without this annotation). It is no secret: for the database
+// Secret, it is a hash of a random password among other values, as the
+// pod template's database-secret-hash is.
+const AppliedAnnotation = "teams.buurt.dev/applied"
 
 // Applier applies desired objects with server-side apply, forcing ownership
 // of the fields buurt sets, so a hand edit of such a field is undone.
 type Applier struct {
 	client client.Client
-	// known maps an object's key to the result of its last apply, for the
-	// most recently applied objects.
-	known *lru.Cache
-}
-
-// result is what the last apply of an object returned.
-type result struct {
-	resourceVersion string
-	desiredHash     [sha256.Size]byte
 }
 
 // New returns an Applier that reads current objects through c (normally the
 // manager's cached client) and applies through it.
 func New(c client.Client) *Applier {
-	return newApplier(c, knownObjects)
-}
-
-// newApplier remembers at most size objects.
-func newApplier(c client.Client, size int) *Applier {
-	return &Applier{client: c, known: lru.New(size)}
+	return &Applier{client: c}
 }
 
 // Apply makes the object described by desired exist with buurt's fields as
 // desired, and fills live with the object as it now is. live is an empty
 // object of desired's kind; it is read from the cache first, and the apply is
-// skipped when the cached object is the one the last identical apply made.
+// skipped when what desired says is in place already.
 func (a *Applier) Apply(ctx context.Context, desired runtime.ApplyConfiguration, live client.Object) error {
-	hash, key, err := prepare(desired, live)
+	d, err := prepare(desired, live)
 	if err != nil {
 		return err
 	}
 	current := live.DeepCopyObject().(client.Object)
 	switch err := a.client.Get(ctx, client.ObjectKeyFromObject(live), current); {
 	case err == nil:
-		if a.isKnown(key, result{resourceVersion: current.GetResourceVersion(), desiredHash: hash}) {
-			return copyInto(current, live)
-		}
+		return a.applyOver(ctx, d, current, live)
 	case !apierrors.IsNotFound(err):
-		return fmt.Errorf("failed to read %s: %w", key, err)
+		return fmt.Errorf("failed to read %s: %w", d.key, err)
 	}
-	return a.send(ctx, desired, hash, key, live)
+	return a.send(ctx, d, live)
 }
 
 // ApplyOver is Apply for an object the caller has just read itself, as
 // current (empty when it does not exist), so that it is not read twice: a
 // Secret, which is never cached.
 func (a *Applier) ApplyOver(ctx context.Context, desired runtime.ApplyConfiguration, current, live client.Object) error {
-	hash, key, err := prepare(desired, live)
+	d, err := prepare(desired, live)
 	if err != nil {
 		return err
 	}
-	if current.GetResourceVersion() != "" && a.isKnown(key, result{resourceVersion: current.GetResourceVersion(), desiredHash: hash}) {
-		return copyInto(current, live)
+	if current.GetResourceVersion() == "" {
+		return a.send(ctx, d, live)
 	}
-	return a.send(ctx, desired, hash, key, live)
+	return a.applyOver(ctx, d, current, live)
 }
 
-// prepare hashes desired and fills live with its name and namespace, which
-// make the key of what is known of it.
-func prepare(desired runtime.ApplyConfiguration, live client.Object) ([sha256.Size]byte, string, error) {
+// desiredObject is a configuration to apply, with its hash in
+// AppliedAnnotation.
+type desiredObject struct {
+	// fields is the configuration as JSON decodes it, annotation included.
+	fields map[string]any
+	hash   string
+	// key names the object in errors.
+	key string
+}
+
+// prepare hashes desired, adds the hash to it and fills live with its kind,
+// name and namespace.
+func prepare(desired runtime.ApplyConfiguration, live client.Object) (desiredObject, error) {
 	data, err := json.Marshal(desired)
 	if err != nil {
-		return [sha256.Size]byte{}, "", fmt.Errorf("failed to encode %T: %w", desired, err)
+		return desiredObject{}, fmt.Errorf("failed to encode %T: %w", desired, err)
+	}
+	sum := sha256.Sum256(data)
+	d := desiredObject{hash: hex.EncodeToString(sum[:16])}
+	if err := json.Unmarshal(data, &d.fields); err != nil {
+		return desiredObject{}, fmt.Errorf("failed to decode %T: %w", desired, err)
+	}
+	if err := unstructured.SetNestedField(d.fields, d.hash, "metadata", "annotations", AppliedAnnotation); err != nil {
+		return desiredObject{}, fmt.Errorf("failed to annotate %T: %w", desired, err)
 	}
 	if err := json.Unmarshal(data, live); err != nil {
-		return [sha256.Size]byte{}, "", fmt.Errorf("failed to decode %T into %T: %w", desired, live, err)
+		return desiredObject{}, fmt.Errorf("failed to decode %T into %T: %w", desired, live, err)
 	}
-	return sha256.Sum256(data), keyOf(live), nil
+	d.key = fmt.Sprintf("%T %s", live, klog.KObj(live))
+	return d, nil
 }
 
-// send applies desired, fills live with the server's answer and remembers
-// it.
-func (a *Applier) send(ctx context.Context, desired runtime.ApplyConfiguration, hash [sha256.Size]byte, key string, live client.Object) error {
-	if err := a.client.Apply(ctx, desired, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
-		return fmt.Errorf("failed to apply %s: %w", key, err)
+// applyOver fills live with current when d is in place in it, and applies d
+// otherwise.
+func (a *Applier) applyOver(ctx context.Context, d desiredObject, current, live client.Object) error {
+	if current.GetAnnotations()[AppliedAnnotation] == d.hash {
+		data, err := json.Marshal(current)
+		if err != nil {
+			return fmt.Errorf("failed to encode %s: %w", d.key, err)
+		}
+		// Decoded from JSON, its numbers compare with the configuration's.
+		var fields map[string]any
+		if err := json.Unmarshal(data, &fields); err != nil {
+			return fmt.Errorf("failed to decode %s: %w", d.key, err)
+		}
+		// A typed object read from the cache has no kind; its Go type is
+		// desired's.
+		fields["apiVersion"], fields["kind"] = d.fields["apiVersion"], d.fields["kind"]
+		if inPlace(d.fields, fields) {
+			return json.Unmarshal(data, live)
+		}
 	}
-	// Apply decoded the server's answer into desired.
-	applied, err := json.Marshal(desired)
-	if err != nil {
-		return fmt.Errorf("failed to encode applied %s: %w", key, err)
+	return a.send(ctx, d, live)
+}
+
+// send applies d and fills live with the server's answer.
+func (a *Applier) send(ctx context.Context, d desiredObject, live client.Object) error {
+	u := &unstructured.Unstructured{Object: d.fields}
+	if err := a.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
+		return fmt.Errorf("failed to apply %s: %w", d.key, err)
 	}
-	if err := json.Unmarshal(applied, live); err != nil {
-		return fmt.Errorf("failed to decode applied %s: %w", key, err)
+	// Apply decoded the server's answer into u.
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, live); err != nil {
+		return fmt.Errorf("failed to decode applied %s: %w", d.key, err)
 	}
-	a.known.Add(key, result{resourceVersion: live.GetResourceVersion(), desiredHash: hash})
 	return nil
 }
 
-// Forget drops what is known of an object, for one that was deleted.
-func (a *Applier) Forget(obj client.Object) {
-	a.known.Remove(keyOf(obj))
-}
-
-// keyOf names an object among those of every kind.
-func keyOf(obj client.Object) string {
-	return fmt.Sprintf("%T/%s/%s", obj, obj.GetNamespace(), obj.GetName())
-}
-
-// isKnown is true when the last apply of key returned r; looking it up
-// keeps the entry among the most recently used.
-func (a *Applier) isKnown(key string, r result) bool {
-	last, ok := a.known.Get(key)
-	return ok && last.(result) == r
-}
-
-func copyInto(from, to client.Object) error {
-	data, err := json.Marshal(from)
-	if err != nil {
-		return err
+// inPlace is true when have holds every field of want with its value. Maps
+// may hold more keys than want sets (what others set, defaults); a list
+// must have as many items as want's, each in place in turn, since buurt's
+// lists are its own (a rule added by hand to a NetworkPolicy is not in
+// place). An empty map or list wants nothing; quantities are compared by
+// value ("1024Mi" is "1Gi"), as the apiserver writes them its own way.
+func inPlace(want, have any) bool {
+	switch w := want.(type) {
+	case map[string]any:
+		h, ok := have.(map[string]any)
+		if !ok {
+			return len(w) == 0 && have == nil
+		}
+		for k, v := range w {
+			if !inPlace(v, h[k]) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		h, ok := have.([]any)
+		if !ok {
+			return len(w) == 0 && have == nil
+		}
+		if len(w) != len(h) {
+			return false
+		}
+		for i := range w {
+			if !inPlace(w[i], h[i]) {
+				return false
+			}
+		}
+		return true
+	case string:
+		h, ok := have.(string)
+		return ok && (w == h || sameQuantity(w, h))
+	default:
+		return want == have
 	}
-	return json.Unmarshal(data, to)
+}
+
+// sameQuantity is true when a and b are quantities of the same value.
+func sameQuantity(a, b string) bool {
+	qa, err := resource.ParseQuantity(a)
+	if err != nil {
+		return false
+	}
+	qb, err := resource.ParseQuantity(b)
+	return err == nil && qa.Cmp(qb) == 0
 }
 
 // Prune deletes the objects of list's kind that opts select, that owner
-// controls and that keep does not keep, and forgets them. Nothing owner does
-// not control is ever deleted.
+// controls and that keep does not keep. Nothing owner does not control is
+// ever deleted.
 func (a *Applier) Prune(ctx context.Context, owner client.Object, list client.ObjectList, keep func(client.Object) bool, opts ...client.ListOption) error {
 	if err := a.client.List(ctx, list, opts...); err != nil {
 		return fmt.Errorf("failed to list %T of %s: %w", list, klog.KObj(owner), err)
@@ -170,7 +223,6 @@ func (a *Applier) Prune(ctx context.Context, owner client.Object, list client.Ob
 		if err := a.client.Delete(ctx, obj); client.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("failed to prune %T %s of %s: %w", obj, klog.KObj(obj), klog.KObj(owner), err)
 		}
-		a.Forget(obj)
 	}
 	return nil
 }

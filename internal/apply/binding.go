@@ -45,7 +45,6 @@ func (a *Applier) ApplyBinding(ctx context.Context, desired *rbacv1ac.RoleBindin
 		if err := a.client.Delete(ctx, current, client.Preconditions{UID: &current.UID}); client.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("failed to replace RoleBinding %s for its new role: %w", klog.KObj(current), err)
 		}
-		a.Forget(current)
 	}
 	return a.Apply(ctx, desired, live)
 }
