@@ -135,14 +135,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return fmt.Errorf("failed to add the team Secret watch: %w", err)
 	}
 	b := ctrl.NewControllerManagedBy(mgr).
-		For(&teamsv1alpha1.NeighbourhoodTeam{}).
+		For(&teamsv1alpha1.NeighbourhoodTeam{}, builder.WithPredicates(teamChanged)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Concurrency, 1)})
 	for _, kind := range kinds.TeamChildren() {
-		if readsStatus(kind) {
-			b = b.Owns(kind)
-			continue
-		}
-		b = b.Owns(kind, builder.WithPredicates(statusUnread))
+		b = b.Owns(kind, builder.WithPredicates(childChanged))
 	}
 	return b.
 		Watches(&corev1.PersistentVolumeClaim{}, handler.EnqueueRequestsFromMapFunc(teamOfClaim)).

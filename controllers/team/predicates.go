@@ -12,24 +12,49 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 )
 
-// readsStatus is true for the children whose status a reconcile reads: a
-// namespace's phase, a Deployment's and a StatefulSet's replicas. Updates
-// of the others' status alone (a quota's use, which moves with every pod;
-// an Ingress's load balancer) wake no team.
-func readsStatus(obj client.Object) bool {
-	switch obj.(type) {
-	case *corev1.Namespace, *appsv1.Deployment, *appsv1.StatefulSet:
-		return true
-	}
-	return false
+// teamChanged passes a team's events but an update of its status alone, or
+// of its finalizers: the reconcile that wrote them goes on without waking
+// again. A change of spec (or deletion) moves the generation; labels and
+// annotations are read as they are.
+var teamChanged = predicate.Or(predicate.GenerationChangedPredicate{},
+	predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{})
+
+// childChanged passes the events of a team's child that the reconcile must
+// see: a change of what buurt set or anyone else did to it but its status,
+// a change of the part of its status the reconcile reads (statusRead), and
+// its deletion. A child's creation wakes no team: buurt made it, in a
+// reconcile of that team, which goes on from the object the apply returned.
+// Updates of what the reconcile does not read (a quota's use, which moves
+// with every pod; a Deployment's replica counts on their way) wake none.
+var childChanged = predicate.Funcs{
+	CreateFunc: func(event.CreateEvent) bool { return false },
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		return statusRead(e.ObjectOld) != statusRead(e.ObjectNew) ||
+			!equality.Semantic.DeepEqual(withoutStatus(e.ObjectOld), withoutStatus(e.ObjectNew))
+	},
 }
 
-// statusUnread passes every event but an update that changed only an
-// object's status (and what the apiserver keeps with it: its
-// resourceVersion and managed fields).
-var statusUnread = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
-	return !equality.Semantic.DeepEqual(withoutStatus(e.ObjectOld), withoutStatus(e.ObjectNew))
-}}
+// appHealth is what the reconcile reads of a Deployment's status.
+type appHealth struct {
+	available         bool
+	availableReplicas int32
+}
+
+// statusRead is the part of a child's status a reconcile reads: a
+// namespace's phase, whether a Deployment is available and with how many
+// replicas, a StatefulSet's ready replicas; nil for the others. Each is
+// comparable with ==.
+func statusRead(obj client.Object) any {
+	switch o := obj.(type) {
+	case *corev1.Namespace:
+		return o.Status.Phase
+	case *appsv1.Deployment:
+		return appHealth{available: o.Spec.Replicas != nil && available(o), availableReplicas: o.Status.AvailableReplicas}
+	case *appsv1.StatefulSet:
+		return o.Status.ReadyReplicas
+	}
+	return nil
+}
 
 // withoutStatus is obj as a map, without status, resourceVersion and
 // managed fields; nil for an object that does not convert.

@@ -5,13 +5,17 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+
+	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
 )
 
-func TestStatusUnreadWakesNoTeamOnAStatusChange(t *testing.T) {
+func TestChildChangedWakesNoTeamOnAStatusChangeItDoesNotRead(t *testing.T) {
 	quota := func(change func(*corev1.ResourceQuota)) *corev1.ResourceQuota {
 		q := &corev1.ResourceQuota{
 			ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "buurt-quota", ResourceVersion: "7",
@@ -42,9 +46,70 @@ func TestStatusUnreadWakesNoTeamOnAStatusChange(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := NewWithT(t)
-			g.Expect(statusUnread.Update(event.UpdateEvent{ObjectOld: quota(nil), ObjectNew: quota(tc.change)})).To(Equal(tc.wakes))
+			g.Expect(childChanged.Update(event.UpdateEvent{ObjectOld: quota(nil), ObjectNew: quota(tc.change)})).To(Equal(tc.wakes))
 		})
 	}
-	NewWithT(t).Expect(statusUnread.Create(event.CreateEvent{Object: quota(nil)})).To(BeTrue())
-	NewWithT(t).Expect(statusUnread.Delete(event.DeleteEvent{Object: quota(nil)})).To(BeTrue())
+	// buurt made it, in the reconcile that goes on from it.
+	NewWithT(t).Expect(childChanged.Create(event.CreateEvent{Object: quota(nil)})).To(BeFalse())
+	NewWithT(t).Expect(childChanged.Delete(event.DeleteEvent{Object: quota(nil)})).To(BeTrue())
+}
+
+func TestChildChangedWakesATeamWhenAnAppBecomesAvailableOrNot(t *testing.T) {
+	deployment := func(change func(*appsv1.DeploymentStatus)) *appsv1.Deployment {
+		d := &appsv1.Deployment{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "rota", Generation: 2, ResourceVersion: "7"},
+			Spec:       appsv1.DeploymentSpec{Replicas: ptr.To[int32](2)},
+		}
+		if change != nil {
+			change(&d.Status)
+		}
+		return d
+	}
+	rolledOut := func(s *appsv1.DeploymentStatus) {
+		s.ObservedGeneration, s.Replicas, s.UpdatedReplicas, s.AvailableReplicas = 2, 2, 2, 2
+	}
+	for _, tc := range []struct {
+		name     string
+		old, new func(*appsv1.DeploymentStatus)
+		wakes    bool
+	}{
+		{"its controller saw it, nothing is available yet", nil,
+			func(s *appsv1.DeploymentStatus) { s.ObservedGeneration, s.Replicas, s.UpdatedReplicas = 2, 2, 2 }, false},
+		{"a replica became available", nil, func(s *appsv1.DeploymentStatus) { s.AvailableReplicas = 1 }, true},
+		{"it became available", func(s *appsv1.DeploymentStatus) { s.ObservedGeneration, s.Replicas, s.UpdatedReplicas, s.AvailableReplicas = 2, 2, 2, 1 },
+			rolledOut, true},
+		{"a condition's time moved", rolledOut, func(s *appsv1.DeploymentStatus) {
+			rolledOut(s)
+			s.Conditions = []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing, LastUpdateTime: metav1.Unix(5, 0)}}
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			NewWithT(t).Expect(childChanged.Update(event.UpdateEvent{ObjectOld: deployment(tc.old), ObjectNew: deployment(tc.new)})).To(Equal(tc.wakes))
+		})
+	}
+}
+
+func TestTeamChangedWakesNoTeamForItsOwnStatusOrFinalizer(t *testing.T) {
+	team := func(change func(*teamsv1alpha1.NeighbourhoodTeam)) *teamsv1alpha1.NeighbourhoodTeam {
+		tm := &teamsv1alpha1.NeighbourhoodTeam{ObjectMeta: metav1.ObjectMeta{Name: "a", Generation: 3, ResourceVersion: "9"}}
+		if change != nil {
+			change(tm)
+		}
+		return tm
+	}
+	for _, tc := range []struct {
+		name   string
+		change func(*teamsv1alpha1.NeighbourhoodTeam)
+		wakes  bool
+	}{
+		{"its status", func(tm *teamsv1alpha1.NeighbourhoodTeam) { tm.Status.Phase = teamsv1alpha1.TeamPhaseActive }, false},
+		{"its finalizer", func(tm *teamsv1alpha1.NeighbourhoodTeam) { tm.Finalizers = []string{"teams.buurt.dev/database"} }, false},
+		{"its spec", func(tm *teamsv1alpha1.NeighbourhoodTeam) { tm.Generation = 4 }, true},
+		{"an annotation", func(tm *teamsv1alpha1.NeighbourhoodTeam) { tm.Annotations = map[string]string{"a": "b"} }, true},
+		{"a label", func(tm *teamsv1alpha1.NeighbourhoodTeam) { tm.Labels = map[string]string{"a": "b"} }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			NewWithT(t).Expect(teamChanged.Update(event.UpdateEvent{ObjectOld: team(nil), ObjectNew: team(tc.change)})).To(Equal(tc.wakes))
+		})
+	}
 }
