@@ -10,7 +10,9 @@ import (
 
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"k8s.io/client-go/util/workqueue"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
@@ -72,18 +74,66 @@ func NewReconciler(mgr ctrl.Manager, namespace string, databases *database.Pools
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups="",namespace=buurt-system,resources=secrets,verbs=get
 
-// SetupWithManager registers the controller; teams map to their blueprint,
-// on every change of their status too, since the blueprint reports their
-// QuotaReady condition. The team index of package index must be set up
-// first.
+// SetupWithManager registers the controller; teams map to their blueprint
+// (teamsOfBlueprint). The team index of package index must be set up first.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&teamsv1alpha1.TeamBlueprint{}).
-		Watches(&teamsv1alpha1.NeighbourhoodTeam{}, handler.EnqueueRequestsFromMapFunc(
-			func(_ context.Context, o client.Object) []reconcile.Request {
-				return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: o.(*teamsv1alpha1.NeighbourhoodTeam).Spec.Blueprint}}}
-			})).
+		Watches(&teamsv1alpha1.NeighbourhoodTeam{}, teamsOfBlueprint).
 		Complete(r)
+}
+
+// teamsSettle is how long a blueprint waits after a change of one of its
+// teams before it looks at them again, so that a burst of new teams is
+// counted in a few status writes rather than one per team.
+const teamsSettle = 2 * time.Second
+
+// teamsOfBlueprint wakes a team's blueprint, teamsSettle later, when the
+// team comes or goes or changes what the blueprint's status reports
+// (seenByBlueprint); a team moved to another blueprint wakes both.
+var teamsOfBlueprint = handler.Funcs{
+	CreateFunc: func(_ context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		wakeBlueprint(q, e.Object)
+	},
+	UpdateFunc: func(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		if seenByBlueprint(e.ObjectOld) != seenByBlueprint(e.ObjectNew) {
+			wakeBlueprint(q, e.ObjectOld)
+			wakeBlueprint(q, e.ObjectNew)
+		}
+	},
+	DeleteFunc: func(_ context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		wakeBlueprint(q, e.Object)
+	},
+	GenericFunc: func(_ context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		wakeBlueprint(q, e.Object)
+	},
+}
+
+// wakeBlueprint asks to reconcile the blueprint of team after teamsSettle;
+// asked again meanwhile, it still runs once.
+func wakeBlueprint(q workqueue.TypedRateLimitingInterface[reconcile.Request], team client.Object) {
+	if t, ok := team.(*teamsv1alpha1.NeighbourhoodTeam); ok {
+		q.AddAfter(reconcile.Request{NamespacedName: client.ObjectKey{Name: t.Spec.Blueprint}}, teamsSettle)
+	}
+}
+
+// teamSeen is what a blueprint's status reports of one of its teams
+// (setStatus).
+type teamSeen struct {
+	blueprint    string
+	members      int
+	quotaRefusal string
+}
+
+// seenByBlueprint is what the status of team's blueprint reports of it.
+func seenByBlueprint(o client.Object) teamSeen {
+	team, ok := o.(*teamsv1alpha1.NeighbourhoodTeam)
+	if !ok {
+		return teamSeen{}
+	}
+	seen := teamSeen{blueprint: team.Spec.Blueprint, members: len(team.Spec.Members)}
+	seen.quotaRefusal, _ = quotaRefusal(team)
+	return seen
 }
 
 // Reconcile counts the blueprint's teams and says which are over its member

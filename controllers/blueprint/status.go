@@ -19,6 +19,16 @@ import (
 // refuses a longer Event outright.
 const maxNoteLength = 1024
 
+// quotaRefusal is the apiserver's refusal of the team's quota or limits,
+// when its QuotaReady condition says it refused them.
+func quotaRefusal(team *teamsv1alpha1.NeighbourhoodTeam) (string, bool) {
+	quota := meta.FindStatusCondition(team.Status.Conditions, teamsv1alpha1.QuotaReadyCondition)
+	if quota != nil && quota.Status == metav1.ConditionFalse && quota.Reason == teamsv1alpha1.RejectedReason {
+		return quota.Message, true
+	}
+	return "", false
+}
+
 // setStatus reports how many teams use the blueprint and whether they fit
 // it. Ready is False when a team has more members than maxMembers, or when
 // the apiserver refused the quota or limits made from the blueprint for a
@@ -36,10 +46,9 @@ func setStatus(blueprint *teamsv1alpha1.TeamBlueprint, teams []teamsv1alpha1.Nei
 		if !blueprint.AllowsMembers(len(team.Spec.Members)) {
 			tooBig = append(tooBig, team.Name)
 		}
-		quota := meta.FindStatusCondition(team.Status.Conditions, teamsv1alpha1.QuotaReadyCondition)
-		if quota != nil && quota.Status == metav1.ConditionFalse && quota.Reason == teamsv1alpha1.RejectedReason {
+		if message, ok := quotaRefusal(&team); ok {
 			if len(rejected) == 0 {
-				refusal = quota.Message
+				refusal = message
 			}
 			rejected = append(rejected, team.Name)
 		}
