@@ -26,18 +26,19 @@ func (r *Reconciler) reconcileApps(ctx context.Context, s *scope) error {
 	set := render.Apps(team, s.blueprint, class != teamsv1alpha1.DatabaseClassNone)
 	opts := render.AppOptions{Dormant: team.Spec.Lifecycle == teamsv1alpha1.LifecycleDormant}
 	if render.UsesDatabase(set.Apps) {
-		// The database phase read the Secret this pass, unless it could
+		// The database phase knows the Secret this pass, unless it could
 		// not get that far.
-		secret := s.databaseSecret
-		if secret == nil {
-			secret = &corev1.Secret{}
+		if s.databaseSecretHash != nil {
+			opts.DatabaseSecretHash = *s.databaseSecretHash
+		} else {
+			secret := &corev1.Secret{}
 			err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: team.NamespaceName(), Name: render.DatabaseSecretName(team)}, secret)
 			if client.IgnoreNotFound(err) != nil {
 				return fmt.Errorf("failed to read the database Secret of team %s: %w", klog.KObj(team), err)
 			}
-		}
-		if secret.UID != "" {
-			opts.DatabaseSecretHash = render.SecretHash(secret.Data)
+			if secret.UID != "" {
+				opts.DatabaseSecretHash = render.SecretHash(secret.Data)
+			}
 		}
 	}
 	if err := r.Applier.Apply(ctx, render.AppServiceAccount(team), &corev1.ServiceAccount{}); err != nil {

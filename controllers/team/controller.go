@@ -73,6 +73,11 @@ type Reconciler struct {
 	// identity is who the operator runs as, for its RoleBinding in each
 	// team namespace.
 	identity identity
+	// servers is the shared server watch; nil until SetupWithManager.
+	servers *serverWatch
+	// shared is what was last found in place of each team's shared
+	// database.
+	shared *sharedRecords
 }
 
 // NewReconciler wires a Reconciler to the manager's cached client, live
@@ -88,6 +93,7 @@ func NewReconciler(mgr ctrl.Manager, namespace string) *Reconciler {
 		ServerRetry:         30 * time.Second,
 		ServerWatchInterval: 5 * time.Second,
 		Concurrency:         4,
+		shared:              newSharedRecords(),
 	}
 }
 
@@ -126,6 +132,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := mgr.Add(watch); err != nil {
 		return fmt.Errorf("failed to add the shared server watch: %w", err)
 	}
+	r.servers = watch
 	metadataClient, err := metadata.NewForConfigAndClient(mgr.GetConfig(), mgr.GetHTTPClient())
 	if err != nil {
 		return fmt.Errorf("failed to make a metadata client: %w", err)
@@ -190,9 +197,10 @@ type scope struct {
 	namespace *string
 	database  **teamsv1alpha1.TeamDatabaseStatus
 	apps      *[]teamsv1alpha1.AppStatus
-	// databaseSecret is the team's database Secret as the database phase
-	// applied it this pass; nil when it did not get that far.
-	databaseSecret *corev1.Secret
+	// databaseSecretHash is what the apps' pod templates carry of the
+	// team's database Secret, as the database phase applied it this pass
+	// (render.SecretHash); nil when it did not get that far.
+	databaseSecretHash *string
 	// databasePort is the shared server's port, known once its admin Secret
 	// has been read this pass; 0 when it could not be, which keeps the
 	// policy that lets the team reach its server as it is.
@@ -241,6 +249,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 		if apierrors.IsNotFound(err) {
 			team.Name = req.Name
 			r.secrets.forget(team.NamespaceName())
+			r.shared.forget(team.Name)
 		}
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
@@ -271,6 +280,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 		s.deleting = true
 		// Its namespace and the operator's access there are going.
 		r.secrets.forget(team.NamespaceName())
+		r.shared.forget(team.Name)
 		err := r.reconcileDelete(ctx, s)
 		return reconcile.Result{RequeueAfter: s.requeueAfter}, err
 	}

@@ -45,7 +45,8 @@ func (r *Reconciler) reconcileDedicated(ctx context.Context, s *scope) error {
 	}), secret, applied); err != nil {
 		return fmt.Errorf("failed to apply the database Secret of team %s: %w", klog.KObj(team), err)
 	}
-	s.databaseSecret = applied
+	hash := render.SecretHash(applied.Data)
+	s.databaseSecretHash = &hash
 	if err := r.Applier.Apply(ctx, render.DedicatedService(team), &corev1.Service{}); err != nil {
 		return fmt.Errorf("failed to apply the database Service of team %s: %w", klog.KObj(team), err)
 	}

@@ -89,12 +89,24 @@ func (r *Reconciler) sharedServer(ctx context.Context, s *scope) (*database.Shar
 
 // reconcileShared makes the team's role and database on the shared server
 // and the Secret that says how to connect. Whatever keeps buurt from the
-// server, the team keeps what it has.
+// server, the team keeps what it has. What was found in place is trusted,
+// without a word to the server or a read of a Secret, while nothing it
+// depends on has changed (sharedRecords).
 func (r *Reconciler) reconcileShared(ctx context.Context, s *scope) error {
 	team := s.team
 	if err := patch.AddFinalizer(ctx, r.Client, team, DatabaseFinalizer); err != nil {
 		return err
 	}
+	// Taken before the admin Secret is read: a change after this moment is
+	// one the record does not hold.
+	serverState := r.servers.answering(s.blueprint.Spec.Database.Shared.AdminSecretName)
+	if uid, version, ok := r.secrets.version(team.NamespaceName(), render.DatabaseSecretName(team)); ok {
+		if found, ok := r.shared.inPlace(team, serverState, uid, version); ok {
+			r.sharedProvisioned(s, found)
+			return nil
+		}
+	}
+	r.shared.forget(team.Name)
 	server, admin, ok, err := r.sharedServer(ctx, s)
 	if !ok || err != nil {
 		return err
@@ -103,14 +115,11 @@ func (r *Reconciler) reconcileShared(ctx context.Context, s *scope) error {
 	s.databasePort = int32(port)
 	ctx, cancel := context.WithTimeout(ctx, sharedPhaseTimeout)
 	defer cancel()
-	if err := server.Ping(ctx); err != nil {
-		r.serverDown(ctx, s, admin, err)
-		return nil
-	}
 
 	tenant, err := server.Tenant(ctx, team.Name)
+	var secret *corev1.Secret
 	if err == nil {
-		err = r.ensureShared(ctx, s, server, tenant, admin)
+		secret, err = r.ensureShared(ctx, s, server, tenant, admin)
 	}
 	switch conflict := (*database.ConflictError)(nil); {
 	case errors.As(err, &conflict):
@@ -122,9 +131,21 @@ func (r *Reconciler) reconcileShared(ctx context.Context, s *scope) error {
 	case err != nil:
 		return err
 	}
-	name := tenant.Name
+	found := sharedInPlace{server: serverState, secretUID: string(secret.UID), secretVersion: secret.ResourceVersion,
+		secretHash: render.SecretHash(secret.Data), name: tenant.Name, host: admin.Host, port: admin.Port}
+	r.shared.remember(team, found)
+	r.sharedProvisioned(s, found)
+	return nil
+}
+
+// sharedProvisioned records a team's shared database found in place.
+func (r *Reconciler) sharedProvisioned(s *scope, found sharedInPlace) {
+	team := s.team
+	port, _ := strconv.ParseInt(found.port, 10, 32)
+	s.databasePort = int32(port)
+	s.databaseSecretHash = &found.secretHash
 	provisioned := &teamsv1alpha1.TeamDatabaseStatus{
-		Class: teamsv1alpha1.DatabaseClassShared, Name: name, SecretName: render.DatabaseSecretName(team),
+		Class: teamsv1alpha1.DatabaseClassShared, Name: found.name, SecretName: render.DatabaseSecretName(team),
 	}
 	s.database = &provisioned
 	if s.blueprint.Spec.Database.Shared.Egress == nil {
@@ -138,58 +159,63 @@ func (r *Reconciler) reconcileShared(ctx context.Context, s *scope) error {
 				"server's address range (cidr: 10.0.12.5/32) or, for a server in this cluster, its pods "+
 				"(peer: {namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: databases}}}); "+
 				"the Helm chart sets it from region.defaultBlueprint.database.egress",
-				name, admin.Host, admin.Port, render.DatabaseSecretName(team), s.blueprint.Name))
-		return nil
+				found.name, found.host, found.port, render.DatabaseSecretName(team), s.blueprint.Name))
+		return
 	}
 	s.found(teamsv1alpha1.DatabaseReadyCondition, metav1.ConditionTrue, teamsv1alpha1.ProvisionedReason,
-		fmt.Sprintf("Database %s on %s:%s; connection in Secret %s", name, admin.Host, admin.Port, render.DatabaseSecretName(team)))
-	return nil
+		fmt.Sprintf("Database %s on %s:%s; connection in Secret %s", found.name, found.host, found.port, render.DatabaseSecretName(team)))
 }
 
 // ensureShared makes the team's role and database and the Secret with the
-// password. The Secret is the source of truth for the password; without it,
-// a new one is made and set on the role.
-func (r *Reconciler) ensureShared(ctx context.Context, s *scope, server *database.SharedServer, tenant database.Tenant, admin database.Admin) error {
+// password, and returns the Secret as applied. The Secret is the source of
+// truth for the password; without it, a new one is made and set on the
+// role.
+func (r *Reconciler) ensureShared(ctx context.Context, s *scope, server *database.SharedServer, tenant database.Tenant, admin database.Admin) (*corev1.Secret, error) {
 	team, name := s.team, tenant.Name
 	// Read past the cache: a Secret just deleted to rotate a password must
 	// not come back from a stale cache with the old one.
 	secret := &corev1.Secret{}
 	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: team.NamespaceName(), Name: render.DatabaseSecretName(team)}, secret)
 	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("failed to read the database Secret of team %s: %w", klog.KObj(team), err)
+		return nil, fmt.Errorf("failed to read the database Secret of team %s: %w", klog.KObj(team), err)
 	}
 	password := string(secret.Data["password"])
 	rotate := password == ""
 	for attempt := 0; ; attempt++ {
 		if rotate {
 			if password, err = database.NewPassword(); err != nil {
-				return err
+				return nil, err
 			}
 		}
-		verifier, err := database.SCRAMVerifier(password)
-		if err != nil {
-			return err
+		// The verifier (4,096 rounds of PBKDF2) is only for a password
+		// the server is to be given.
+		verifier := ""
+		if rotate || !tenant.Found {
+			if verifier, err = database.SCRAMVerifier(password); err != nil {
+				return nil, err
+			}
 		}
 		if err := server.Ensure(ctx, tenant, verifier); err != nil {
-			return fmt.Errorf("failed to provision the database of team %s: %w", klog.KObj(team), err)
+			return nil, fmt.Errorf("failed to provision the database of team %s: %w", klog.KObj(team), err)
 		}
-		if rotate {
+		// A role Ensure just made has the password already.
+		if rotate && tenant.Found {
 			if err := server.SetPassword(ctx, name, verifier); err != nil {
-				return fmt.Errorf("failed to set the database password of team %s: %w", klog.KObj(team), err)
+				return nil, fmt.Errorf("failed to set the database password of team %s: %w", klog.KObj(team), err)
 			}
 		}
+		tenant.Found = true
 		applied := &corev1.Secret{}
 		if err := r.Applier.ApplyOver(ctx, render.DatabaseSecret(team, render.Connection{
 			Host: admin.Host, Port: admin.Port, DBName: name, User: name, Password: password, SSLMode: admin.SSLMode,
 		}), secret, applied); err != nil {
-			return fmt.Errorf("failed to apply the database Secret of team %s: %w", klog.KObj(team), err)
+			return nil, fmt.Errorf("failed to apply the database Secret of team %s: %w", klog.KObj(team), err)
 		}
-		s.databaseSecret = applied
 		// A Secret deleted (to rotate its password) after it was read was
 		// just made again from what was read: rotate as if it had not been
 		// read at all.
 		if secret.UID == "" || applied.UID == secret.UID || attempt > 0 {
-			return nil
+			return applied, nil
 		}
 		rotate = true
 	}

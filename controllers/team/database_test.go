@@ -17,6 +17,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
 	"github.com/buurt-dev/buurt/controllers/team"
@@ -155,6 +156,43 @@ func TestSharedDatabase(t *testing.T) {
 	g.Expect([]bool{role, db}).To(Equal([]bool{true, true}))
 	expectSecretNowhere(g, tm, fresh)
 	expectSecretNowhere(g, tm, password)
+}
+
+// TestASettledSharedDatabaseIsTrustedUntilItsSecretChanges: reconciles of a
+// team whose database was found in place neither read its Secret nor talk
+// to the server; a change of the Secret makes the next one look again.
+func TestASettledSharedDatabaseIsTrustedUntilItsSecretChanges(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	create(t, adminSecret("pg-admin-settled", pg.Password))
+	create(t, sharedBlueprint("shared-settled", "pg-admin-settled"))
+	create(t, newTeam("settled", "shared-settled", user("anna")))
+	eventuallyCondition(t, "settled", teamsv1alpha1.ReadyCondition, metav1.ConditionTrue, teamsv1alpha1.ReconciledReason)
+	reconcileTeam := func(g Gomega) {
+		_, err := reconciler.Reconcile(ctx, reconcile.Request{NamespacedName: client.ObjectKey{Name: "settled"}})
+		g.Expect(err).NotTo(HaveOccurred())
+	}
+	// Once the server watch has seen the server, a pass records what it
+	// found in place.
+	g.Eventually(func(g Gomega) {
+		reconcileTeam(g)
+		start := secretReadsIn("team-settled")
+		reconcileTeam(g)
+		g.Expect(secretReadsIn("team-settled") - start).To(BeZero())
+	}).WithTimeout(timeout).Should(Succeed())
+	start := secretReadsIn("team-settled")
+	for range 10 {
+		reconcileTeam(g)
+	}
+	g.Expect(secretReadsIn("team-settled") - start).To(BeZero(), "a settled team's database Secret was read again")
+
+	secret := dbSecret(g, "settled")
+	edit(t, secret, func() { secret.Labels["edited"] = "by-hand" })
+	g.Eventually(func(g Gomega) {
+		start := secretReadsIn("team-settled")
+		reconcileTeam(g)
+		g.Expect(secretReadsIn("team-settled") - start).To(BeNumerically(">=", 1))
+	}).WithTimeout(timeout).Should(Succeed())
 }
 
 func TestSharedDatabaseDeletePolicyDropsIt(t *testing.T) {

@@ -129,12 +129,16 @@ type secretWatch struct {
 	ctx context.Context
 	// stops ends the watch of each namespace, by namespace.
 	stops map[string]context.CancelFunc
+	// informers hold what is seen of each namespace's Secrets, by
+	// namespace.
+	informers map[string]toolscache.SharedIndexInformer
 	// teams are the teams to watch, by namespace.
 	teams map[string]string
 }
 
 func newSecretWatch(client metadata.Interface) *secretWatch {
 	return &secretWatch{client: client, stops: map[string]context.CancelFunc{}, teams: map[string]string{},
+		informers: map[string]toolscache.SharedIndexInformer{},
 		events: make(chan event.TypedGenericEvent[*teamsv1alpha1.NeighbourhoodTeam], 1024)}
 }
 
@@ -182,6 +186,31 @@ func (w *secretWatch) forget(namespace string) {
 	}
 	delete(w.stops, namespace)
 	delete(w.teams, namespace)
+	delete(w.informers, namespace)
+}
+
+// version is the UID and resourceVersion of a Secret buurt made, as its
+// namespace's watch last saw it; ok is false when the watch has not seen
+// the namespace's Secrets yet, or not this one.
+func (w *secretWatch) version(namespace, name string) (uid, resourceVersion string, ok bool) {
+	if w == nil {
+		return "", "", false
+	}
+	w.mu.Lock()
+	informer := w.informers[namespace]
+	w.mu.Unlock()
+	if informer == nil || !informer.HasSynced() {
+		return "", "", false
+	}
+	obj, exists, err := informer.GetStore().GetByKey(namespace + "/" + name)
+	if err != nil || !exists {
+		return "", "", false
+	}
+	meta, isMeta := obj.(*metav1.PartialObjectMetadata)
+	if !isMeta {
+		return "", "", false
+	}
+	return string(meta.UID), meta.ResourceVersion, true
 }
 
 // start runs one namespace's informer; w.mu is held.
@@ -213,5 +242,6 @@ func (w *secretWatch) start(namespace, team string) {
 		ctrl.Log.Error(err, "Failed to watch the Secrets of a team namespace", "namespace", namespace)
 		return
 	}
+	w.informers[namespace] = informer
 	go informer.RunWithContext(ctx)
 }

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -34,8 +35,23 @@ type serverWatch struct {
 	interval time.Duration
 	events   chan event.TypedGenericEvent[*teamsv1alpha1.NeighbourhoodTeam]
 	// seen is what was last seen of each admin Secret and its server, by
-	// the Secret's name.
+	// the Secret's name; mu guards it.
+	mu   sync.Mutex
 	seen map[string]string
+}
+
+// answering is the state last seen of an admin Secret and its server, when
+// the server answered; "" when it did not or has not been looked at.
+func (w *serverWatch) answering(secretName string) string {
+	if w == nil {
+		return ""
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if state := w.seen[secretName]; strings.HasSuffix(state, answers) {
+		return state
+	}
+	return ""
 }
 
 func newServerWatch(r *Reconciler) *serverWatch {
@@ -79,8 +95,10 @@ func (w *serverWatch) look(ctx context.Context) {
 		if !ok {
 			continue
 		}
+		w.mu.Lock()
 		was, known := w.seen[name]
 		w.seen[name] = now
+		w.mu.Unlock()
 		// A server first seen in trouble wakes its teams too: they may
 		// have been reconciled before the trouble began.
 		if (known && was != now) || (!known && !strings.HasSuffix(now, answers)) {
@@ -88,6 +106,8 @@ func (w *serverWatch) look(ctx context.Context) {
 			w.wake(ctx, bySecret[name])
 		}
 	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	for name := range w.seen {
 		if _, used := bySecret[name]; !used {
 			delete(w.seen, name)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -32,7 +33,16 @@ var (
 	logs syncBuffer
 	// writes counts the mutating requests the manager sends.
 	writes atomic.Int64
+	// secretReads counts the manager's reads of Secrets in team
+	// namespaces, by namespace.
+	secretReads sync.Map
 )
+
+// secretReadsIn is how many times the manager read a Secret in namespace.
+func secretReadsIn(namespace string) int64 {
+	n, _ := secretReads.LoadOrStore(namespace, new(atomic.Int64))
+	return n.(*atomic.Int64).Load()
+}
 
 const timeout = 30 * time.Second
 
@@ -66,6 +76,11 @@ func run(m *testing.M) int {
 		switch req.Method {
 		case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
 			writes.Add(1)
+		case http.MethodGet:
+			if namespace, name, ok := strings.Cut(strings.TrimPrefix(req.URL.Path, "/api/v1/namespaces/"), "/secrets/"); ok && name != "" {
+				n, _ := secretReads.LoadOrStore(namespace, new(atomic.Int64))
+				n.(*atomic.Int64).Add(1)
+			}
 		}
 	})
 	if err != nil {

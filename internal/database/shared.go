@@ -158,6 +158,9 @@ func (s *SharedServer) queryRow(ctx context.Context, dest any, query string, arg
 type Tenant struct {
 	Name string
 	Team string
+	// Found is true for a role that exists, found by buurt's mark; false
+	// for one Ensure is to make.
+	Found bool
 }
 
 // ConflictError says that a role or database of a team's name exists on the
@@ -218,7 +221,7 @@ func (s *SharedServer) Tenant(ctx context.Context, team string) (Tenant, error) 
 	case len(names) > 1:
 		return Tenant{}, &ConflictError{Object: "role", Name: strings.Join(names, ", "), Team: team, Whose: Ambiguous}
 	case len(names) == 1:
-		return Tenant{Name: names[0], Team: team}, nil
+		return Tenant{Name: names[0], Team: team, Found: true}, nil
 	}
 	return Tenant{Name: Name(team), Team: team}, nil
 }
@@ -240,17 +243,19 @@ func mark(team string) (string, error) {
 }
 
 // Ensure makes the team's role (able to log in with the password behind
-// verifier, when the role is new) and its database, owned by the role, that
+// verifier, when the role is new; verifier may be "" for a Tenant Found) and its database, owned by the role, that
 // only the role may connect to. It is safe to call again: what exists is
-// kept, and the grants are set again. A role or database of that name that
-// buurt did not make for the team is a *ConflictError, and left alone.
+// kept, and it writes nothing when all is in place (two queries), so that
+// looking again for drift costs the server's catalog nothing. A role or
+// database of that name that buurt did not make for the team is a
+// *ConflictError, and left alone.
 func (s *SharedServer) Ensure(ctx context.Context, t Tenant, verifier string) error {
 	role := pgx.Identifier{t.Name}.Sanitize()
-	owner, dbExists, err := s.databaseOwner(ctx, t.Name)
+	db, dbExists, err := s.databaseOf(ctx, t.Name)
 	if err != nil {
 		return err
 	}
-	if dbExists && owner != t.Name {
+	if dbExists && db.owner != t.Name {
 		return &ConflictError{Object: "database", Name: t.Name, Team: t.Team}
 	}
 	exists, conflict, err := s.roleOf(ctx, t)
@@ -261,6 +266,9 @@ func (s *SharedServer) Ensure(ctx context.Context, t Tenant, verifier string) er
 		return conflict
 	}
 	if !exists {
+		if verifier == "" {
+			return fmt.Errorf("role %s is gone since it was looked up; it is made again at the next look", t.Name)
+		}
 		if err := s.createRole(ctx, t, verifier); err != nil {
 			return err
 		}
@@ -271,6 +279,8 @@ func (s *SharedServer) Ensure(ctx context.Context, t Tenant, verifier string) er
 		if err := s.exec(ctx, "CREATE DATABASE "+role+" OWNER "+role); err != nil {
 			return fmt.Errorf("failed to create database %s: %w", t.Name, err)
 		}
+	} else if db.grantsInPlace {
+		return nil
 	}
 	for _, stmt := range []string{
 		"REVOKE CONNECT, TEMPORARY ON DATABASE " + role + " FROM PUBLIC",
@@ -333,16 +343,29 @@ func (s *SharedServer) roleOf(ctx context.Context, t Tenant) (exists bool, confl
 	return true, theirs, nil
 }
 
-// databaseOwner is the owner of database name, and whether it exists.
-func (s *SharedServer) databaseOwner(ctx context.Context, name string) (owner string, exists bool, err error) {
-	err = s.queryRow(ctx, &owner, "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1", name)
+// databaseState is what Ensure reads of a team's database: its owner, and
+// whether it is closed to PUBLIC and open to its owner.
+type databaseState struct {
+	owner         string
+	grantsInPlace bool
+}
+
+// databaseOf reads database name, and whether it exists.
+func (s *SharedServer) databaseOf(ctx context.Context, name string) (db databaseState, exists bool, err error) {
+	err = s.breaker.do(ctx, statementTimeout, func(ctx context.Context) error {
+		return s.pool.QueryRow(ctx, "SELECT pg_get_userbyid(d.datdba), "+
+			"NOT EXISTS (SELECT 1 FROM aclexplode(COALESCE(d.datacl, acldefault('d', d.datdba))) a "+
+			"WHERE a.grantee = 0 AND a.privilege_type IN ('CONNECT', 'TEMPORARY')) "+
+			"AND has_database_privilege(pg_get_userbyid(d.datdba), d.oid, 'CONNECT') "+
+			"FROM pg_database d WHERE d.datname = $1", name).Scan(&db.owner, &db.grantsInPlace)
+	})
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		return "", false, nil
+		return databaseState{}, false, nil
 	case err != nil:
-		return "", false, fmt.Errorf("failed to look up database %s: %w", name, err)
+		return databaseState{}, false, fmt.Errorf("failed to look up database %s: %w", name, err)
 	}
-	return owner, true, nil
+	return db, true, nil
 }
 
 // SetPassword gives the team's role the password behind verifier.
@@ -369,12 +392,12 @@ func (s *SharedServer) Drop(ctx context.Context, t Tenant) error {
 		return conflict
 	}
 	ident := pgx.Identifier{t.Name}.Sanitize()
-	owner, dbExists, err := s.databaseOwner(ctx, t.Name)
+	db, dbExists, err := s.databaseOf(ctx, t.Name)
 	switch {
 	case err != nil:
 		return err
 	case !dbExists:
-	case owner != t.Name:
+	case db.owner != t.Name:
 		return &ConflictError{Object: "database", Name: t.Name, Team: t.Team}
 	default:
 		if err := s.exec(ctx, "DROP DATABASE IF EXISTS "+ident+" WITH (FORCE)"); err != nil {

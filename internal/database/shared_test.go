@@ -69,6 +69,39 @@ func TestEnsureProvisionsAnIsolatedDatabase(t *testing.T) {
 	g.Expect(conn.Close(ctx)).To(Succeed())
 }
 
+// TestEnsureWritesNothingWhenAllIsInPlaceAndRepairsTheGrants: looking again
+// for drift leaves the catalog as it is (the database's row keeps its
+// xmin), and a grant to PUBLIC made by hand is taken back.
+func TestEnsureWritesNothingWhenAllIsInPlaceAndRepairsTheGrants(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	s := connectShared(g)
+	defer s.Close()
+	name, _ := provision(g, s, "in-place")
+	su, err := server.Connect(ctx)
+	g.Expect(err).NotTo(HaveOccurred())
+	defer func() { _ = su.Close(ctx) }()
+	row := func() (xmin string, publicCanConnect bool) {
+		g.Expect(su.QueryRow(ctx, "SELECT xmin::text, has_database_privilege('public', oid, 'CONNECT') FROM pg_database WHERE datname = $1", name).
+			Scan(&xmin, &publicCanConnect)).To(Succeed())
+		return xmin, publicCanConnect
+	}
+	before, _ := row()
+	verifier, err := SCRAMVerifier("unused")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(s.Ensure(ctx, Tenant{Name: name, Team: "in-place"}, verifier)).To(Succeed())
+	after, _ := row()
+	g.Expect(after).To(Equal(before), "Ensure wrote the database's catalog row")
+
+	_, err = su.Exec(ctx, "GRANT CONNECT ON DATABASE "+pgx.Identifier{name}.Sanitize()+" TO PUBLIC")
+	g.Expect(err).NotTo(HaveOccurred())
+	_, publicCanConnect := row()
+	g.Expect(publicCanConnect).To(BeTrue())
+	g.Expect(s.Ensure(ctx, Tenant{Name: name, Team: "in-place"}, verifier)).To(Succeed())
+	_, publicCanConnect = row()
+	g.Expect(publicCanConnect).To(BeFalse())
+}
+
 func TestIsolationMatrix(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
@@ -271,7 +304,7 @@ func TestTenantKeepsTheNameATeamWasGiven(t *testing.T) {
 
 	got, err := s.Tenant(ctx, long)
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(got).To(Equal(Tenant{Name: old, Team: long}))
+	g.Expect(got).To(Equal(Tenant{Name: old, Team: long, Found: true}))
 	verifier, err := SCRAMVerifier("unused")
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(s.Ensure(ctx, got, verifier)).To(Succeed(), "the long team's database is its own")
