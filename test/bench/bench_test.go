@@ -124,10 +124,16 @@ func TestBench(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { e.tearDown(t.Failed()) }()
+	// The run's informers and memory sampler stop before the cluster and
+	// the operator do.
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer func() {
+		stopRun()
+		e.tearDown(t.Failed())
+	}()
 
 	b := &bench{env: e, p: p, r: newResults(p)}
-	if err := b.run(ctx); err != nil {
+	if err := b.run(runCtx); err != nil {
 		t.Fatal(err)
 	}
 	table := b.r.report()

@@ -41,9 +41,13 @@ func burstTimeout(n int) time.Duration {
 // removes them again.
 func (b *bench) floorBurst(ctx context.Context, blueprint *teamsv1alpha1.TeamBlueprint) error {
 	n := b.p.teams
-	say("phase 1/6, floor: a plain client creates the objects buurt makes for %s (and for Shared a role and a database), "+
-		"%d teams at a time, and waits until every Deployment is Available; %s",
-		plural(n, "team"), b.p.concurrency, about(time.Duration(n)*floorPerTeam))
+	database := ""
+	if b.p.database == teamsv1alpha1.DatabaseClassShared {
+		database = " and a role and a database on the shared server"
+	}
+	say("phase 1/6, floor: a plain client creates the objects buurt makes for %s%s, %d teams at a time, "+
+		"and waits until every Deployment is Available; %s",
+		plural(n, "team"), database, b.p.concurrency, about(time.Duration(n)*floorPerTeam))
 	f, err := newFloor(ctx, b.env, blueprint, b.p.concurrency)
 	if err != nil {
 		return err
@@ -107,9 +111,9 @@ func (b *bench) floorBurst(ctx context.Context, blueprint *teamsv1alpha1.TeamBlu
 	for objects := range objectsPerTeam {
 		b.r.floorObjects = objects
 	}
-	say("floor: %s in %s (%.2f teams/s), %d objects each, %.0f CPU·s (machine), %.0f CPU·s (this run's processes)",
+	say("floor: %s in %s (%.2f teams/s), %d objects each, %s (machine), %s (this run's processes)",
 		plural(n, "team"), b.r.floor.wall.Round(100*time.Millisecond), b.r.floorRate(), b.r.floorObjects,
-		b.r.floor.cpu.machine, b.r.floor.cpu.ours)
+		cpuSeconds(b.r.floor.cpu.machine), cpuSeconds(b.r.floor.cpu.ours))
 	stopWatching()
 	return b.removeFloor(ctx, f, teams)
 }
@@ -207,8 +211,9 @@ func (b *bench) buurtBurst(ctx context.Context) error {
 		return err
 	}
 	b.r.buurt = burst{wall: lastReady.Sub(begin), cpu: cpuAfter.since(cpuBefore)}
-	say("buurt: %s Ready in %s (%.1f× the floor); counting what the operator sends until it is quiet for %s",
-		plural(n, "team"), b.r.buurt.wall.Round(100*time.Millisecond), ratio(b.r.buurt.wall.Seconds(), b.r.floor.wall.Seconds()), quietFor)
+	say("buurt: %s Ready in %s (%s the floor), %s (machine); counting what the operator sends until it is quiet for %s",
+		plural(n, "team"), b.r.buurt.wall.Round(100*time.Millisecond), times(b.r.buurt.wall.Seconds(), b.r.floor.wall.Seconds()),
+		cpuSeconds(b.r.buurt.cpu.machine), quietFor)
 	if _, err := b.env.waitQuiet(ctx, lastReady, false, 5*time.Minute); err != nil {
 		say("buurt: %v; counting what it sent so far", err)
 	}

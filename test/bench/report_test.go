@@ -125,7 +125,9 @@ func (r *results) report() string {
 	row("cluster CPU for the burst (all processes)",
 		cpuSeconds(r.buurt.cpu.machine), cpuSeconds(r.floor.cpu.machine), times(r.buurt.cpu.machine, r.floor.cpu.machine), "≤ 1.2× floor")
 	row("… of this run's processes only (cluster, PostgreSQL, operator, benchmark)",
-		cpuSeconds(r.buurt.cpu.ours), cpuSeconds(r.floor.cpu.ours), times(r.buurt.cpu.ours, r.floor.cpu.ours), "≤ 1.2× floor")
+		fmt.Sprintf("%s (benchmark %s)", cpuSeconds(r.buurt.cpu.ours), cpuSeconds(r.buurt.cpu.bench)),
+		fmt.Sprintf("%s (benchmark %s)", cpuSeconds(r.floor.cpu.ours), cpuSeconds(r.floor.cpu.bench)),
+		times(r.buurt.cpu.ours, r.floor.cpu.ours), "≤ 1.2× floor")
 	row("reconciles per new team",
 		fmt.Sprintf("%.1f", r.burstReconciles[teamController]/float64(n)), "—", "—", "≤ 1.5")
 	row(fmt.Sprintf("steady %.1f teams/s, create→Ready p99", r.steady.rate),
@@ -195,6 +197,9 @@ func seconds(d time.Duration) string {
 }
 
 func cpuSeconds(s float64) string {
+	if s < 100 {
+		return fmt.Sprintf("%.1f CPU·s", s)
+	}
 	return fmt.Sprintf("%.0f CPU·s", s)
 }
 
@@ -204,14 +209,6 @@ func window(d time.Duration) string {
 		return fmt.Sprintf("%d min", int(d.Minutes()))
 	}
 	return fmt.Sprintf("%d s", int(d.Seconds()))
-}
-
-// ratio is a/b, 0 when b is.
-func ratio(a, b float64) float64 {
-	if b == 0 {
-		return 0
-	}
-	return a / b
 }
 
 // times is the ratio a/b as the table writes it.
