@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -280,6 +281,9 @@ type operatorProcess struct {
 	done       chan struct{}
 	// started is when the current process was started.
 	started time.Time
+	// running is the running process's id, 0 when none runs; the memory
+	// sampler reads it while the operator is started again.
+	running atomic.Int64
 }
 
 func (p *operatorProcess) start() error {
@@ -296,25 +300,19 @@ func (p *operatorProcess) start() error {
 		return errors.Join(err, log.Close())
 	}
 	p.done = make(chan struct{})
-	go func() {
-		_ = p.cmd.Wait()
+	p.running.Store(int64(p.cmd.Process.Pid))
+	go func(cmd *exec.Cmd, done chan struct{}) {
+		_ = cmd.Wait()
+		p.running.Store(0)
 		_ = log.Close()
-		close(p.done)
-	}()
+		close(done)
+	}(p.cmd, p.done)
 	return nil
 }
 
 // pid is the running operator's process id, 0 when none runs.
 func (p *operatorProcess) pid() int {
-	if p.cmd == nil || p.cmd.Process == nil {
-		return 0
-	}
-	select {
-	case <-p.done:
-		return 0
-	default:
-		return p.cmd.Process.Pid
-	}
+	return int(p.running.Load())
 }
 
 // stop ends the operator as Kubernetes ends a pod: SIGTERM, then SIGKILL
