@@ -155,7 +155,7 @@ func (r *results) report() string {
 	b.WriteString(".\n")
 	section := func(title string, c counts, teams int) {
 		fmt.Fprintf(&b, "\n%s (requests: per team, and in all):\n\n", title)
-		for _, k := range topKinds(c, 25) {
+		for _, k := range topKinds(c, 40) {
 			fmt.Fprintf(&b, "    %7.2f %7d  %s\n", perTeamOf(c.kinds[k], teams), c.kinds[k], k)
 		}
 	}
