@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"reflect"
 	"strconv"
 	"time"
 
@@ -103,15 +102,19 @@ func (f *floor) makeTeam(ctx context.Context, team *teamsv1alpha1.NeighbourhoodT
 	bp := f.blueprint
 	// In the order of the team controller's phases: namespace (with the
 	// operator's access), access, quota, database, network, apps.
-	objects := present(
+	objects := []any{
 		render.Namespace(team, bp),
 		render.OperatorRoleBinding(team, f.operator),
 		render.MembersRoleBinding(team, bp),
 		render.SelfServiceClusterRole(team),
 		render.SelfServiceClusterRoleBinding(team),
-		render.ResourceQuota(team, bp),
-		render.LimitRange(team, bp),
-	)
+	}
+	if quota := render.ResourceQuota(team, bp); quota != nil {
+		objects = append(objects, quota)
+	}
+	if limits := render.LimitRange(team, bp); limits != nil {
+		objects = append(objects, limits)
+	}
 	var m made
 	if err := f.create(ctx, &m, objects...); err != nil {
 		return m, err
@@ -141,24 +144,13 @@ func (f *floor) makeTeam(ctx context.Context, team *teamsv1alpha1.NeighbourhoodT
 		opts.DatabaseSecretHash = ""
 	}
 	for _, app := range set.Apps {
-		objects = append(objects, present(render.Deployment(team, app, opts), render.AppService(team, app),
-			render.AppIngress(team, bp, app))...)
+		objects = append(objects, render.Deployment(team, app, opts), render.AppService(team, app))
+		if ingress := render.AppIngress(team, bp, app); ingress != nil {
+			objects = append(objects, ingress)
+		}
 	}
 	err := f.create(ctx, &m, objects...)
 	return m, err
-}
-
-// present leaves out the objects a render function did not make (a nil
-// pointer: no quota in the blueprint, no Ingress without a domain).
-func present(objects ...any) []any {
-	out := make([]any, 0, len(objects))
-	for _, o := range objects {
-		if v := reflect.ValueOf(o); v.Kind() == reflect.Pointer && v.IsNil() {
-			continue
-		}
-		out = append(out, o)
-	}
-	return out
 }
 
 // create creates each apply configuration as a new object, in order, and

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"k8s.io/client-go/rest"
@@ -479,4 +480,40 @@ func percentile(durations []time.Duration, p float64) time.Duration {
 	slices.Sort(sorted)
 	rank := int(math.Ceil(p*float64(len(sorted)))) - 1
 	return sorted[max(0, min(rank, len(sorted)-1))]
+}
+
+func TestParseReconciles(t *testing.T) {
+	got, err := parseReconciles(strings.NewReader(`# HELP controller_runtime_reconcile_total Total number of reconciliations per controller
+# TYPE controller_runtime_reconcile_total counter
+controller_runtime_reconcile_total{controller="neighbourhoodteam",result="error"} 2
+controller_runtime_reconcile_total{controller="neighbourhoodteam",result="requeue_after"} 1
+controller_runtime_reconcile_total{controller="neighbourhoodteam",result="success"} 60
+controller_runtime_reconcile_total{controller="teamblueprint",result="success"} 7
+controller_runtime_reconcile_errors_total{controller="neighbourhoodteam"} 2
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := reconcileCounts{"neighbourhoodteam": 63, "teamblueprint": 7}
+	if len(got) != len(want) || got["neighbourhoodteam"] != 63 || got["teamblueprint"] != 7 {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	var d []time.Duration
+	for i := 1; i <= 100; i++ {
+		d = append(d, time.Duration(101-i)*time.Millisecond)
+	}
+	for _, tc := range []struct {
+		p    float64
+		want time.Duration
+	}{{0.5, 50 * time.Millisecond}, {0.99, 99 * time.Millisecond}, {1, 100 * time.Millisecond}} {
+		if got := percentile(d, tc.p); got != tc.want {
+			t.Errorf("percentile %v: got %s, want %s", tc.p, got, tc.want)
+		}
+	}
+	if got := percentile(d[:1], 0.99); got != 100*time.Millisecond {
+		t.Errorf("percentile of one: got %s", got)
+	}
 }
