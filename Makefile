@@ -90,6 +90,27 @@ test-e2e: ## Run the end-to-end tests (test/e2e, build tag e2e): buurt's binary 
 	echo "end-to-end: the operator on a local cluster, as its ServiceAccount" && \
 	KUBEBUILDER_ASSETS=$$assets HELM=$$helm go test -tags e2e -count=1 -timeout 15m ./test/e2e/...
 
+# The benchmark's settings (docs/performance.md; test/bench has the same
+# defaults). BENCH_APPS=0 gives teams no app, for a machine that cannot hold
+# a Deployment per team; BENCH_OUT is where the results table is written too.
+BENCH_TEAMS ?= 1000
+BENCH_DATABASE ?= Shared
+BENCH_CONCURRENCY ?= 16
+BENCH_APPS ?= 1
+BENCH_STEADY_SECONDS ?= 60
+BENCH_IDLE_SECONDS ?= 120
+BENCH_TIMEOUT ?= 90m
+BENCH_OUT ?= bin/bench-results.md
+
+.PHONY: bench
+bench: ## Measure buurt at scale against a plain client on a local cluster (test/bench, build tag bench); about 25 min for 1,000 teams.
+	@assets=$$(hack/tools.sh cluster) && \
+	echo "benchmark: buurt and the floor on a local cluster; the table goes to stdout and $(BENCH_OUT)" && \
+	KUBEBUILDER_ASSETS=$$assets BENCH_TEAMS=$(BENCH_TEAMS) BENCH_DATABASE=$(BENCH_DATABASE) \
+	BENCH_CONCURRENCY=$(BENCH_CONCURRENCY) BENCH_APPS=$(BENCH_APPS) BENCH_STEADY_SECONDS=$(BENCH_STEADY_SECONDS) \
+	BENCH_IDLE_SECONDS=$(BENCH_IDLE_SECONDS) BENCH_OUT=$(abspath $(BENCH_OUT)) \
+	go test -tags bench -count=1 -v -run '^TestBench$$' -timeout $(BENCH_TIMEOUT) ./test/bench/
+
 ##@ Build
 
 .PHONY: build

@@ -1,0 +1,519 @@
+//go:build bench
+
+package bench
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/rest"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/buurt-dev/buurt/internal/testenv"
+)
+
+// userHZ is the unit of the CPU times in /proc: clock ticks of 1/100 s on
+// every Linux this runs on (the kernel's USER_HZ, fixed by its ABI).
+const userHZ = 100
+
+// cpuTimes are CPU seconds used so far: by the whole machine, and by this
+// run's processes only (the benchmark with its proxies, the cluster's
+// components, PostgreSQL and the operator). The machine's figure is the one
+// the goals are stated in; the second stays honest when something else
+// runs on the machine at the same time.
+type cpuTimes struct {
+	machine, ours float64
+	// bench is the benchmark's own process, a part of ours: the proxies,
+	// its informers and the floor's client. The proxy costs each request
+	// the same, so buurt's extra requests cost a little here too, which
+	// an installation does not pay.
+	bench float64
+}
+
+func (c cpuTimes) since(before cpuTimes) cpuTimes {
+	return cpuTimes{machine: c.machine - before.machine, ours: c.ours - before.ours, bench: c.bench - before.bench}
+}
+
+// readCPU reads the CPU time used so far. Processes of this run are the
+// benchmark and its descendants (PostgreSQL, the operator) and every
+// process whose command line names workDir (the cluster's components,
+// which kwokctl starts detached).
+func readCPU(workDir string) (cpuTimes, error) {
+	machine, err := machineBusy()
+	if err != nil {
+		return cpuTimes{}, err
+	}
+	ours, err := ourProcessesCPU(workDir)
+	if err != nil {
+		return cpuTimes{}, err
+	}
+	self, err := readProcStat(os.Getpid())
+	if err != nil {
+		return cpuTimes{}, err
+	}
+	return cpuTimes{machine: machine, ours: ours, bench: self.own}, nil
+}
+
+// machineBusy is the CPU time all processes (and the kernel for them) used
+// since boot, from the first line of /proc/stat: every column but idle and
+// iowait.
+func machineBusy() (float64, error) {
+	f, err := os.Open("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = f.Close() }()
+	line, err := bufio.NewReader(f).ReadString('\n')
+	if err != nil {
+		return 0, err
+	}
+	fields := strings.Fields(line)
+	if len(fields) < 9 || fields[0] != "cpu" {
+		return 0, fmt.Errorf("unexpected first line of /proc/stat: %q", line)
+	}
+	var busy float64
+	// user nice system idle iowait irq softirq steal; guest time is counted
+	// in user already.
+	for i, f := range fields[1:9] {
+		if i == 3 || i == 4 {
+			continue
+		}
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil {
+			return 0, err
+		}
+		busy += v
+	}
+	return busy / userHZ, nil
+}
+
+// procStat is what /proc/<pid>/stat says of a process: its parent, the CPU
+// time it used and that with its waited-for children's, in seconds.
+type procStat struct {
+	ppid     int
+	own, cpu float64
+}
+
+func readProcStat(pid int) (procStat, error) {
+	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return procStat{}, err
+	}
+	// The command name, in parentheses, may hold spaces.
+	end := strings.LastIndexByte(string(data), ')')
+	if end < 0 {
+		return procStat{}, fmt.Errorf("unexpected /proc/%d/stat", pid)
+	}
+	fields := strings.Fields(string(data[end+1:]))
+	// fields[0] is the state (field 3 of proc(5)); utime, stime, cutime
+	// and cstime are fields 14 to 17.
+	if len(fields) < 15 {
+		return procStat{}, fmt.Errorf("unexpected /proc/%d/stat", pid)
+	}
+	ppid, err := strconv.Atoi(fields[1])
+	if err != nil {
+		return procStat{}, err
+	}
+	var ticks [4]float64
+	for i, f := range fields[11:15] {
+		if ticks[i], err = strconv.ParseFloat(f, 64); err != nil {
+			return procStat{}, err
+		}
+	}
+	own := ticks[0] + ticks[1]
+	return procStat{ppid: ppid, own: own / userHZ, cpu: (own + ticks[2] + ticks[3]) / userHZ}, nil
+}
+
+// ourProcessesCPU adds up the CPU time of this run's processes. A child's
+// time moves into its parent's once the parent waits for it, so a process
+// that ended between two readings is still counted, by its parent.
+func ourProcessesCPU(workDir string) (float64, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	self := os.Getpid()
+	stats := map[int]procStat{}
+	ours := map[int]bool{self: true}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		st, err := readProcStat(pid)
+		if err != nil {
+			// It ended while we looked.
+			continue
+		}
+		stats[pid] = st
+		if cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline")); err == nil && strings.Contains(string(cmdline), workDir) {
+			ours[pid] = true
+		}
+	}
+	var total float64
+	for pid, st := range stats {
+		if isOurs(pid, stats, ours) {
+			total += st.cpu
+		}
+	}
+	return total, nil
+}
+
+// isOurs is true for a process of ours or a descendant of one.
+func isOurs(pid int, stats map[int]procStat, ours map[int]bool) bool {
+	for range 64 {
+		if ours[pid] {
+			return true
+		}
+		st, ok := stats[pid]
+		if !ok || st.ppid <= 1 {
+			return false
+		}
+		pid = st.ppid
+	}
+	return false
+}
+
+// memorySampler reads the operator's resident memory every second,
+// keeping the highest seen.
+type memorySampler struct {
+	pid func() int
+
+	mu sync.Mutex
+	// peakKiB is the highest VmHWM (the kernel's own peak of VmRSS) of any
+	// operator process of the run, in KiB.
+	peakKiB int64
+}
+
+func (m *memorySampler) run(ctx context.Context) {
+	ticker := time.NewTicker(time.Second)
+	defer ticker.Stop()
+	for {
+		m.sample()
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
+}
+
+func (m *memorySampler) sample() {
+	pid := m.pid()
+	if pid == 0 {
+		return
+	}
+	_, hwm, err := readMemory(pid)
+	if err != nil {
+		return
+	}
+	m.mu.Lock()
+	m.peakKiB = max(m.peakKiB, hwm)
+	m.mu.Unlock()
+}
+
+// peakMiB is the highest resident memory of the operator so far.
+func (m *memorySampler) peakMiB() float64 {
+	m.sample()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return float64(m.peakKiB) / 1024
+}
+
+// rssMiB is the operator's resident memory now.
+func (m *memorySampler) rssMiB() (float64, error) {
+	rss, _, err := readMemory(m.pid())
+	return float64(rss) / 1024, err
+}
+
+// readMemory reads VmRSS and VmHWM of a process, in KiB.
+func readMemory(pid int) (rss, hwm int64, err error) {
+	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		key, value, ok := strings.Cut(line, ":")
+		if !ok || (key != "VmRSS" && key != "VmHWM") {
+			continue
+		}
+		n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(value), " kB"), 10, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("unexpected %s in /proc/%d/status: %q", key, pid, value)
+		}
+		if key == "VmRSS" {
+			rss = n
+		} else {
+			hwm = n
+		}
+	}
+	return rss, hwm, nil
+}
+
+// reconcileCounts are the operator's reconciles so far, by controller, from
+// controller-runtime's controller_runtime_reconcile_total (all results).
+type reconcileCounts map[string]float64
+
+// sum is the reconciles of every controller.
+func (r reconcileCounts) sum() float64 {
+	var n float64
+	for _, v := range r {
+		n += v
+	}
+	return n
+}
+
+// since is the reconciles between before and r, by controller.
+func (r reconcileCounts) since(before reconcileCounts) reconcileCounts {
+	out := reconcileCounts{}
+	for k, v := range r {
+		out[k] = v - before[k]
+	}
+	return out
+}
+
+// metricsClient reads the operator's metrics; each read has its own
+// deadline.
+var metricsClient = &http.Client{Timeout: 5 * time.Second}
+
+// readReconciles reads the operator's reconcile counters from its metrics
+// endpoint.
+func readReconciles(ctx context.Context, url string) (reconcileCounts, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := metricsClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("the operator's metrics answered %s", resp.Status)
+	}
+	return parseReconciles(resp.Body)
+}
+
+// parseReconciles reads controller_runtime_reconcile_total from the
+// Prometheus text format, adding up the results of each controller.
+func parseReconciles(r io.Reader) (reconcileCounts, error) {
+	const metric = "controller_runtime_reconcile_total{"
+	out := reconcileCounts{}
+	scanner := bufio.NewScanner(r)
+	scanner.Buffer(make([]byte, 0, 64*1024), 1024*1024)
+	for scanner.Scan() {
+		line := scanner.Text()
+		if !strings.HasPrefix(line, metric) {
+			continue
+		}
+		labels, value, ok := strings.Cut(line[len(metric):], "} ")
+		if !ok {
+			continue
+		}
+		_, rest, ok := strings.Cut(labels, `controller="`)
+		if !ok {
+			continue
+		}
+		controller, _, _ := strings.Cut(rest, `"`)
+		v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+		if err != nil {
+			return nil, fmt.Errorf("unexpected metric line %q: %w", line, err)
+		}
+		out[controller] += v
+	}
+	return out, scanner.Err()
+}
+
+// firstTimes records when each object was first seen in some state, from
+// an informer of the benchmark's own (not through a proxy).
+type firstTimes struct {
+	// state is the key of an object in the state, and whether it is.
+	state func(obj any) (string, bool)
+
+	mu sync.Mutex
+	at map[string]time.Time
+}
+
+// watchFirstTimes starts an informer for objects of obj's kind, direct to
+// the apiserver, that records when each reaches state; it stops with ctx.
+func watchFirstTimes(ctx context.Context, cfg *rest.Config, obj client.Object, state func(any) (string, bool)) (*firstTimes, error) {
+	f := &firstTimes{state: state, at: map[string]time.Time{}}
+	c, err := cache.New(cfg, cache.Options{Scheme: testenv.Scheme})
+	if err != nil {
+		return nil, err
+	}
+	informer, err := c.GetInformer(ctx, obj)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    f.see,
+		UpdateFunc: func(_, obj any) { f.see(obj) },
+	}); err != nil {
+		return nil, err
+	}
+	go func() { _ = c.Start(ctx) }()
+	if !c.WaitForCacheSync(ctx) {
+		return nil, errors.New("the benchmark's informer did not sync")
+	}
+	return f, nil
+}
+
+func (f *firstTimes) see(obj any) {
+	now := time.Now()
+	key, ok := f.state(obj)
+	if !ok {
+		return
+	}
+	f.mu.Lock()
+	if _, seen := f.at[key]; !seen {
+		f.at[key] = now
+	}
+	f.mu.Unlock()
+}
+
+// when is when key was first seen in the state.
+func (f *firstTimes) when(key string) (time.Time, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t, ok := f.at[key]
+	return t, ok
+}
+
+// waitFor waits until every key has been seen in the state, or until
+// timeout, and returns the latest time one was first seen. On timeout it
+// says how many are missing and names a few.
+func (f *firstTimes) waitFor(ctx context.Context, keys []string, timeout time.Duration) (time.Time, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		var last time.Time
+		var missing []string
+		for _, k := range keys {
+			t, ok := f.when(k)
+			if !ok {
+				missing = append(missing, k)
+				continue
+			}
+			if t.After(last) {
+				last = t
+			}
+		}
+		if len(missing) == 0 {
+			return last, nil
+		}
+		if time.Now().After(deadline) {
+			return last, fmt.Errorf("%d of %d not there after %s, among them %s",
+				len(missing), len(keys), timeout, strings.Join(missing[:min(5, len(missing))], ", "))
+		}
+		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+			return last, err
+		}
+	}
+}
+
+// quietFor is how long the operator must do nothing to count as idle.
+const quietFor = 5 * time.Second
+
+// waitQuiet waits until the operator has been quiet for quietFor: no
+// reconcile ended and no mutating request was sent. Reads do not count: the
+// operator looks at each shared server's admin Secret every few seconds for
+// as long as it runs. It returns when the last activity was seen (since,
+// when none was). With afterReconcile, quiet counts only once a reconcile
+// has been seen, so that a starting operator is not taken for an idle one.
+func (e *env) waitQuiet(ctx context.Context, since time.Time, afterReconcile bool, timeout time.Duration) (time.Time, error) {
+	deadline := time.Now().Add(timeout)
+	last := since
+	var previous reconcileCounts
+	sawReconcile := false
+	for {
+		now := time.Now()
+		current, err := readReconciles(ctx, e.operator.metricsURL)
+		if err == nil {
+			if previous != nil && current.sum() != previous.sum() {
+				last = now
+				sawReconcile = true
+			}
+			if previous == nil && current.sum() > 0 && afterReconcile {
+				// A process started at since has reconciled already.
+				last, sawReconcile = now, true
+			}
+			previous = current
+		}
+		if m := e.operatorProxy.tally.lastMutationTime(); m.After(last) {
+			last = m
+		}
+		if now.Sub(last) >= quietFor && (sawReconcile || !afterReconcile) {
+			return last, nil
+		}
+		if now.After(deadline) {
+			return last, fmt.Errorf("the operator was not quiet for %s within %s (last activity %s ago)",
+				quietFor, timeout, now.Sub(last).Round(time.Second))
+		}
+		if err := sleep(ctx, 200*time.Millisecond); err != nil {
+			return last, err
+		}
+	}
+}
+
+// percentile is the p-th percentile (0 < p ≤ 1) of durations, by nearest
+// rank.
+func percentile(durations []time.Duration, p float64) time.Duration {
+	if len(durations) == 0 {
+		return 0
+	}
+	sorted := slices.Clone(durations)
+	slices.Sort(sorted)
+	rank := int(math.Ceil(p*float64(len(sorted)))) - 1
+	return sorted[max(0, min(rank, len(sorted)-1))]
+}
+
+func TestParseReconciles(t *testing.T) {
+	got, err := parseReconciles(strings.NewReader(`# HELP controller_runtime_reconcile_total Total number of reconciliations per controller
+# TYPE controller_runtime_reconcile_total counter
+controller_runtime_reconcile_total{controller="neighbourhoodteam",result="error"} 2
+controller_runtime_reconcile_total{controller="neighbourhoodteam",result="requeue_after"} 1
+controller_runtime_reconcile_total{controller="neighbourhoodteam",result="success"} 60
+controller_runtime_reconcile_total{controller="teamblueprint",result="success"} 7
+controller_runtime_reconcile_errors_total{controller="neighbourhoodteam"} 2
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := reconcileCounts{"neighbourhoodteam": 63, "teamblueprint": 7}
+	if len(got) != len(want) || got["neighbourhoodteam"] != 63 || got["teamblueprint"] != 7 {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	var d []time.Duration
+	for i := 1; i <= 100; i++ {
+		d = append(d, time.Duration(101-i)*time.Millisecond)
+	}
+	for _, tc := range []struct {
+		p    float64
+		want time.Duration
+	}{{0.5, 50 * time.Millisecond}, {0.99, 99 * time.Millisecond}, {1, 100 * time.Millisecond}} {
+		if got := percentile(d, tc.p); got != tc.want {
+			t.Errorf("percentile %v: got %s, want %s", tc.p, got, tc.want)
+		}
+	}
+	if got := percentile(d[:1], 0.99); got != 100*time.Millisecond {
+		t.Errorf("percentile of one: got %s", got)
+	}
+}

@@ -1,0 +1,336 @@
+//go:build bench
+
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/buurt-dev/buurt/internal/freeport"
+	"github.com/buurt-dev/buurt/internal/localcluster"
+	"github.com/buurt-dev/buurt/internal/testenv"
+	"github.com/buurt-dev/buurt/internal/testpg"
+	"github.com/buurt-dev/buurt/internal/webhook"
+)
+
+// clusterName names the local cluster; `pgrep -f buurt-bench` finds what a
+// run left behind, since every path of the run contains it.
+const clusterName = "buurt-bench"
+
+// adminSecretName is the Secret with the shared server's admin connection.
+const adminSecretName = "pg-admin"
+
+// floorServiceAccount is who the floor's client acts as: a ServiceAccount
+// with cluster-admin, so that its requests authenticate with a bearer token,
+// which the counting proxy passes on, like the operator's.
+const floorServiceAccount = "buurt-bench-floor"
+
+// tokenTTL is how long the operator's and the floor's tokens are valid:
+// longer than any run.
+const tokenTTL = 24 * time.Hour
+
+// env is what the benchmark runs on: the local cluster, PostgreSQL, the
+// counting proxies and the operator binary, ready to start.
+type env struct {
+	workDir string
+	cluster *localcluster.Cluster
+	pg      *testpg.Server
+	// admin reaches the apiserver directly as the cluster's admin, without a
+	// rate limit: the benchmark's own requests (creating teams, watching
+	// them) do not pass the proxies and are not counted.
+	admin       client.Client
+	adminConfig *rest.Config
+	// operatorProxy counts the operator's requests, floorProxy the floor's.
+	operatorProxy, floorProxy *countingProxy
+	// floorConfig is the floor's client configuration, through floorProxy.
+	floorConfig *rest.Config
+	operator    *operatorProcess
+	// cleanups undo the set-up, last first.
+	cleanups []func()
+}
+
+// nodesFor is how many fake nodes hold the pods of teams: kwok's nodes
+// take 110 pods each, and the steady phase adds about a quarter more teams
+// to the burst's.
+func nodesFor(teams, appsPerTeam int) int {
+	return max(3, int(math.Ceil(1.5*float64(teams*appsPerTeam)/110))+1)
+}
+
+// setUp starts the local cluster and PostgreSQL, installs buurt as an
+// installation would (CRDs, RBAC, policies, webhook configuration), builds
+// the operator and puts a counting proxy in front of the apiserver for it
+// and one for the floor. The operator is not started: the floor runs first.
+func setUp(ctx context.Context, p params) (e *env, err error) {
+	binDir := os.Getenv("KUBEBUILDER_ASSETS")
+	if binDir == "" {
+		return nil, testenv.ErrNoAssets
+	}
+	e = &env{}
+	defer func() {
+		if err != nil {
+			e.tearDown(true)
+		}
+	}()
+	if e.workDir, err = os.MkdirTemp("", clusterName+"-"); err != nil {
+		return e, err
+	}
+	e.cleanups = append(e.cleanups, func() { _ = os.RemoveAll(e.workDir) })
+
+	nodes := nodesFor(p.teams, p.apps)
+	say("set-up: a local cluster with %d fake nodes, PostgreSQL and the operator's build (about a minute)", nodes)
+	e.cluster, err = localcluster.Create(ctx, localcluster.Options{Name: clusterName, BinDir: binDir, WorkDir: e.workDir, Nodes: nodes})
+	if err != nil {
+		return e, err
+	}
+	e.cleanups = append(e.cleanups, func() {
+		if err := e.cluster.Delete(context.Background()); err != nil {
+			say("failed to delete the local cluster; stop its processes with `pgrep -af %s`: %v", clusterName, err)
+		}
+	})
+	if e.pg, err = testpg.Start(ctx); err != nil {
+		return e, err
+	}
+	e.cleanups = append(e.cleanups, func() { _ = e.pg.Stop() })
+
+	if e.adminConfig, err = e.cluster.Config(); err != nil {
+		return e, err
+	}
+	unlimited(e.adminConfig)
+	if e.admin, err = client.New(e.adminConfig, client.Options{Scheme: testenv.Scheme}); err != nil {
+		return e, err
+	}
+	root := testenv.RepoRoot()
+	if err := localcluster.InstallCRDs(ctx, e.admin, root); err != nil {
+		return e, err
+	}
+	operatorConfig, err := localcluster.InstallOperator(ctx, e.admin, e.adminConfig, root, tokenTTL)
+	if err != nil {
+		return e, err
+	}
+	if err := localcluster.ApplyAdminSecret(ctx, e.admin, adminSecretName, map[string]string{
+		"host": e.pg.Host, "port": strconv.Itoa(e.pg.Port), "user": testpg.AdminUser, "password": e.pg.Password, "sslmode": "disable",
+	}); err != nil {
+		return e, err
+	}
+
+	if e.operatorProxy, err = startProxy(operatorConfig); err != nil {
+		return e, err
+	}
+	e.cleanups = append(e.cleanups, e.operatorProxy.close)
+	if e.floorProxy, err = startProxy(operatorConfig); err != nil {
+		return e, err
+	}
+	e.cleanups = append(e.cleanups, e.floorProxy.close)
+	if e.floorConfig, err = e.floorClientConfig(ctx); err != nil {
+		return e, err
+	}
+
+	webhookPort, err := freeport.Get()
+	if err != nil {
+		return e, err
+	}
+	if err := localcluster.ApplyFile(ctx, e.admin, filepath.Join(root, "config", "webhook", "manifests.yaml"),
+		webhook.LocalConfiguration(webhookPort, false)); err != nil {
+		return e, err
+	}
+	if e.operator, err = e.buildOperator(ctx, operatorConfig, webhookPort); err != nil {
+		return e, err
+	}
+	e.cleanups = append(e.cleanups, e.operator.stop)
+	return e, nil
+}
+
+// unlimited lifts client-go's default rate limit of a kubeconfig (5
+// requests per second), as the operator does: neither the floor nor the
+// benchmark's own client may be the bottleneck.
+func unlimited(cfg *rest.Config) {
+	cfg.QPS = -1
+	cfg.Burst = 0
+}
+
+// floorClientConfig makes the floor's ServiceAccount, a cluster admin, and
+// returns a configuration that reaches the apiserver as it through
+// floorProxy.
+func (e *env) floorClientConfig(ctx context.Context) (*rest.Config, error) {
+	for _, obj := range []client.Object{
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: localcluster.OperatorNamespace, Name: floorServiceAccount}},
+		&rbacv1.ClusterRoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: floorServiceAccount},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "cluster-admin"},
+			Subjects: []rbacv1.Subject{{
+				Kind: rbacv1.ServiceAccountKind, Namespace: localcluster.OperatorNamespace, Name: floorServiceAccount,
+			}},
+		},
+	} {
+		if err := e.admin.Create(ctx, obj); err != nil && !apierrors.IsAlreadyExists(err) {
+			return nil, fmt.Errorf("failed to make the floor's identity: %w", err)
+		}
+	}
+	cfg, err := localcluster.ServiceAccountConfig(ctx, e.adminConfig, localcluster.OperatorNamespace, floorServiceAccount, tokenTTL)
+	if err != nil {
+		return nil, err
+	}
+	return e.floorProxy.clientConfig(cfg), nil
+}
+
+// buildOperator builds cmd/manager and prepares it to run as a pod would:
+// its ServiceAccount's token, the default client settings (no
+// --kube-api-qps), its webhooks called by the apiserver; only the address
+// of the apiserver is the counting proxy's, and metrics are served over
+// plain HTTP on 127.0.0.1 for the benchmark to read.
+func (e *env) buildOperator(ctx context.Context, operatorConfig *rest.Config, webhookPort int) (*operatorProcess, error) {
+	kubeconfig := filepath.Join(e.workDir, "operator.kubeconfig")
+	if err := localcluster.WriteKubeconfig(e.operatorProxy.clientConfig(operatorConfig), kubeconfig); err != nil {
+		return nil, err
+	}
+	bin := filepath.Join(e.workDir, "manager")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/manager") //nolint:gosec // into this run's work directory
+	build.Dir = testenv.RepoRoot()
+	if out, err := build.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("failed to build the operator: %w\n%s", err, out)
+	}
+	metricsPort, err := freeport.Get()
+	if err != nil {
+		return nil, err
+	}
+	metricsAddr := "127.0.0.1:" + strconv.Itoa(metricsPort)
+	return &operatorProcess{
+		bin: bin,
+		args: []string{
+			"--kubeconfig", kubeconfig, "--namespace", localcluster.OperatorNamespace,
+			"--metrics-bind-address", metricsAddr, "--metrics-secure=false", "--health-probe-bind-address", "0",
+			"--webhook-host", "127.0.0.1", "--webhook-port", strconv.Itoa(webhookPort), "--webhook-dns-names", "localhost",
+			"--webhook-cert-dir", filepath.Join(e.workDir, "webhook-certs"),
+		},
+		log:        filepath.Join(e.workDir, "operator.log"),
+		metricsURL: "http://" + metricsAddr + "/metrics",
+	}, nil
+}
+
+// tearDown stops everything setUp started, last first. With keepLogs, the
+// cluster's and the operator's logs are copied where they can be read
+// afterwards.
+func (e *env) tearDown(keepLogs bool) {
+	if keepLogs && e.cluster != nil {
+		dir := filepath.Join(os.TempDir(), "buurt-test-logs", "bench-"+time.Now().Format("20060102-150405"))
+		if err := e.cluster.ExportLogs(context.Background(), dir); err != nil {
+			say("could not keep the cluster's logs: %v", err)
+		}
+		if data, err := os.ReadFile(filepath.Join(e.workDir, "operator.log")); err == nil {
+			_ = os.WriteFile(filepath.Join(dir, "operator.log"), data, 0o600) //nolint:gosec // a directory of this run's own
+		}
+		say("the local cluster's and the operator's logs are in %s", dir)
+	}
+	for i := len(e.cleanups) - 1; i >= 0; i-- {
+		e.cleanups[i]()
+	}
+}
+
+// waitForWebhooks waits until the apiserver reaches the operator's
+// webhooks: a dry-run change of a blueprint nobody uses is admitted by
+// them. It must change the spec: the webhook is not asked about an update
+// that leaves it as it was.
+func (e *env) waitForWebhooks(ctx context.Context) error {
+	probe := testenv.DesignBlueprint("webhook-probe")
+	if err := e.admin.Create(ctx, probe); err != nil {
+		return err
+	}
+	defer func() { _ = e.admin.Delete(context.WithoutCancel(ctx), probe) }()
+	changed := probe.Spec.MaxMembers - 1
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		probe.Spec.MaxMembers = changed
+		err := e.admin.Update(ctx, probe, client.DryRunAll)
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return errors.Join(errors.New("the apiserver did not reach the operator's webhooks within two minutes; see the operator's log"), err)
+		}
+		if err := sleep(ctx, 200*time.Millisecond); err != nil {
+			return err
+		}
+		_ = e.admin.Get(ctx, client.ObjectKeyFromObject(probe), probe)
+	}
+}
+
+// operatorProcess is the operator binary, started, stopped and started
+// again.
+type operatorProcess struct {
+	bin        string
+	args       []string
+	log        string
+	metricsURL string
+	cmd        *exec.Cmd
+	done       chan struct{}
+	// started is when the current process was started.
+	started time.Time
+	// running is the running process's id, 0 when none runs; the memory
+	// sampler reads it while the operator is started again.
+	running atomic.Int64
+}
+
+func (p *operatorProcess) start() error {
+	log, err := os.OpenFile(p.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	p.cmd = exec.Command(p.bin, p.args...) //nolint:gosec // the binary this run built
+	p.cmd.Stdout, p.cmd.Stderr = log, log
+	// Should the benchmark itself be killed, the operator goes with it.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	p.started = time.Now()
+	if err := p.cmd.Start(); err != nil {
+		return errors.Join(err, log.Close())
+	}
+	p.done = make(chan struct{})
+	p.running.Store(int64(p.cmd.Process.Pid))
+	go func(cmd *exec.Cmd, done chan struct{}) {
+		_ = cmd.Wait()
+		p.running.Store(0)
+		_ = log.Close()
+		close(done)
+	}(p.cmd, p.done)
+	return nil
+}
+
+// pid is the running operator's process id, 0 when none runs.
+func (p *operatorProcess) pid() int {
+	return int(p.running.Load())
+}
+
+// stop ends the operator as Kubernetes ends a pod: SIGTERM, then SIGKILL
+// after 30 seconds.
+func (p *operatorProcess) stop() {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		_ = p.cmd.Process.Signal(syscall.SIGKILL)
+		<-p.done
+	}
+}
