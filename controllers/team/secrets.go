@@ -227,14 +227,10 @@ func (w *secretWatch) start(namespace, team string) {
 		case <-ctx.Done():
 		}
 	}
-	// The Secrets there at the start are the ones the reconcile that
-	// started the watch has just seen.
-	_, err := informer.AddEventHandler(toolscache.ResourceEventHandlerDetailedFuncs{
-		AddFunc: func(_ any, initial bool) {
-			if !initial {
-				wake()
-			}
-		},
+	// A Secret that appears is one buurt made, in a reconcile that goes
+	// on from it (or was there when the watch began); one changed or
+	// deleted by anyone else is what the team must see.
+	_, err := informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
 		UpdateFunc: func(any, any) { wake() },
 		DeleteFunc: func(any) { wake() },
 	})

@@ -49,7 +49,7 @@ func New(rec events.EventRecorder, cache, live client.Reader) *Recorder {
 func (r *Recorder) Eventf(ctx context.Context, team *teamsv1alpha1.NeighbourhoodTeam, related runtime.Object,
 	eventtype, reason, action, note string, args ...any) {
 	r.events.Eventf(team, related, eventtype, reason, action, note, args...)
-	if r.open(ctx, team) {
+	if r.open(ctx, team, related) {
 		r.events.Eventf(inNamespace(team), related, eventtype, reason, action, note, args...)
 	}
 }
@@ -57,20 +57,25 @@ func (r *Recorder) Eventf(ctx context.Context, team *teamsv1alpha1.Neighbourhood
 // open tells whether the team's namespace takes the team's Events: it
 // exists, is not being deleted (the apiserver refuses new objects there) and
 // is the team's. A namespace of that name that is not the team's never
-// receives them: its owner must not read the team's Events.
-func (r *Recorder) open(ctx context.Context, team *teamsv1alpha1.NeighbourhoodTeam) bool {
-	key := client.ObjectKey{Name: team.NamespaceName()}
-	ns := &corev1.Namespace{}
-	err := r.cache.Get(ctx, key, ns)
-	if apierrors.IsNotFound(err) {
-		err = r.live.Get(ctx, key, ns)
-	}
-	if err != nil {
-		if !apierrors.IsNotFound(err) {
-			ctrl.LoggerFrom(ctx).Error(err, "Failed to look up the team's namespace; recording its Event in default only",
-				"team", klog.KObj(team), "namespace", key.Name)
+// receives them: its owner must not read the team's Events. An Event
+// related to the team's namespace itself (the one that says it was made)
+// comes with it as it was just applied, which spares a lookup past the cache.
+func (r *Recorder) open(ctx context.Context, team *teamsv1alpha1.NeighbourhoodTeam, related runtime.Object) bool {
+	ns, given := related.(*corev1.Namespace)
+	if !given || ns.Name != team.NamespaceName() {
+		key := client.ObjectKey{Name: team.NamespaceName()}
+		ns = &corev1.Namespace{}
+		err := r.cache.Get(ctx, key, ns)
+		if apierrors.IsNotFound(err) {
+			err = r.live.Get(ctx, key, ns)
 		}
-		return false
+		if err != nil {
+			if !apierrors.IsNotFound(err) {
+				ctrl.LoggerFrom(ctx).Error(err, "Failed to look up the team's namespace; recording its Event in default only",
+					"team", klog.KObj(team), "namespace", key.Name)
+			}
+			return false
+		}
 	}
 	return metav1.IsControlledBy(ns, team) && ns.DeletionTimestamp.IsZero()
 }

@@ -100,11 +100,16 @@ func TestEventf(t *testing.T) {
 		})
 	}
 
-	// The related object goes with both copies.
+	// The related object goes with both copies; the team's namespace as
+	// related is not looked up again.
 	g := NewWithT(t)
 	rec := &captured{scheme: scheme}
 	ns := owned(nil)
-	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(ns).Build()
+	c := fake.NewClientBuilder().WithScheme(scheme).WithInterceptorFuncs(interceptor.Funcs{
+		Get: func(context.Context, client.WithWatch, client.ObjectKey, client.Object, ...client.GetOption) error {
+			return errors.New("looked up")
+		},
+	}).Build()
 	teamevents.New(rec, c, c).Eventf(context.Background(), team, ns, corev1.EventTypeNormal, "NamespaceCreated", "Reconcile", "Created namespace %s", "team-north")
 	g.Expect(rec.got).To(Equal([]recorded{
 		{regarding: clusterRef, related: "team-north", line: "Normal/NamespaceCreated/Reconcile: Created namespace team-north"},

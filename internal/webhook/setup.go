@@ -213,6 +213,13 @@ func EnsureCertSecret(ctx context.Context, c client.Client, namespace, name stri
 	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name, Labels: map[string]string{
 		teamsv1alpha1.ManagedByLabel: teamsv1alpha1.ManagedByValue,
 	}}}
+	// Looked up first: a restart, which finds it, writes nothing.
+	switch err := c.Get(ctx, client.ObjectKeyFromObject(secret), &corev1.Secret{}); {
+	case err == nil:
+		return nil
+	case !apierrors.IsNotFound(err):
+		return fmt.Errorf("failed to read the webhook certificate Secret %s/%s: %w", namespace, name, err)
+	}
 	if err := c.Create(ctx, secret); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("failed to create the webhook certificate Secret %s/%s: %w", namespace, name, err)
 	}

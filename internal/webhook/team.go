@@ -46,7 +46,12 @@ type TeamValidator struct {
 
 var _ admission.Validator[*teamsv1alpha1.NeighbourhoodTeam] = &TeamValidator{}
 
-// +kubebuilder:webhook:path=/validate-teams-buurt-dev-v1alpha1-neighbourhoodteam,mutating=false,failurePolicy=fail,sideEffects=NoneOnDryRun,groups=teams.buurt.dev,resources=neighbourhoodteams,verbs=create;update,versions=v1alpha1,name=vneighbourhoodteam.teams.buurt.dev,admissionReviewVersions=v1,timeoutSeconds=5,matchPolicy=Equivalent
+// The webhook is not asked about an update that only adds buurt's database
+// finalizer (what the operator does to each team with a database): adding
+// it takes nothing from anyone, and it spares every new team a call and a
+// SubjectAccessReview.
+//
+// +kubebuilder:webhook:path=/validate-teams-buurt-dev-v1alpha1-neighbourhoodteam,mutating=false,failurePolicy=fail,sideEffects=NoneOnDryRun,groups=teams.buurt.dev,resources=neighbourhoodteams,verbs=create;update,versions=v1alpha1,name=vneighbourhoodteam.teams.buurt.dev,admissionReviewVersions=v1,timeoutSeconds=5,matchPolicy=Equivalent,patch=`{"matchConditions":[{"name":"not-only-adding-buurts-finalizer","expression":"request.operation != 'UPDATE' || object.spec != oldObject.spec || object.metadata.?labels != oldObject.metadata.?labels || object.metadata.?annotations != oldObject.metadata.?annotations || object.metadata.?ownerReferences != oldObject.metadata.?ownerReferences || object.metadata.?finalizers.orValue([]) != oldObject.metadata.?finalizers.orValue([]) + ['teams.buurt.dev/database']"}]}`
 
 // ValidateCreate checks a new team against its blueprint, refuses a name
 // whose namespace is already taken, and a blueprint looser than restricted

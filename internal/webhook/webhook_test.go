@@ -115,6 +115,16 @@ func TestMemberSelfService(t *testing.T) {
 	g.Expect(mine.Finalizers).To(BeEmpty())
 	err = patchAs(asAnna, mine, func(tm *teamsv1alpha1.NeighbourhoodTeam) { tm.Finalizers = []string{"example.org/mine"} })
 	g.Expect(err).To(MatchError(ContainSubstring("metadata.finalizers: Forbidden: members of the team may not change finalizers")))
+	// Adding buurt's own finalizer, as the operator does, is not sent to
+	// the webhook (a matchCondition): that a member may shows it. Taking
+	// it away is the webhook's to refuse.
+	mine = waitForSelfService(t, asAnna, "self-service")
+	g.Expect(patchAs(asAnna, mine, func(tm *teamsv1alpha1.NeighbourhoodTeam) { tm.Finalizers = []string{"teams.buurt.dev/database"} })).To(Succeed())
+	mine = waitForSelfService(t, asAnna, "self-service")
+	err = patchAs(asAnna, mine, func(tm *teamsv1alpha1.NeighbourhoodTeam) { tm.Finalizers = nil })
+	g.Expect(err).To(MatchError(ContainSubstring("metadata.finalizers: Forbidden: members of the team may not change finalizers")))
+	mine = waitForSelfService(t, env.Client, "self-service")
+	g.Expect(patchAs(env.Client, mine, func(tm *teamsv1alpha1.NeighbourhoodTeam) { tm.Finalizers = nil })).To(Succeed())
 
 	// Their own apps, coach and lifecycle are theirs to change.
 	mine = waitForSelfService(t, asAnna, "self-service")
