@@ -98,3 +98,56 @@ func codeBlocks(t *testing.T, path string) []block {
 	}
 	return blocks
 }
+
+// TestPerformanceDocCommands checks the commands docs/performance.md gives:
+// each is `make bench` with settings from its table of variables, each of
+// which the Makefile passes on and the benchmark reads.
+func TestPerformanceDocCommands(t *testing.T) {
+	g := NewWithT(t)
+	root := testenv.RepoRoot()
+	doc, err := os.ReadFile(filepath.Join(root, "docs", "performance.md"))
+	g.Expect(err).NotTo(HaveOccurred())
+	documented := map[string]bool{}
+	for _, m := range regexp.MustCompile("(?m)^\\| `(BENCH_[A-Z_]+)` \\|").FindAllStringSubmatch(string(doc), -1) {
+		documented[m[1]] = true
+	}
+	g.Expect(documented).NotTo(BeEmpty(), "docs/performance.md has no table of BENCH_ variables")
+
+	makefile, err := os.ReadFile(filepath.Join(root, "Makefile"))
+	g.Expect(err).NotTo(HaveOccurred())
+	var bench strings.Builder
+	sources, err := filepath.Glob(filepath.Join(root, "test", "bench", "*.go"))
+	g.Expect(err).NotTo(HaveOccurred())
+	for _, path := range sources {
+		data, err := os.ReadFile(path)
+		g.Expect(err).NotTo(HaveOccurred())
+		bench.Write(data)
+	}
+	for name := range documented {
+		g.Expect(string(makefile)).To(ContainSubstring(name+" ?="), "the Makefile does not set %s", name)
+		g.Expect(string(makefile)).To(ContainSubstring("$("+name+")"), "make bench does not use %s", name)
+		// What the Makefile passes to the benchmark in its environment, the
+		// benchmark reads.
+		if strings.Contains(string(makefile), name+"=$("+name+")") {
+			g.Expect(bench.String()).To(ContainSubstring(`"`+name+`"`), "test/bench does not read %s", name)
+		}
+	}
+
+	commands := 0
+	for _, b := range codeBlocks(t, filepath.Join("docs", "performance.md")) {
+		if b.lang != "sh" {
+			continue
+		}
+		for _, line := range strings.Split(strings.TrimSpace(b.body), "\n") {
+			command, _, _ := strings.Cut(line, "#")
+			fields := strings.Fields(command)
+			g.Expect(fields[:2]).To(Equal([]string{"make", "bench"}), "docs/performance.md: %q", line)
+			for _, setting := range fields[2:] {
+				name, _, _ := strings.Cut(setting, "=")
+				g.Expect(documented).To(HaveKey(name), "docs/performance.md: %q sets an undocumented variable", line)
+			}
+			commands++
+		}
+	}
+	g.Expect(commands).To(BeNumerically(">", 0))
+}
