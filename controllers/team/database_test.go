@@ -184,7 +184,7 @@ func TestASettledSharedDatabaseIsTrustedUntilItsSecretChanges(t *testing.T) {
 	for range 10 {
 		reconcileTeam(g)
 	}
-	g.Expect(secretReadsIn("team-settled") - start).To(BeZero(), "a settled team's database Secret was read again")
+	g.Expect(secretReadsIn("team-settled")-start).To(BeZero(), "a settled team's database Secret was read again")
 
 	// The Secret's watch wakes the team, or this reconcile comes first.
 	secret := dbSecret(g, "settled")

@@ -76,7 +76,9 @@ func TestChildChangedWakesATeamWhenAnAppBecomesAvailableOrNot(t *testing.T) {
 		{"its controller saw it, nothing is available yet", nil,
 			func(s *appsv1.DeploymentStatus) { s.ObservedGeneration, s.Replicas, s.UpdatedReplicas = 2, 2, 2 }, false},
 		{"a replica became available", nil, func(s *appsv1.DeploymentStatus) { s.AvailableReplicas = 1 }, true},
-		{"it became available", func(s *appsv1.DeploymentStatus) { s.ObservedGeneration, s.Replicas, s.UpdatedReplicas, s.AvailableReplicas = 2, 2, 2, 1 },
+		{"it became available", func(s *appsv1.DeploymentStatus) {
+			s.ObservedGeneration, s.Replicas, s.UpdatedReplicas, s.AvailableReplicas = 2, 2, 2, 1
+		},
 			rolledOut, true},
 		{"a condition's time moved", rolledOut, func(s *appsv1.DeploymentStatus) {
 			rolledOut(s)

@@ -139,7 +139,7 @@ type secretWatch struct {
 func newSecretWatch(client metadata.Interface) *secretWatch {
 	return &secretWatch{client: client, stops: map[string]context.CancelFunc{}, teams: map[string]string{},
 		informers: map[string]toolscache.SharedIndexInformer{},
-		events: make(chan event.TypedGenericEvent[*teamsv1alpha1.NeighbourhoodTeam], 1024)}
+		events:    make(chan event.TypedGenericEvent[*teamsv1alpha1.NeighbourhoodTeam], 1024)}
 }
 
 // NeedLeaderElection: only the leader reconciles, so only it needs to know.

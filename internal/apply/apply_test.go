@@ -76,7 +76,9 @@ func TestAHandEditOfAFieldBuurtSetsIsUndone(t *testing.T) {
 		"a field buurt sets":         func(sa *corev1.ServiceAccount) { sa.AutomountServiceAccountToken = ptr.To(true) },
 		"a field removed":            func(sa *corev1.ServiceAccount) { sa.AutomountServiceAccountToken = nil },
 		"the record of the last one": func(sa *corev1.ServiceAccount) { delete(sa.Annotations, AppliedAnnotation) },
-		"an item added to a list":    func(sa *corev1.ServiceAccount) { sa.ImagePullSecrets = append(sa.ImagePullSecrets, corev1.LocalObjectReference{Name: "b"}) },
+		"an item added to a list": func(sa *corev1.ServiceAccount) {
+			sa.ImagePullSecrets = append(sa.ImagePullSecrets, corev1.LocalObjectReference{Name: "b"})
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			g := NewWithT(t)
