@@ -50,14 +50,21 @@ var binaries = []struct{ name, flag string }{
 	{"kwokctl", ""},
 }
 
-// controllerManagerConfig is the kwokctl configuration Create uses.
-const controllerManagerConfig = `apiVersion: config.kwok.x-k8s.io/v1alpha1
+// kwokctlConfig is the kwokctl configuration Create uses. The
+// Service range is a /16 rather than the apiserver's default /24 (254
+// addresses), which a benchmark of 1,000 teams with an app each would fill;
+// it holds the default range, so the kubernetes Service keeps its address.
+const kwokctlConfig = `apiVersion: config.kwok.x-k8s.io/v1alpha1
 kind: KwokctlConfiguration
 componentsPatches:
 - name: kube-controller-manager
   extraArgs:
   - key: use-service-account-credentials
     value: "true"
+- name: kube-apiserver
+  extraArgs:
+  - key: service-cluster-ip-range
+    value: 10.0.0.0/16
 `
 
 // Create starts a new cluster, or starts again the one of that name in
@@ -79,7 +86,7 @@ func Create(ctx context.Context, opts Options) (*Cluster, error) {
 	// plane's controllers by those names (buurt's allow only them to write
 	// EndpointSlices in team namespaces).
 	config := filepath.Join(opts.WorkDir, "kwokctl-config.yaml")
-	if err := os.WriteFile(config, []byte(controllerManagerConfig), 0o600); err != nil {
+	if err := os.WriteFile(config, []byte(kwokctlConfig), 0o600); err != nil {
 		return nil, err
 	}
 	args = append(args, "--config", config)

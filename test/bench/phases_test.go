@@ -5,7 +5,11 @@ package bench
 import (
 	"context"
 	"fmt"
+	"io"
 	"math"
+	"net/http"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -196,6 +200,8 @@ func (b *bench) buurtBurst(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// A CPU profile of the operator over the first 30 s of the burst.
+	go b.keepProfile(ctx, "profile?seconds=30", "cpu")
 	begin := time.Now()
 	if err := forEach(ctx, b.p.concurrency, n, func(ctx context.Context, i int) error {
 		return b.env.admin.Create(ctx, newTeam(names[i]))
@@ -230,6 +236,8 @@ func (b *bench) buurtBurst(ctx context.Context) error {
 	if b.r.rssAfterBurstMiB, err = b.memory.rssMiB(); err != nil {
 		return err
 	}
+	b.keepProfile(ctx, "heap", "heap")
+	b.keepProfile(ctx, "goroutine", "goroutine")
 	b.r.buurtObjects, b.r.buurtObjectKinds, err = b.countObjects(ctx, names[0])
 	if err != nil {
 		return err
@@ -386,4 +394,37 @@ func topKinds(c counts, n int) []string {
 		return keys[i] < keys[j]
 	})
 	return keys[:min(n, len(keys))]
+}
+
+// keepProfile saves one of the operator's profiles next to the results
+// (BENCH_OUT), as bench-<name>.pprof, for `go tool pprof`; a profile that
+// cannot be had is said and skipped.
+func (b *bench) keepProfile(ctx context.Context, path, name string) {
+	if b.p.out == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.env.operator.pprofURL+path, nil)
+	if err != nil {
+		say("no %s profile: %v", name, err)
+		return
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		say("no %s profile: %v", name, err)
+		return
+	}
+	defer func() { _ = resp.Body.Close() }()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		say("no %s profile: %v (HTTP %d)", name, err, resp.StatusCode)
+		return
+	}
+	file := filepath.Join(filepath.Dir(b.p.out), "bench-"+name+".pprof")
+	if err := os.WriteFile(file, data, 0o600); err != nil {
+		say("no %s profile: %v", name, err)
+		return
+	}
+	say("the operator's %s profile is in %s", name, file)
 }

@@ -210,16 +210,23 @@ func (e *env) buildOperator(ctx context.Context, operatorConfig *rest.Config, we
 		return nil, err
 	}
 	metricsAddr := "127.0.0.1:" + strconv.Itoa(metricsPort)
+	pprofPort, err := freeport.Get()
+	if err != nil {
+		return nil, err
+	}
+	pprofAddr := "127.0.0.1:" + strconv.Itoa(pprofPort)
 	return &operatorProcess{
 		bin: bin,
 		args: []string{
 			"--kubeconfig", kubeconfig, "--namespace", localcluster.OperatorNamespace,
 			"--metrics-bind-address", metricsAddr, "--metrics-secure=false", "--health-probe-bind-address", "0",
+			"--pprof-bind-address", pprofAddr,
 			"--webhook-host", "127.0.0.1", "--webhook-port", strconv.Itoa(webhookPort), "--webhook-dns-names", "localhost",
 			"--webhook-cert-dir", filepath.Join(e.workDir, "webhook-certs"),
 		},
 		log:        filepath.Join(e.workDir, "operator.log"),
 		metricsURL: "http://" + metricsAddr + "/metrics",
+		pprofURL:   "http://" + pprofAddr + "/debug/pprof/",
 	}, nil
 }
 
@@ -277,7 +284,10 @@ type operatorProcess struct {
 	args       []string
 	log        string
 	metricsURL string
-	cmd        *exec.Cmd
+	// pprofURL serves the operator's profiles, which the run keeps next
+	// to its results.
+	pprofURL string
+	cmd      *exec.Cmd
 	done       chan struct{}
 	// started is when the current process was started.
 	started time.Time
