@@ -43,10 +43,18 @@ type cpuTimes struct {
 	// the same, so buurt's extra requests cost a little here too, which
 	// an installation does not pay.
 	bench float64
+	// byProcess is ours by process name (etcd, kube-apiserver, manager,
+	// postgres…), each process's own time: where the CPU went.
+	byProcess map[string]float64
 }
 
 func (c cpuTimes) since(before cpuTimes) cpuTimes {
-	return cpuTimes{machine: c.machine - before.machine, ours: c.ours - before.ours, bench: c.bench - before.bench}
+	out := cpuTimes{machine: c.machine - before.machine, ours: c.ours - before.ours, bench: c.bench - before.bench,
+		byProcess: map[string]float64{}}
+	for name, t := range c.byProcess {
+		out.byProcess[name] = t - before.byProcess[name]
+	}
+	return out
 }
 
 // readCPU reads the CPU time used so far. Processes of this run are the
@@ -58,7 +66,7 @@ func readCPU(workDir string) (cpuTimes, error) {
 	if err != nil {
 		return cpuTimes{}, err
 	}
-	ours, err := ourProcessesCPU(workDir)
+	ours, byProcess, err := ourProcessesCPU(workDir)
 	if err != nil {
 		return cpuTimes{}, err
 	}
@@ -66,7 +74,7 @@ func readCPU(workDir string) (cpuTimes, error) {
 	if err != nil {
 		return cpuTimes{}, err
 	}
-	return cpuTimes{machine: machine, ours: ours, bench: self.own}, nil
+	return cpuTimes{machine: machine, ours: ours, bench: self.own, byProcess: byProcess}, nil
 }
 
 // machineBusy is the CPU time all processes (and the kernel for them) used
@@ -102,9 +110,11 @@ func machineBusy() (float64, error) {
 	return busy / userHZ, nil
 }
 
-// procStat is what /proc/<pid>/stat says of a process: its parent, the CPU
-// time it used and that with its waited-for children's, in seconds.
+// procStat is what /proc/<pid>/stat says of a process: its name, its
+// parent, the CPU time it used and that with its waited-for children's, in
+// seconds.
 type procStat struct {
+	name     string
 	ppid     int
 	own, cpu float64
 }
@@ -115,8 +125,8 @@ func readProcStat(pid int) (procStat, error) {
 		return procStat{}, err
 	}
 	// The command name, in parentheses, may hold spaces.
-	end := strings.LastIndexByte(string(data), ')')
-	if end < 0 {
+	start, end := strings.IndexByte(string(data), '('), strings.LastIndexByte(string(data), ')')
+	if start < 0 || end < start {
 		return procStat{}, fmt.Errorf("unexpected /proc/%d/stat", pid)
 	}
 	fields := strings.Fields(string(data[end+1:]))
@@ -136,16 +146,17 @@ func readProcStat(pid int) (procStat, error) {
 		}
 	}
 	own := ticks[0] + ticks[1]
-	return procStat{ppid: ppid, own: own / userHZ, cpu: (own + ticks[2] + ticks[3]) / userHZ}, nil
+	return procStat{name: string(data[start+1 : end]), ppid: ppid, own: own / userHZ, cpu: (own + ticks[2] + ticks[3]) / userHZ}, nil
 }
 
-// ourProcessesCPU adds up the CPU time of this run's processes. A child's
-// time moves into its parent's once the parent waits for it, so a process
-// that ended between two readings is still counted, by its parent.
-func ourProcessesCPU(workDir string) (float64, error) {
+// ourProcessesCPU adds up the CPU time of this run's processes, in all and
+// by process name. A child's time moves into its parent's once the parent
+// waits for it, so a process that ended between two readings is still
+// counted, by its parent.
+func ourProcessesCPU(workDir string) (float64, map[string]float64, error) {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	self := os.Getpid()
 	stats := map[int]procStat{}
@@ -166,12 +177,14 @@ func ourProcessesCPU(workDir string) (float64, error) {
 		}
 	}
 	var total float64
+	byName := map[string]float64{}
 	for pid, st := range stats {
 		if isOurs(pid, stats, ours) {
 			total += st.cpu
+			byName[st.name] += st.own
 		}
 	}
-	return total, nil
+	return total, byName, nil
 }
 
 // isOurs is true for a process of ours or a descendant of one.

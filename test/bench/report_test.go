@@ -3,6 +3,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -128,6 +129,7 @@ func (r *results) report() string {
 		fmt.Sprintf("%s (benchmark %s)", cpuSeconds(r.buurt.cpu.ours), cpuSeconds(r.buurt.cpu.bench)),
 		fmt.Sprintf("%s (benchmark %s)", cpuSeconds(r.floor.cpu.ours), cpuSeconds(r.floor.cpu.bench)),
 		times(r.buurt.cpu.ours, r.floor.cpu.ours), "≤ 1.2× floor")
+	row("… by process", byProcess(r.buurt.cpu), byProcess(r.floor.cpu), "—", "—")
 	row("reconciles per new team",
 		fmt.Sprintf("%.1f", r.burstReconciles[teamController]/float64(n)), "—", "—", "≤ 1.5")
 	row(fmt.Sprintf("steady %.1f teams/s, create→Ready p99", r.steady.rate),
@@ -226,6 +228,18 @@ func formatReconciles(r reconcileCounts) string {
 	}
 	if len(parts) == 0 {
 		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// byProcess names the processes that used the most CPU, with their CPU
+// seconds: where a difference to the floor went.
+func byProcess(c cpuTimes) string {
+	names := slices.Collect(maps.Keys(c.byProcess))
+	slices.SortFunc(names, func(a, b string) int { return cmp.Compare(c.byProcess[b], c.byProcess[a]) })
+	var parts []string
+	for _, name := range names[:min(len(names), 6)] {
+		parts = append(parts, fmt.Sprintf("%s %.0f", name, c.byProcess[name]))
 	}
 	return strings.Join(parts, ", ")
 }
