@@ -454,7 +454,7 @@ func (e *env) waitQuiet(ctx context.Context, since time.Time, afterReconcile boo
 			}
 			previous = current
 		}
-		if m := e.operatorProxy.tally.lastMutationTime(); m.After(last) {
+		if m := e.operatorProxy.LastMutation(); m.After(last) {
 			last = m
 		}
 		if now.Sub(last) >= quietFor && (sawReconcile || !afterReconcile) {

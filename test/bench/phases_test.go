@@ -72,7 +72,7 @@ func (b *bench) floorBurst(ctx context.Context, blueprint *teamsv1alpha1.TeamBlu
 	if err != nil {
 		return err
 	}
-	requestsBefore := b.env.floorProxy.tally.snapshot()
+	requestsBefore := b.env.floorProxy.Snapshot()
 	begin := time.Now()
 	if err := forEach(ctx, b.p.concurrency, n, func(ctx context.Context, i int) error {
 		m, err := f.makeTeam(ctx, teams[i])
@@ -103,7 +103,7 @@ func (b *bench) floorBurst(ctx context.Context, blueprint *teamsv1alpha1.TeamBlu
 	b.r.floor = burst{
 		wall:     end.Sub(begin),
 		cpu:      cpuAfter.since(cpuBefore),
-		requests: b.env.floorProxy.tally.snapshot().since(requestsBefore),
+		requests: b.env.floorProxy.Snapshot().Since(requestsBefore),
 	}
 	if len(objectsPerTeam) != 1 {
 		return fmt.Errorf("floor: the teams got different numbers of objects (objects: teams) %v; the blueprint is the same for all", objectsPerTeam)
@@ -191,7 +191,7 @@ func (b *bench) buurtBurst(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	requestsBefore := b.env.operatorProxy.tally.snapshot()
+	requestsBefore := b.env.operatorProxy.Snapshot()
 	reconcilesBefore, err := readReconciles(ctx, b.env.operator.metricsURL)
 	if err != nil {
 		return err
@@ -217,7 +217,7 @@ func (b *bench) buurtBurst(ctx context.Context) error {
 	if _, err := b.env.waitQuiet(ctx, lastReady, false, 5*time.Minute); err != nil {
 		say("buurt: %v; counting what it sent so far", err)
 	}
-	b.r.buurt.requests = b.env.operatorProxy.tally.snapshot().since(requestsBefore)
+	b.r.buurt.requests = b.env.operatorProxy.Snapshot().Since(requestsBefore)
 	reconcilesAfter, err := readReconciles(ctx, b.env.operator.metricsURL)
 	if err != nil {
 		return err
@@ -320,7 +320,7 @@ func (b *bench) idleWindow(ctx context.Context) error {
 	if _, err := b.env.waitQuiet(ctx, time.Now(), false, 10*time.Minute); err != nil {
 		say("idle: %v; watching it anyway", err)
 	}
-	requestsBefore := b.env.operatorProxy.tally.snapshot()
+	requestsBefore := b.env.operatorProxy.Snapshot()
 	reconcilesBefore, err := readReconciles(ctx, b.env.operator.metricsURL)
 	if err != nil {
 		return err
@@ -333,10 +333,10 @@ func (b *bench) idleWindow(ctx context.Context) error {
 		return err
 	}
 	b.r.idle = idle{teams: teams, window: b.p.idle,
-		requests:   b.env.operatorProxy.tally.snapshot().since(requestsBefore),
+		requests:   b.env.operatorProxy.Snapshot().Since(requestsBefore),
 		reconciles: reconcilesAfter.since(reconcilesBefore).sum()}
-	say("idle: %d writes, %.0f reconciles, %d reads in %s", b.r.idle.requests.mutating(), b.r.idle.reconciles,
-		b.r.idle.requests.total()-b.r.idle.requests.mutating(), b.p.idle)
+	say("idle: %d writes, %.0f reconciles, %d reads in %s", b.r.idle.requests.Mutating(), b.r.idle.reconciles,
+		b.r.idle.requests.Total()-b.r.idle.requests.Mutating(), b.p.idle)
 	return nil
 }
 
@@ -349,7 +349,7 @@ func (b *bench) restart(ctx context.Context) error {
 		"counting what it sends until it is idle (%s without a reconcile or a write); %s",
 		plural(teams, "team"), quietFor, about(30*time.Second+time.Duration(teams)*30*time.Millisecond))
 	b.env.operator.stop()
-	requestsBefore := b.env.operatorProxy.tally.snapshot()
+	requestsBefore := b.env.operatorProxy.Snapshot()
 	if err := b.env.operator.start(); err != nil {
 		return err
 	}
@@ -358,7 +358,7 @@ func (b *bench) restart(ctx context.Context) error {
 		say("restart: %v", err)
 	}
 	b.r.restart = restart{teams: teams, idle: err == nil, idleAfter: last.Sub(b.env.operator.started),
-		requests: b.env.operatorProxy.tally.snapshot().since(requestsBefore)}
+		requests: b.env.operatorProxy.Snapshot().Since(requestsBefore)}
 	// A new process counts its reconciles from zero.
 	reconciles, err := readReconciles(ctx, b.env.operator.metricsURL)
 	if err != nil {
@@ -369,19 +369,19 @@ func (b *bench) restart(ctx context.Context) error {
 		return err
 	}
 	say("restart: %d writes, %.0f reconciles, last activity %s after the start",
-		b.r.restart.requests.mutating(), b.r.restart.reconciles, b.r.restart.idleAfter.Round(100*time.Millisecond))
+		b.r.restart.requests.Mutating(), b.r.restart.reconciles, b.r.restart.idleAfter.Round(100*time.Millisecond))
 	return nil
 }
 
-// topKinds are the n most frequent kinds of request in c, most first.
-func topKinds(c counts, n int) []string {
-	keys := make([]string, 0, len(c.kinds))
-	for k := range c.kinds {
+// topKinds are the n most frequent kinds of request in kinds, most first.
+func topKinds(kinds map[string]int64, n int) []string {
+	keys := make([]string, 0, len(kinds))
+	for k := range kinds {
 		keys = append(keys, k)
 	}
 	sort.Slice(keys, func(i, j int) bool {
-		if c.kinds[keys[i]] != c.kinds[keys[j]] {
-			return c.kinds[keys[i]] > c.kinds[keys[j]]
+		if kinds[keys[i]] != kinds[keys[j]] {
+			return kinds[keys[i]] > kinds[keys[j]]
 		}
 		return keys[i] < keys[j]
 	})
