@@ -19,6 +19,7 @@ import (
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
 	"github.com/buurt-dev/buurt/internal/kinds"
+	"github.com/buurt-dev/buurt/internal/operatorprocess"
 	"github.com/buurt-dev/buurt/internal/testenv"
 )
 
@@ -160,12 +161,12 @@ func (b *bench) removeFloor(ctx context.Context, f *floor, teams []*teamsv1alpha
 // makes the teams' blueprint and waits until the operator is quiet.
 func (b *bench) startOperator(ctx context.Context, blueprint *teamsv1alpha1.TeamBlueprint) error {
 	say("operator: starting it, waiting for its webhooks and making blueprint %s; about 20 s", blueprint.Name)
-	if err := b.env.operator.start(); err != nil {
+	if err := b.env.operator.Start(); err != nil {
 		return err
 	}
-	b.memory = &memorySampler{pid: b.env.operator.pid}
+	b.memory = &memorySampler{pid: b.env.operator.PID}
 	go b.memory.run(ctx)
-	if err := b.env.waitForWebhooks(ctx); err != nil {
+	if err := operatorprocess.WaitForWebhooks(ctx, b.env.admin); err != nil {
 		return err
 	}
 	var err error
@@ -192,7 +193,7 @@ func (b *bench) buurtBurst(ctx context.Context) error {
 		return err
 	}
 	requestsBefore := b.env.operatorProxy.Snapshot()
-	reconcilesBefore, err := readReconciles(ctx, b.env.operator.metricsURL)
+	reconcilesBefore, err := readReconciles(ctx, b.env.operator)
 	if err != nil {
 		return err
 	}
@@ -218,7 +219,7 @@ func (b *bench) buurtBurst(ctx context.Context) error {
 		say("buurt: %v; counting what it sent so far", err)
 	}
 	b.r.buurt.requests = b.env.operatorProxy.Snapshot().Since(requestsBefore)
-	reconcilesAfter, err := readReconciles(ctx, b.env.operator.metricsURL)
+	reconcilesAfter, err := readReconciles(ctx, b.env.operator)
 	if err != nil {
 		return err
 	}
@@ -321,14 +322,14 @@ func (b *bench) idleWindow(ctx context.Context) error {
 		say("idle: %v; watching it anyway", err)
 	}
 	requestsBefore := b.env.operatorProxy.Snapshot()
-	reconcilesBefore, err := readReconciles(ctx, b.env.operator.metricsURL)
+	reconcilesBefore, err := readReconciles(ctx, b.env.operator)
 	if err != nil {
 		return err
 	}
 	if err := sleep(ctx, b.p.idle); err != nil {
 		return err
 	}
-	reconcilesAfter, err := readReconciles(ctx, b.env.operator.metricsURL)
+	reconcilesAfter, err := readReconciles(ctx, b.env.operator)
 	if err != nil {
 		return err
 	}
@@ -348,19 +349,19 @@ func (b *bench) restart(ctx context.Context) error {
 	say("phase 5/6, restart: stopping the operator (SIGTERM) and starting it again with %s unchanged; "+
 		"counting what it sends until it is idle (%s without a reconcile or a write); %s",
 		plural(teams, "team"), quietFor, about(30*time.Second+time.Duration(teams)*30*time.Millisecond))
-	b.env.operator.stop()
+	b.env.operator.Stop()
 	requestsBefore := b.env.operatorProxy.Snapshot()
-	if err := b.env.operator.start(); err != nil {
+	if err := b.env.operator.Start(); err != nil {
 		return err
 	}
-	last, err := b.env.waitQuiet(ctx, b.env.operator.started, true, 10*time.Minute+time.Duration(teams)*100*time.Millisecond)
+	last, err := b.env.waitQuiet(ctx, b.env.operator.Started(), true, 10*time.Minute+time.Duration(teams)*100*time.Millisecond)
 	if err != nil {
 		say("restart: %v", err)
 	}
-	b.r.restart = restart{teams: teams, idle: err == nil, idleAfter: last.Sub(b.env.operator.started),
+	b.r.restart = restart{teams: teams, idle: err == nil, idleAfter: last.Sub(b.env.operator.Started()),
 		requests: b.env.operatorProxy.Snapshot().Since(requestsBefore)}
 	// A new process counts its reconciles from zero.
-	reconciles, err := readReconciles(ctx, b.env.operator.metricsURL)
+	reconciles, err := readReconciles(ctx, b.env.operator)
 	if err != nil {
 		return err
 	}

@@ -4,16 +4,12 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync/atomic"
-	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -26,6 +22,7 @@ import (
 	"github.com/buurt-dev/buurt/internal/countingproxy"
 	"github.com/buurt-dev/buurt/internal/freeport"
 	"github.com/buurt-dev/buurt/internal/localcluster"
+	"github.com/buurt-dev/buurt/internal/operatorprocess"
 	"github.com/buurt-dev/buurt/internal/testenv"
 	"github.com/buurt-dev/buurt/internal/testpg"
 	"github.com/buurt-dev/buurt/internal/webhook"
@@ -62,7 +59,7 @@ type env struct {
 	operatorProxy, floorProxy *countingproxy.Proxy
 	// floorConfig is the floor's client configuration, through floorProxy.
 	floorConfig *rest.Config
-	operator    *operatorProcess
+	operator    *operatorprocess.Process
 	// cleanups undo the set-up, last first.
 	cleanups []func()
 }
@@ -152,10 +149,19 @@ func setUp(ctx context.Context, p params) (e *env, err error) {
 		webhook.LocalConfiguration(webhookPort, false)); err != nil {
 		return e, err
 	}
-	if e.operator, err = e.buildOperator(ctx, operatorConfig, webhookPort); err != nil {
+	// The operator is as a pod would run it: its ServiceAccount's token,
+	// the default client settings, its webhooks called by the apiserver;
+	// only the address of the apiserver is the counting proxy's.
+	bin := filepath.Join(e.workDir, "manager")
+	if err := operatorprocess.Build(ctx, bin); err != nil {
 		return e, err
 	}
-	e.cleanups = append(e.cleanups, e.operator.stop)
+	if e.operator, err = operatorprocess.New(operatorprocess.Options{
+		Bin: bin, Config: e.operatorProxy.ClientConfig(operatorConfig), Dir: e.workDir, WebhookPort: webhookPort,
+	}); err != nil {
+		return e, err
+	}
+	e.cleanups = append(e.cleanups, e.operator.Stop)
 	return e, nil
 }
 
@@ -202,40 +208,6 @@ func (e *env) floorClientConfig(ctx context.Context) (*rest.Config, error) {
 	return cfg, nil
 }
 
-// buildOperator builds cmd/manager and prepares it to run as a pod would:
-// its ServiceAccount's token, the default client settings (no
-// --kube-api-qps), its webhooks called by the apiserver; only the address
-// of the apiserver is the counting proxy's, and metrics are served over
-// plain HTTP on 127.0.0.1 for the benchmark to read.
-func (e *env) buildOperator(ctx context.Context, operatorConfig *rest.Config, webhookPort int) (*operatorProcess, error) {
-	kubeconfig := filepath.Join(e.workDir, "operator.kubeconfig")
-	if err := localcluster.WriteKubeconfig(e.operatorProxy.ClientConfig(operatorConfig), kubeconfig); err != nil {
-		return nil, err
-	}
-	bin := filepath.Join(e.workDir, "manager")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/manager") //nolint:gosec // into this run's work directory
-	build.Dir = testenv.RepoRoot()
-	if out, err := build.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("failed to build the operator: %w\n%s", err, out)
-	}
-	metricsPort, err := freeport.Get()
-	if err != nil {
-		return nil, err
-	}
-	metricsAddr := "127.0.0.1:" + strconv.Itoa(metricsPort)
-	return &operatorProcess{
-		bin: bin,
-		args: []string{
-			"--kubeconfig", kubeconfig, "--namespace", localcluster.OperatorNamespace,
-			"--metrics-bind-address", metricsAddr, "--metrics-secure=false", "--health-probe-bind-address", "0",
-			"--webhook-host", "127.0.0.1", "--webhook-port", strconv.Itoa(webhookPort), "--webhook-dns-names", "localhost",
-			"--webhook-cert-dir", filepath.Join(e.workDir, "webhook-certs"),
-		},
-		log:        filepath.Join(e.workDir, "operator.log"),
-		metricsURL: "http://" + metricsAddr + "/metrics",
-	}, nil
-}
-
 // tearDown stops everything setUp started, last first. With keepLogs, the
 // cluster's and the operator's logs are copied where they can be read
 // afterwards.
@@ -245,105 +217,14 @@ func (e *env) tearDown(keepLogs bool) {
 		if err := e.cluster.ExportLogs(context.Background(), dir); err != nil {
 			say("could not keep the cluster's logs: %v", err)
 		}
-		if data, err := os.ReadFile(filepath.Join(e.workDir, "operator.log")); err == nil {
-			_ = os.WriteFile(filepath.Join(dir, "operator.log"), data, 0o600) //nolint:gosec // a directory of this run's own
+		if e.operator != nil {
+			if data, err := os.ReadFile(e.operator.Log()); err == nil {
+				_ = os.WriteFile(filepath.Join(dir, "operator.log"), data, 0o600) //nolint:gosec // a directory of this run's own
+			}
 		}
 		say("the local cluster's and the operator's logs are in %s", dir)
 	}
 	for i := len(e.cleanups) - 1; i >= 0; i-- {
 		e.cleanups[i]()
-	}
-}
-
-// waitForWebhooks waits until the apiserver reaches the operator's
-// webhooks: a dry-run change of a blueprint nobody uses is admitted by
-// them. It must change the spec: the webhook is not asked about an update
-// that leaves it as it was.
-func (e *env) waitForWebhooks(ctx context.Context) error {
-	probe := testenv.DesignBlueprint("webhook-probe")
-	if err := e.admin.Create(ctx, probe); err != nil {
-		return err
-	}
-	defer func() { _ = e.admin.Delete(context.WithoutCancel(ctx), probe) }()
-	changed := probe.Spec.MaxMembers - 1
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		probe.Spec.MaxMembers = changed
-		err := e.admin.Update(ctx, probe, client.DryRunAll)
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return errors.Join(errors.New("the apiserver did not reach the operator's webhooks within two minutes; see the operator's log"), err)
-		}
-		if err := sleep(ctx, 200*time.Millisecond); err != nil {
-			return err
-		}
-		_ = e.admin.Get(ctx, client.ObjectKeyFromObject(probe), probe)
-	}
-}
-
-// operatorProcess is the operator binary, started, stopped and started
-// again.
-type operatorProcess struct {
-	bin        string
-	args       []string
-	log        string
-	metricsURL string
-	cmd        *exec.Cmd
-	done       chan struct{}
-	// started is when the current process was started.
-	started time.Time
-	// running is the running process's id, 0 when none runs; the memory
-	// sampler reads it while the operator is started again.
-	running atomic.Int64
-}
-
-func (p *operatorProcess) start() error {
-	log, err := os.OpenFile(p.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	p.cmd = exec.Command(p.bin, p.args...) //nolint:gosec // the binary this run built
-	p.cmd.Stdout, p.cmd.Stderr = log, log
-	// Should the benchmark itself be killed, the operator goes with it.
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	p.started = time.Now()
-	if err := p.cmd.Start(); err != nil {
-		return errors.Join(err, log.Close())
-	}
-	p.done = make(chan struct{})
-	p.running.Store(int64(p.cmd.Process.Pid))
-	go func(cmd *exec.Cmd, done chan struct{}) {
-		_ = cmd.Wait()
-		p.running.Store(0)
-		_ = log.Close()
-		close(done)
-	}(p.cmd, p.done)
-	return nil
-}
-
-// pid is the running operator's process id, 0 when none runs.
-func (p *operatorProcess) pid() int {
-	return int(p.running.Load())
-}
-
-// stop ends the operator as Kubernetes ends a pod: SIGTERM, then SIGKILL
-// after 30 seconds.
-func (p *operatorProcess) stop() {
-	if p.cmd == nil || p.cmd.Process == nil {
-		return
-	}
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(30 * time.Second):
-		_ = p.cmd.Process.Signal(syscall.SIGKILL)
-		<-p.done
 	}
 }
