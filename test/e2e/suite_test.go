@@ -6,7 +6,9 @@
 // quota admission really run. The operator is the real binary, running as
 // its ServiceAccount with a token from the TokenRequest API, so it has
 // exactly the permissions an installation grants; its webhooks are called by
-// the apiserver; Shared databases live on a throwaway PostgreSQL server.
+// the apiserver; Shared databases live on a throwaway PostgreSQL server. It
+// reaches the apiserver through a counting proxy, so that a test can count
+// what the operator sends.
 package e2e
 
 import (
@@ -21,6 +23,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/buurt-dev/buurt/internal/countingproxy"
 	"github.com/buurt-dev/buurt/internal/freeport"
 	"github.com/buurt-dev/buurt/internal/localcluster"
 	"github.com/buurt-dev/buurt/internal/operatorprocess"
@@ -44,6 +47,9 @@ var (
 	operator *operatorprocess.Process
 	// operatorBin is the operator built from this checkout.
 	operatorBin string
+	// operatorProxy counts the requests the operator sends to the
+	// apiserver, and only those.
+	operatorProxy *countingproxy.Proxy
 )
 
 func TestMain(m *testing.M) {
@@ -123,8 +129,12 @@ func setUpAndRun(m *testing.M) (code int, err error) {
 	if err := operatorprocess.Build(ctx, operatorBin); err != nil {
 		return 0, err
 	}
+	if operatorProxy, err = countingproxy.Start(operatorCfg, countingproxy.Options{}); err != nil {
+		return 0, err
+	}
+	defer operatorProxy.Close()
 	operator, err = operatorprocess.New(operatorprocess.Options{
-		Bin: operatorBin, Config: operatorCfg, Dir: workDir, WebhookPort: port,
+		Bin: operatorBin, Config: operatorProxy.ClientConfig(operatorCfg), Dir: workDir, WebhookPort: port,
 	})
 	if err != nil {
 		return 0, err
