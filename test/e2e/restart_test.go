@@ -35,7 +35,8 @@ const quietFor = 5 * time.Second
 
 // oncePerStart are the writes the operator makes each time it starts,
 // whatever the number of teams, with why; a restart may make these and no
-// others.
+// others. The suite's operator runs without leader election (one replica),
+// so it writes no Lease.
 var oncePerStart = map[string]string{
 	"PUT /apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/" + webhook.ConfigurationName: "" +
 		"the certificate rotator (cert-controller) puts its CA into the webhook configuration with an " +
@@ -98,6 +99,10 @@ func TestARestartedOperatorWritesNothing(t *testing.T) {
 	waitUntilNoTeamIsLeaving(t)
 	waitUntilQuiet(t)
 	before := resourceVersions(g, teams, shared, none, coach)
+	// The teams' children are found by their label.
+	g.Expect(before).To(HaveKey("Namespace /team-restart-plain"))
+	g.Expect(before).To(HaveKey("Secret team-restart-plain/restart-plain-db"))
+	g.Expect(before).To(HaveKey("Deployment team-restart-no-database/rota"))
 
 	operator.Stop()
 	requestsBefore := operatorProxy.Snapshot()
