@@ -7,9 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -24,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/buurt-dev/buurt/internal/operatorprocess"
 	"github.com/buurt-dev/buurt/internal/testenv"
 )
 
@@ -300,56 +299,13 @@ func (r reconcileCounts) since(before reconcileCounts) reconcileCounts {
 	return out
 }
 
-// metricsClient reads the operator's metrics; each read has its own
-// deadline.
-var metricsClient = &http.Client{Timeout: 5 * time.Second}
-
-// readReconciles reads the operator's reconcile counters from its metrics
-// endpoint.
-func readReconciles(ctx context.Context, url string) (reconcileCounts, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+// readReconciles reads the operator's reconcile counters from its metrics.
+func readReconciles(ctx context.Context, operator *operatorprocess.Process) (reconcileCounts, error) {
+	m, err := operator.Metrics(ctx)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := metricsClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("the operator's metrics answered %s", resp.Status)
-	}
-	return parseReconciles(resp.Body)
-}
-
-// parseReconciles reads controller_runtime_reconcile_total from the
-// Prometheus text format, adding up the results of each controller.
-func parseReconciles(r io.Reader) (reconcileCounts, error) {
-	const metric = "controller_runtime_reconcile_total{"
-	out := reconcileCounts{}
-	scanner := bufio.NewScanner(r)
-	scanner.Buffer(make([]byte, 0, 64*1024), 1024*1024)
-	for scanner.Scan() {
-		line := scanner.Text()
-		if !strings.HasPrefix(line, metric) {
-			continue
-		}
-		labels, value, ok := strings.Cut(line[len(metric):], "} ")
-		if !ok {
-			continue
-		}
-		_, rest, ok := strings.Cut(labels, `controller="`)
-		if !ok {
-			continue
-		}
-		controller, _, _ := strings.Cut(rest, `"`)
-		v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
-		if err != nil {
-			return nil, fmt.Errorf("unexpected metric line %q: %w", line, err)
-		}
-		out[controller] += v
-	}
-	return out, scanner.Err()
+	return m.SumBy("controller_runtime_reconcile_total", "controller"), nil
 }
 
 // firstTimes records when each object was first seen in some state, from
@@ -455,7 +411,7 @@ func (e *env) waitQuiet(ctx context.Context, since time.Time, afterReconcile boo
 	sawReconcile := false
 	for {
 		now := time.Now()
-		current, err := readReconciles(ctx, e.operator.metricsURL)
+		current, err := readReconciles(ctx, e.operator)
 		if err == nil {
 			if previous != nil && current.sum() != previous.sum() {
 				last = now
@@ -467,7 +423,7 @@ func (e *env) waitQuiet(ctx context.Context, since time.Time, afterReconcile boo
 			}
 			previous = current
 		}
-		if m := e.operatorProxy.tally.lastMutationTime(); m.After(last) {
+		if m := e.operatorProxy.LastMutation(); m.After(last) {
 			last = m
 		}
 		if now.Sub(last) >= quietFor && (sawReconcile || !afterReconcile) {
@@ -493,24 +449,6 @@ func percentile(durations []time.Duration, p float64) time.Duration {
 	slices.Sort(sorted)
 	rank := int(math.Ceil(p*float64(len(sorted)))) - 1
 	return sorted[max(0, min(rank, len(sorted)-1))]
-}
-
-func TestParseReconciles(t *testing.T) {
-	got, err := parseReconciles(strings.NewReader(`# HELP controller_runtime_reconcile_total Total number of reconciliations per controller
-# TYPE controller_runtime_reconcile_total counter
-controller_runtime_reconcile_total{controller="neighbourhoodteam",result="error"} 2
-controller_runtime_reconcile_total{controller="neighbourhoodteam",result="requeue_after"} 1
-controller_runtime_reconcile_total{controller="neighbourhoodteam",result="success"} 60
-controller_runtime_reconcile_total{controller="teamblueprint",result="success"} 7
-controller_runtime_reconcile_errors_total{controller="neighbourhoodteam"} 2
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := reconcileCounts{"neighbourhoodteam": 63, "teamblueprint": 7}
-	if len(got) != len(want) || got["neighbourhoodteam"] != 63 || got["teamblueprint"] != 7 {
-		t.Errorf("got %v, want %v", got, want)
-	}
 }
 
 func TestPercentile(t *testing.T) {

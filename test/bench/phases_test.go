@@ -23,6 +23,7 @@ import (
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
 	"github.com/buurt-dev/buurt/internal/kinds"
+	"github.com/buurt-dev/buurt/internal/operatorprocess"
 	"github.com/buurt-dev/buurt/internal/testenv"
 )
 
@@ -76,7 +77,7 @@ func (b *bench) floorBurst(ctx context.Context, blueprint *teamsv1alpha1.TeamBlu
 	if err != nil {
 		return err
 	}
-	requestsBefore := b.env.floorProxy.tally.snapshot()
+	requestsBefore := b.env.floorProxy.Snapshot()
 	begin := time.Now()
 	if err := forEach(ctx, b.p.concurrency, n, func(ctx context.Context, i int) error {
 		m, err := f.makeTeam(ctx, teams[i])
@@ -107,7 +108,7 @@ func (b *bench) floorBurst(ctx context.Context, blueprint *teamsv1alpha1.TeamBlu
 	b.r.floor = burst{
 		wall:     end.Sub(begin),
 		cpu:      cpuAfter.since(cpuBefore),
-		requests: b.env.floorProxy.tally.snapshot().since(requestsBefore),
+		requests: b.env.floorProxy.Snapshot().Since(requestsBefore),
 	}
 	if len(objectsPerTeam) != 1 {
 		return fmt.Errorf("floor: the teams got different numbers of objects (objects: teams) %v; the blueprint is the same for all", objectsPerTeam)
@@ -164,12 +165,12 @@ func (b *bench) removeFloor(ctx context.Context, f *floor, teams []*teamsv1alpha
 // makes the teams' blueprint and waits until the operator is quiet.
 func (b *bench) startOperator(ctx context.Context, blueprint *teamsv1alpha1.TeamBlueprint) error {
 	say("operator: starting it, waiting for its webhooks and making blueprint %s; about 20 s", blueprint.Name)
-	if err := b.env.operator.start(); err != nil {
+	if err := b.env.operator.Start(); err != nil {
 		return err
 	}
-	b.memory = &memorySampler{pid: b.env.operator.pid}
+	b.memory = &memorySampler{pid: b.env.operator.PID}
 	go b.memory.run(ctx)
-	if err := b.env.waitForWebhooks(ctx); err != nil {
+	if err := operatorprocess.WaitForWebhooks(ctx, b.env.admin); err != nil {
 		return err
 	}
 	var err error
@@ -195,8 +196,8 @@ func (b *bench) buurtBurst(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	requestsBefore := b.env.operatorProxy.tally.snapshot()
-	reconcilesBefore, err := readReconciles(ctx, b.env.operator.metricsURL)
+	requestsBefore := b.env.operatorProxy.Snapshot()
+	reconcilesBefore, err := readReconciles(ctx, b.env.operator)
 	if err != nil {
 		return err
 	}
@@ -223,8 +224,8 @@ func (b *bench) buurtBurst(ctx context.Context) error {
 	if _, err := b.env.waitQuiet(ctx, lastReady, false, 5*time.Minute); err != nil {
 		say("buurt: %v; counting what it sent so far", err)
 	}
-	b.r.buurt.requests = b.env.operatorProxy.tally.snapshot().since(requestsBefore)
-	reconcilesAfter, err := readReconciles(ctx, b.env.operator.metricsURL)
+	b.r.buurt.requests = b.env.operatorProxy.Snapshot().Since(requestsBefore)
+	reconcilesAfter, err := readReconciles(ctx, b.env.operator)
 	if err != nil {
 		return err
 	}
@@ -328,23 +329,23 @@ func (b *bench) idleWindow(ctx context.Context) error {
 	if _, err := b.env.waitQuiet(ctx, time.Now(), false, 10*time.Minute); err != nil {
 		say("idle: %v; watching it anyway", err)
 	}
-	requestsBefore := b.env.operatorProxy.tally.snapshot()
-	reconcilesBefore, err := readReconciles(ctx, b.env.operator.metricsURL)
+	requestsBefore := b.env.operatorProxy.Snapshot()
+	reconcilesBefore, err := readReconciles(ctx, b.env.operator)
 	if err != nil {
 		return err
 	}
 	if err := sleep(ctx, b.p.idle); err != nil {
 		return err
 	}
-	reconcilesAfter, err := readReconciles(ctx, b.env.operator.metricsURL)
+	reconcilesAfter, err := readReconciles(ctx, b.env.operator)
 	if err != nil {
 		return err
 	}
 	b.r.idle = idle{teams: teams, window: b.p.idle,
-		requests:   b.env.operatorProxy.tally.snapshot().since(requestsBefore),
+		requests:   b.env.operatorProxy.Snapshot().Since(requestsBefore),
 		reconciles: reconcilesAfter.since(reconcilesBefore).sum()}
-	say("idle: %d writes, %.0f reconciles, %d reads in %s", b.r.idle.requests.mutating(), b.r.idle.reconciles,
-		b.r.idle.requests.total()-b.r.idle.requests.mutating(), b.p.idle)
+	say("idle: %d writes, %.0f reconciles, %d reads in %s", b.r.idle.requests.Mutating(), b.r.idle.reconciles,
+		b.r.idle.requests.Total()-b.r.idle.requests.Mutating(), b.p.idle)
 	return nil
 }
 
@@ -356,19 +357,19 @@ func (b *bench) restart(ctx context.Context) error {
 	say("phase 5/6, restart: stopping the operator (SIGTERM) and starting it again with %s unchanged; "+
 		"counting what it sends until it is idle (%s without a reconcile or a write); %s",
 		plural(teams, "team"), quietFor, about(30*time.Second+time.Duration(teams)*30*time.Millisecond))
-	b.env.operator.stop()
-	requestsBefore := b.env.operatorProxy.tally.snapshot()
-	if err := b.env.operator.start(); err != nil {
+	b.env.operator.Stop()
+	requestsBefore := b.env.operatorProxy.Snapshot()
+	if err := b.env.operator.Start(); err != nil {
 		return err
 	}
-	last, err := b.env.waitQuiet(ctx, b.env.operator.started, true, 10*time.Minute+time.Duration(teams)*100*time.Millisecond)
+	last, err := b.env.waitQuiet(ctx, b.env.operator.Started(), true, 10*time.Minute+time.Duration(teams)*100*time.Millisecond)
 	if err != nil {
 		say("restart: %v", err)
 	}
-	b.r.restart = restart{teams: teams, idle: err == nil, idleAfter: last.Sub(b.env.operator.started),
-		requests: b.env.operatorProxy.tally.snapshot().since(requestsBefore)}
+	b.r.restart = restart{teams: teams, idle: err == nil, idleAfter: last.Sub(b.env.operator.Started()),
+		requests: b.env.operatorProxy.Snapshot().Since(requestsBefore)}
 	// A new process counts its reconciles from zero.
-	reconciles, err := readReconciles(ctx, b.env.operator.metricsURL)
+	reconciles, err := readReconciles(ctx, b.env.operator)
 	if err != nil {
 		return err
 	}
@@ -377,19 +378,19 @@ func (b *bench) restart(ctx context.Context) error {
 		return err
 	}
 	say("restart: %d writes, %.0f reconciles, last activity %s after the start",
-		b.r.restart.requests.mutating(), b.r.restart.reconciles, b.r.restart.idleAfter.Round(100*time.Millisecond))
+		b.r.restart.requests.Mutating(), b.r.restart.reconciles, b.r.restart.idleAfter.Round(100*time.Millisecond))
 	return nil
 }
 
-// topKinds are the n most frequent kinds of request in c, most first.
-func topKinds(c counts, n int) []string {
-	keys := make([]string, 0, len(c.kinds))
-	for k := range c.kinds {
+// topKinds are the n most frequent kinds of request in kinds, most first.
+func topKinds(kinds map[string]int64, n int) []string {
+	keys := make([]string, 0, len(kinds))
+	for k := range kinds {
 		keys = append(keys, k)
 	}
 	sort.Slice(keys, func(i, j int) bool {
-		if c.kinds[keys[i]] != c.kinds[keys[j]] {
-			return c.kinds[keys[i]] > c.kinds[keys[j]]
+		if kinds[keys[i]] != kinds[keys[j]] {
+			return kinds[keys[i]] > kinds[keys[j]]
 		}
 		return keys[i] < keys[j]
 	})
@@ -405,7 +406,7 @@ func (b *bench) keepProfile(ctx context.Context, path, name string) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.env.operator.pprofURL+path, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.env.operator.PprofURL()+path, nil)
 	if err != nil {
 		say("no %s profile: %v", name, err)
 		return

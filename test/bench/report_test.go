@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/buurt-dev/buurt/internal/countingproxy"
 	"github.com/buurt-dev/buurt/internal/testenv"
 )
 
@@ -47,7 +48,7 @@ type burst struct {
 	wall time.Duration
 	cpu  cpuTimes
 	// requests are the ones the client sent, until it was quiet.
-	requests counts
+	requests countingproxy.Counts
 }
 
 type steady struct {
@@ -59,7 +60,7 @@ type steady struct {
 type idle struct {
 	teams      int
 	window     time.Duration
-	requests   counts
+	requests   countingproxy.Counts
 	reconciles float64
 }
 
@@ -69,7 +70,7 @@ type restart struct {
 	// idleAfter is then when it was last seen busy.
 	idle       bool
 	idleAfter  time.Duration
-	requests   counts
+	requests   countingproxy.Counts
 	reconciles float64
 }
 
@@ -122,7 +123,7 @@ func (r *results) report() string {
 		seconds(r.buurt.wall), seconds(r.floor.wall), times(r.buurt.wall.Seconds(), r.floor.wall.Seconds()), "≤ 1.1× floor")
 	row("requests per team at creation",
 		perTeam(r.buurt.requests, n), perTeam(r.floor.requests, n),
-		times(float64(r.buurt.requests.total()), float64(r.floor.requests.total())), "≤ 20 in total")
+		times(float64(r.buurt.requests.Total()), float64(r.floor.requests.Total())), "≤ 20 in total")
 	row("cluster CPU for the burst (all processes)",
 		cpuSeconds(r.buurt.cpu.machine), cpuSeconds(r.floor.cpu.machine), times(r.buurt.cpu.machine, r.floor.cpu.machine), "≤ 1.2× floor")
 	row("… of this run's processes only (cluster, PostgreSQL, operator, benchmark)",
@@ -140,25 +141,26 @@ func (r *results) report() string {
 		idleAfter = "not idle, busy until " + seconds(r.restart.idleAfter)
 	}
 	row(fmt.Sprintf("restart with %s unchanged teams", thousands(r.restart.teams)),
-		fmt.Sprintf("%.1f writes per team (%d), %s", perTeamOf(r.restart.requests.mutating(), r.restart.teams),
-			r.restart.requests.mutating(), idleAfter),
+		fmt.Sprintf("%.1f writes per team (%d), %s", perTeamOf(r.restart.requests.Mutating(), r.restart.teams),
+			r.restart.requests.Mutating(), idleAfter),
 		"—", "—", "0 writes, idle ≤ 10 s at 1,000 teams")
 	row(fmt.Sprintf("operator memory (RSS) at %s teams", thousands(n)),
 		fmt.Sprintf("%.0f MiB (peak %.0f)", r.rssAfterBurstMiB, r.peakMiB), "—", "—", "≤ 100 MiB; ≤ 300 MiB at 10,000")
 	row(fmt.Sprintf("… after the restart, %s teams", thousands(r.restart.teams)),
 		fmt.Sprintf("%.0f MiB", r.rssAfterRestartMiB), "—", "—", "—")
 	row(fmt.Sprintf("idle, %s teams, %s", thousands(r.idle.teams), window(r.idle.window)),
-		fmt.Sprintf("%d writes, %.0f reconciles", r.idle.requests.mutating(), r.idle.reconciles), "—", "—", "keep")
+		fmt.Sprintf("%d writes, %.0f reconciles", r.idle.requests.Mutating(), r.idle.reconciles), "—", "—", "keep")
 	row("objects per team (the floor makes buurt's)",
 		fmt.Sprintf("%d (%s)", r.buurtObjects, r.buurtObjectKinds), fmt.Sprintf("%d", r.floorObjects), "—", "the same")
 
 	b.WriteString("\nReconciles in the burst, by controller: ")
 	b.WriteString(formatReconciles(r.burstReconciles))
 	b.WriteString(".\n")
-	section := func(title string, c counts, teams int) {
+	section := func(title string, c countingproxy.Counts, teams int) {
 		fmt.Fprintf(&b, "\n%s (requests: per team, and in all):\n\n", title)
-		for _, k := range topKinds(c, 40) {
-			fmt.Fprintf(&b, "    %7.2f %7d  %s\n", perTeamOf(c.kinds[k], teams), c.kinds[k], k)
+		kinds := c.Kinds()
+		for _, k := range topKinds(kinds, 40) {
+			fmt.Fprintf(&b, "    %7.2f %7d  %s\n", perTeamOf(kinds[k], teams), kinds[k], k)
 		}
 	}
 	section("buurt's burst", r.buurt.requests, n)
@@ -177,11 +179,11 @@ func writeReport(path, report string) error {
 }
 
 // perTeam is the requests of c per team, by class.
-func perTeam(c counts, teams int) string {
-	per := func(cl class) float64 { return perTeamOf(c.of(cl), teams) }
+func perTeam(c countingproxy.Counts, teams int) string {
+	per := func(cl countingproxy.Class) float64 { return perTeamOf(c.Of(cl), teams) }
 	return fmt.Sprintf("%.1f (%.1f writes, %.1f GETs, %.1f reviews, %.1f Events; %.1f LISTs, %.1f WATCHes)",
-		perTeamOf(c.total(), teams), per(classWrite), per(classGet), per(classReview), per(classEvent),
-		per(classList), per(classWatch))
+		perTeamOf(c.Total(), teams), per(countingproxy.ClassWrite), per(countingproxy.ClassGet),
+		per(countingproxy.ClassReview), per(countingproxy.ClassEvent), per(countingproxy.ClassList), per(countingproxy.ClassWatch))
 }
 
 func perTeamOf(n int64, teams int) float64 {

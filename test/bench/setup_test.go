@@ -4,15 +4,12 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync/atomic"
-	"syscall"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -22,8 +19,10 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/buurt-dev/buurt/internal/countingproxy"
 	"github.com/buurt-dev/buurt/internal/freeport"
 	"github.com/buurt-dev/buurt/internal/localcluster"
+	"github.com/buurt-dev/buurt/internal/operatorprocess"
 	"github.com/buurt-dev/buurt/internal/testenv"
 	"github.com/buurt-dev/buurt/internal/testpg"
 	"github.com/buurt-dev/buurt/internal/webhook"
@@ -57,10 +56,10 @@ type env struct {
 	admin       client.Client
 	adminConfig *rest.Config
 	// operatorProxy counts the operator's requests, floorProxy the floor's.
-	operatorProxy, floorProxy *countingProxy
+	operatorProxy, floorProxy *countingproxy.Proxy
 	// floorConfig is the floor's client configuration, through floorProxy.
 	floorConfig *rest.Config
-	operator    *operatorProcess
+	operator    *operatorprocess.Process
 	// cleanups undo the set-up, last first.
 	cleanups []func()
 }
@@ -129,14 +128,15 @@ func setUp(ctx context.Context, p params) (e *env, err error) {
 		return e, err
 	}
 
-	if e.operatorProxy, err = startProxy(operatorConfig); err != nil {
+	proxyOptions := countingproxy.Options{Anonymous: benchTeam}
+	if e.operatorProxy, err = countingproxy.Start(operatorConfig, proxyOptions); err != nil {
 		return e, err
 	}
-	e.cleanups = append(e.cleanups, e.operatorProxy.close)
-	if e.floorProxy, err = startProxy(operatorConfig); err != nil {
+	e.cleanups = append(e.cleanups, e.operatorProxy.Close)
+	if e.floorProxy, err = countingproxy.Start(operatorConfig, proxyOptions); err != nil {
 		return e, err
 	}
-	e.cleanups = append(e.cleanups, e.floorProxy.close)
+	e.cleanups = append(e.cleanups, e.floorProxy.Close)
 	if e.floorConfig, err = e.floorClientConfig(ctx); err != nil {
 		return e, err
 	}
@@ -149,11 +149,28 @@ func setUp(ctx context.Context, p params) (e *env, err error) {
 		webhook.LocalConfiguration(webhookPort, false)); err != nil {
 		return e, err
 	}
-	if e.operator, err = e.buildOperator(ctx, operatorConfig, webhookPort); err != nil {
+	// The operator is as a pod would run it: its ServiceAccount's token,
+	// the default client settings, its webhooks called by the apiserver;
+	// only the address of the apiserver is the counting proxy's.
+	bin := filepath.Join(e.workDir, "manager")
+	if err := operatorprocess.Build(ctx, bin); err != nil {
 		return e, err
 	}
-	e.cleanups = append(e.cleanups, e.operator.stop)
+	if e.operator, err = operatorprocess.New(operatorprocess.Options{
+		Bin: bin, Config: e.operatorProxy.ClientConfig(operatorConfig), Dir: e.workDir, WebhookPort: webhookPort,
+	}); err != nil {
+		return e, err
+	}
+	e.cleanups = append(e.cleanups, e.operator.Stop)
 	return e, nil
+}
+
+// benchTeam is true for the name of one of the benchmark's teams, buurt's
+// or the floor's, or of a namespace or an object of one: the proxies count
+// their requests under placeholders, so that a thousand teams' requests
+// add up to a few kinds.
+func benchTeam(name string) bool {
+	return strings.Contains(name, buurtTeamPrefix) || strings.Contains(name, floorTeamPrefix)
 }
 
 // unlimited lifts client-go's default rate limit of a kubeconfig (5
@@ -186,48 +203,9 @@ func (e *env) floorClientConfig(ctx context.Context) (*rest.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return e.floorProxy.clientConfig(cfg), nil
-}
-
-// buildOperator builds cmd/manager and prepares it to run as a pod would:
-// its ServiceAccount's token, the default client settings (no
-// --kube-api-qps), its webhooks called by the apiserver; only the address
-// of the apiserver is the counting proxy's, and metrics are served over
-// plain HTTP on 127.0.0.1 for the benchmark to read.
-func (e *env) buildOperator(ctx context.Context, operatorConfig *rest.Config, webhookPort int) (*operatorProcess, error) {
-	kubeconfig := filepath.Join(e.workDir, "operator.kubeconfig")
-	if err := localcluster.WriteKubeconfig(e.operatorProxy.clientConfig(operatorConfig), kubeconfig); err != nil {
-		return nil, err
-	}
-	bin := filepath.Join(e.workDir, "manager")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/manager") //nolint:gosec // into this run's work directory
-	build.Dir = testenv.RepoRoot()
-	if out, err := build.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("failed to build the operator: %w\n%s", err, out)
-	}
-	metricsPort, err := freeport.Get()
-	if err != nil {
-		return nil, err
-	}
-	metricsAddr := "127.0.0.1:" + strconv.Itoa(metricsPort)
-	pprofPort, err := freeport.Get()
-	if err != nil {
-		return nil, err
-	}
-	pprofAddr := "127.0.0.1:" + strconv.Itoa(pprofPort)
-	return &operatorProcess{
-		bin: bin,
-		args: []string{
-			"--kubeconfig", kubeconfig, "--namespace", localcluster.OperatorNamespace,
-			"--metrics-bind-address", metricsAddr, "--metrics-secure=false", "--health-probe-bind-address", "0",
-			"--pprof-bind-address", pprofAddr,
-			"--webhook-host", "127.0.0.1", "--webhook-port", strconv.Itoa(webhookPort), "--webhook-dns-names", "localhost",
-			"--webhook-cert-dir", filepath.Join(e.workDir, "webhook-certs"),
-		},
-		log:        filepath.Join(e.workDir, "operator.log"),
-		metricsURL: "http://" + metricsAddr + "/metrics",
-		pprofURL:   "http://" + pprofAddr + "/debug/pprof/",
-	}, nil
+	cfg = e.floorProxy.ClientConfig(cfg)
+	unlimited(cfg)
+	return cfg, nil
 }
 
 // tearDown stops everything setUp started, last first. With keepLogs, the
@@ -239,108 +217,14 @@ func (e *env) tearDown(keepLogs bool) {
 		if err := e.cluster.ExportLogs(context.Background(), dir); err != nil {
 			say("could not keep the cluster's logs: %v", err)
 		}
-		if data, err := os.ReadFile(filepath.Join(e.workDir, "operator.log")); err == nil {
-			_ = os.WriteFile(filepath.Join(dir, "operator.log"), data, 0o600) //nolint:gosec // a directory of this run's own
+		if e.operator != nil {
+			if data, err := os.ReadFile(e.operator.Log()); err == nil {
+				_ = os.WriteFile(filepath.Join(dir, "operator.log"), data, 0o600) //nolint:gosec // a directory of this run's own
+			}
 		}
 		say("the local cluster's and the operator's logs are in %s", dir)
 	}
 	for i := len(e.cleanups) - 1; i >= 0; i-- {
 		e.cleanups[i]()
-	}
-}
-
-// waitForWebhooks waits until the apiserver reaches the operator's
-// webhooks: a dry-run change of a blueprint nobody uses is admitted by
-// them. It must change the spec: the webhook is not asked about an update
-// that leaves it as it was.
-func (e *env) waitForWebhooks(ctx context.Context) error {
-	probe := testenv.DesignBlueprint("webhook-probe")
-	if err := e.admin.Create(ctx, probe); err != nil {
-		return err
-	}
-	defer func() { _ = e.admin.Delete(context.WithoutCancel(ctx), probe) }()
-	changed := probe.Spec.MaxMembers - 1
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		probe.Spec.MaxMembers = changed
-		err := e.admin.Update(ctx, probe, client.DryRunAll)
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return errors.Join(errors.New("the apiserver did not reach the operator's webhooks within two minutes; see the operator's log"), err)
-		}
-		if err := sleep(ctx, 200*time.Millisecond); err != nil {
-			return err
-		}
-		_ = e.admin.Get(ctx, client.ObjectKeyFromObject(probe), probe)
-	}
-}
-
-// operatorProcess is the operator binary, started, stopped and started
-// again.
-type operatorProcess struct {
-	bin        string
-	args       []string
-	log        string
-	metricsURL string
-	// pprofURL serves the operator's profiles, which the run keeps next
-	// to its results.
-	pprofURL string
-	cmd      *exec.Cmd
-	done       chan struct{}
-	// started is when the current process was started.
-	started time.Time
-	// running is the running process's id, 0 when none runs; the memory
-	// sampler reads it while the operator is started again.
-	running atomic.Int64
-}
-
-func (p *operatorProcess) start() error {
-	log, err := os.OpenFile(p.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	p.cmd = exec.Command(p.bin, p.args...) //nolint:gosec // the binary this run built
-	p.cmd.Stdout, p.cmd.Stderr = log, log
-	// Should the benchmark itself be killed, the operator goes with it.
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	p.started = time.Now()
-	if err := p.cmd.Start(); err != nil {
-		return errors.Join(err, log.Close())
-	}
-	p.done = make(chan struct{})
-	p.running.Store(int64(p.cmd.Process.Pid))
-	go func(cmd *exec.Cmd, done chan struct{}) {
-		_ = cmd.Wait()
-		p.running.Store(0)
-		_ = log.Close()
-		close(done)
-	}(p.cmd, p.done)
-	return nil
-}
-
-// pid is the running operator's process id, 0 when none runs.
-func (p *operatorProcess) pid() int {
-	return int(p.running.Load())
-}
-
-// stop ends the operator as Kubernetes ends a pod: SIGTERM, then SIGKILL
-// after 30 seconds.
-func (p *operatorProcess) stop() {
-	if p.cmd == nil || p.cmd.Process == nil {
-		return
-	}
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(30 * time.Second):
-		_ = p.cmd.Process.Signal(syscall.SIGKILL)
-		<-p.done
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -30,6 +29,7 @@ import (
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
 	"github.com/buurt-dev/buurt/internal/freeport"
 	"github.com/buurt-dev/buurt/internal/localcluster"
+	"github.com/buurt-dev/buurt/internal/operatorprocess"
 	"github.com/buurt-dev/buurt/internal/testenv"
 )
 
@@ -94,7 +94,7 @@ type helmInstallation struct {
 	workspace string
 	bin       string
 	port      int
-	operator  *operatorProcess
+	operator  *operatorprocess.Process
 }
 
 func newHelmInstallation(t *testing.T, name string) *helmInstallation {
@@ -132,9 +132,9 @@ func newHelmInstallation(t *testing.T, name string) *helmInstallation {
 	h.region("")
 	t.Cleanup(func() {
 		if h.operator != nil {
-			h.operator.stop()
+			h.operator.Stop()
 			if t.Failed() {
-				log, _ := os.ReadFile(h.operator.log)
+				log, _ := os.ReadFile(h.operator.Log())
 				t.Logf("operator log:\n%s", log)
 			}
 		}
@@ -182,7 +182,7 @@ func (h *helmInstallation) startOperator(bin string) {
 	h.t.Helper()
 	g := NewWithT(h.t)
 	if h.operator != nil {
-		h.operator.stop()
+		h.operator.Stop()
 	}
 	cfg, err := h.cluster.Config()
 	g.Expect(err).NotTo(HaveOccurred())
@@ -192,18 +192,13 @@ func (h *helmInstallation) startOperator(bin string) {
 		operatorCfg, err = localcluster.ServiceAccountConfig(ctx, cfg, "buurt-system", "buurt-controller-manager", time.Hour)
 		return err
 	}).WithTimeout(timeout).Should(Succeed())
-	kubeconfig := filepath.Join(h.workDir, "operator.kubeconfig")
-	g.Expect(localcluster.WriteKubeconfig(operatorCfg, kubeconfig)).To(Succeed())
-	h.operator = &operatorProcess{bin: bin, log: filepath.Join(h.workDir, "operator.log"), args: []string{
-		"--kubeconfig", kubeconfig, "--namespace", "buurt-system", "--metrics-bind-address", "0", "--health-probe-bind-address", "0",
-		"--webhook-host", "127.0.0.1", "--webhook-port", strconv.Itoa(h.port), "--webhook-dns-names", "localhost",
-		"--webhook-cert-dir", filepath.Join(h.workDir, "certs"),
-	}}
-	g.Expect(h.operator.start()).To(Succeed())
+	h.operator, err = operatorprocess.New(operatorprocess.Options{Bin: bin, Config: operatorCfg, Dir: h.workDir, WebhookPort: h.port})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(h.operator.Start()).To(Succeed())
 }
 
 func (h *helmInstallation) stopOperator() {
-	h.operator.stop()
+	h.operator.Stop()
 	h.operator = nil
 }
 
@@ -258,7 +253,7 @@ func TestHelmInstallUpgradeUninstall(t *testing.T) {
 	region := "region: {defaultBlueprint: {database: {class: None}}}\n"
 	h.region(region)
 	h.doc(docInstall)
-	h.startOperator(operator.bin)
+	h.startOperator(operatorBin)
 
 	g.Eventually(func() error {
 		return h.c.Create(ctx, &teamsv1alpha1.Coach{
@@ -322,7 +317,7 @@ func TestHelmInstallUpgradeUninstall(t *testing.T) {
 	// Installed again, with the changed region: the kept objects are adopted
 	// and the team follows the region again.
 	h.doc(docInstall)
-	h.startOperator(operator.bin)
+	h.startOperator(operatorBin)
 	for _, obj := range []client.Object{
 		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "buurt:team-member"}},
 		&teamsv1alpha1.TeamBlueprint{ObjectMeta: metav1.ObjectMeta{Name: "default"}},
@@ -385,7 +380,7 @@ func TestHelmUpgradeFromPreviousChart(t *testing.T) {
 	g.Expect(pulling.Spec.ImagePullPolicy).To(BeEmpty())
 
 	h.doc(docUpgrade)
-	h.startOperator(operator.bin)
+	h.startOperator(operatorBin)
 
 	// The new operator writes the blueprint's status meanwhile: each try
 	// starts from the blueprint as it is.

@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"context"
-	"errors"
 	"testing"
 	"time"
 
@@ -19,32 +18,6 @@ import (
 )
 
 const timeout = 2 * time.Minute
-
-// waitForWebhooks waits until the apiserver reaches the operator's
-// webhooks: a dry-run change of a blueprint nobody uses is admitted by them.
-// It must change the spec: the webhook is not asked about an update that
-// leaves it as it was.
-func waitForWebhooks(ctx context.Context) error {
-	probe := testenv.DesignBlueprint("webhook-probe")
-	if err := admin.Create(ctx, probe); err != nil {
-		return err
-	}
-	defer func() { _ = admin.Delete(ctx, probe) }()
-	changed := probe.Spec.MaxMembers - 1
-	deadline := time.Now().Add(time.Minute)
-	for {
-		probe.Spec.MaxMembers = changed
-		err := admin.Update(ctx, probe, client.DryRunAll)
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return errors.Join(errors.New("the apiserver did not reach the operator's webhooks within a minute"), err)
-		}
-		time.Sleep(200 * time.Millisecond)
-		_ = admin.Get(ctx, client.ObjectKeyFromObject(probe), probe)
-	}
-}
 
 // as is a client that impersonates user with groups, through the cluster
 // admin's configuration.

@@ -156,8 +156,8 @@ func TestOperatorKilledMidwayConverges(t *testing.T) {
 		}
 		g.Expect(n).To(BeNumerically(">=", 3))
 	}).WithTimeout(timeout).Should(Succeed())
-	operator.kill()
-	g.Expect(operator.start()).To(Succeed())
+	operator.Kill()
+	g.Expect(operator.Start()).To(Succeed())
 
 	for _, name := range names {
 		team := eventuallyTeam(t, name, ready)

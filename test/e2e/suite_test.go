@@ -6,26 +6,27 @@
 // quota admission really run. The operator is the real binary, running as
 // its ServiceAccount with a token from the TokenRequest API, so it has
 // exactly the permissions an installation grants; its webhooks are called by
-// the apiserver; Shared databases live on a throwaway PostgreSQL server.
+// the apiserver; Shared databases live on a throwaway PostgreSQL server. It
+// reaches the apiserver through a counting proxy, so that a test can count
+// what the operator sends.
 package e2e
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/buurt-dev/buurt/internal/countingproxy"
 	"github.com/buurt-dev/buurt/internal/freeport"
 	"github.com/buurt-dev/buurt/internal/localcluster"
+	"github.com/buurt-dev/buurt/internal/operatorprocess"
 	"github.com/buurt-dev/buurt/internal/testenv"
 	"github.com/buurt-dev/buurt/internal/testpg"
 	"github.com/buurt-dev/buurt/internal/webhook"
@@ -43,7 +44,12 @@ var (
 	// pg is the shared database server of the Shared blueprints.
 	pg *testpg.Server
 	// operator is the running operator process.
-	operator *operatorProcess
+	operator *operatorprocess.Process
+	// operatorBin is the operator built from this checkout.
+	operatorBin string
+	// operatorProxy counts the requests the operator sends to the
+	// apiserver, and only those.
+	operatorProxy *countingproxy.Proxy
 )
 
 func TestMain(m *testing.M) {
@@ -106,10 +112,6 @@ func setUpAndRun(m *testing.M) (code int, err error) {
 	if err != nil {
 		return 0, err
 	}
-	kubeconfig := filepath.Join(workDir, "operator.kubeconfig")
-	if err := localcluster.WriteKubeconfig(operatorCfg, kubeconfig); err != nil {
-		return 0, err
-	}
 	if err := localcluster.ApplyAdminSecret(ctx, admin, "pg-admin", map[string]string{
 		"host": pg.Host, "port": strconv.Itoa(pg.Port), "user": testpg.AdminUser, "password": pg.Password, "sslmode": "disable",
 	}); err != nil {
@@ -123,23 +125,25 @@ func setUpAndRun(m *testing.M) (code int, err error) {
 		webhook.LocalConfiguration(port, false)); err != nil {
 		return 0, err
 	}
-	bin := filepath.Join(workDir, "manager")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/manager")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		return 0, fmt.Errorf("failed to build the operator: %w\n%s", err, out)
-	}
-	operator = &operatorProcess{bin: bin, args: []string{
-		"--kubeconfig", kubeconfig, "--namespace", localcluster.OperatorNamespace,
-		"--metrics-bind-address", "0", "--health-probe-bind-address", "0",
-		"--webhook-host", "127.0.0.1", "--webhook-port", strconv.Itoa(port), "--webhook-dns-names", "localhost",
-		"--webhook-cert-dir", filepath.Join(workDir, "webhook-certs"),
-	}, log: filepath.Join(workDir, "operator.log")}
-	if err := operator.start(); err != nil {
+	operatorBin = filepath.Join(workDir, "manager")
+	if err := operatorprocess.Build(ctx, operatorBin); err != nil {
 		return 0, err
 	}
-	defer operator.stop()
-	if err := waitForWebhooks(ctx); err != nil {
+	if operatorProxy, err = countingproxy.Start(operatorCfg, countingproxy.Options{}); err != nil {
+		return 0, err
+	}
+	defer operatorProxy.Close()
+	operator, err = operatorprocess.New(operatorprocess.Options{
+		Bin: operatorBin, Config: operatorProxy.ClientConfig(operatorCfg), Dir: workDir, WebhookPort: port,
+	})
+	if err != nil {
+		return 0, err
+	}
+	if err := operator.Start(); err != nil {
+		return 0, err
+	}
+	defer operator.Stop()
+	if err := operatorprocess.WaitForWebhooks(ctx, admin); err != nil {
 		return 0, err
 	}
 	return m.Run(), nil
@@ -156,47 +160,4 @@ func keepLogs(cluster *localcluster.Cluster, workDir string) {
 		_ = os.WriteFile(filepath.Join(dir, "operator.log"), data, 0o600)
 	}
 	fmt.Fprintf(os.Stderr, "the local cluster's and the operator's logs are in %s\n", dir)
-}
-
-// operatorProcess is the operator binary, started, killed and started again.
-type operatorProcess struct {
-	bin  string
-	args []string
-	log  string
-	cmd  *exec.Cmd
-	done chan struct{}
-}
-
-func (p *operatorProcess) start() error {
-	log, err := os.OpenFile(p.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	p.cmd = exec.Command(p.bin, p.args...)
-	p.cmd.Stdout, p.cmd.Stderr = log, log
-	if err := p.cmd.Start(); err != nil {
-		return errors.Join(err, log.Close())
-	}
-	p.done = make(chan struct{})
-	go func() {
-		_ = p.cmd.Wait()
-		_ = log.Close()
-		close(p.done)
-	}()
-	return nil
-}
-
-// kill ends the operator at once, as an OOM kill or a node failure would.
-func (p *operatorProcess) kill() {
-	_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	<-p.done
-}
-
-func (p *operatorProcess) stop() {
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(30 * time.Second):
-		p.kill()
-	}
 }
