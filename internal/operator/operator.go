@@ -58,6 +58,12 @@ func NewManager(cfg *rest.Config, opts ctrl.Options) (ctrl.Manager, error) {
 	}
 	opts.Scheme = scheme
 	opts.Cache = CacheOptions()
+	// The operator runs next to the apiserver: compressing its answers
+	// costs CPU at both ends and, above all, a decompressor's buffers (some
+	// 40 KiB) for every watch it holds open, one per kind and one per team
+	// namespace's Secrets.
+	cfg = rest.CopyConfig(cfg)
+	cfg.DisableCompression = true
 	// Secrets are read from the apiserver, never cached: a cache would list
 	// them cluster-wide, which the operator may not.
 	opts.Client.Cache = &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}
