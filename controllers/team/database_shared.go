@@ -97,9 +97,9 @@ func (r *Reconciler) reconcileShared(ctx context.Context, s *scope) error {
 	if err := patch.AddFinalizer(ctx, r.Client, team, DatabaseFinalizer); err != nil {
 		return err
 	}
-	// Taken before the admin Secret is read: a change after this moment is
-	// one the record does not hold.
-	serverState := r.servers.answering(s.blueprint.Spec.Database.Shared.AdminSecretName)
+	// What the server watch saw last, at most a few seconds ago: a change
+	// after it is one the watch will see, and wake the team for.
+	serverState, admin, answering := r.servers.answering(s.blueprint.Spec.Database.Shared.AdminSecretName)
 	if uid, version, ok := r.secrets.version(team.NamespaceName(), render.DatabaseSecretName(team)); ok {
 		if found, ok := r.shared.inPlace(team, serverState, uid, version); ok {
 			r.sharedProvisioned(s, found)
@@ -107,9 +107,18 @@ func (r *Reconciler) reconcileShared(ctx context.Context, s *scope) error {
 		}
 	}
 	r.shared.forget(team.Name)
-	server, admin, ok, err := r.sharedServer(ctx, s)
-	if !ok || err != nil {
-		return err
+	var server *database.SharedServer
+	if answering {
+		server, _ = r.Databases.Get(ctx, admin)
+	}
+	if server == nil {
+		// The watch has not seen the server answer: the admin Secret says
+		// how to reach it, or why buurt cannot.
+		var ok bool
+		var err error
+		if server, admin, ok, err = r.sharedServer(ctx, s); !ok || err != nil {
+			return err
+		}
 	}
 	port, _ := strconv.ParseInt(admin.Port, 10, 32)
 	s.databasePort = int32(port)

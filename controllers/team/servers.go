@@ -35,27 +35,30 @@ type serverWatch struct {
 	interval time.Duration
 	events   chan event.TypedGenericEvent[*teamsv1alpha1.NeighbourhoodTeam]
 	// seen is what was last seen of each admin Secret and its server, by
-	// the Secret's name; mu guards it.
-	mu   sync.Mutex
-	seen map[string]string
+	// the Secret's name, and admins the connection of each that answered;
+	// mu guards both.
+	mu     sync.Mutex
+	seen   map[string]string
+	admins map[string]database.Admin
 }
 
-// answering is the state last seen of an admin Secret and its server, when
-// the server answered; "" when it did not or has not been looked at.
-func (w *serverWatch) answering(secretName string) string {
+// answering is the state last seen of an admin Secret and its server, and
+// the connection it gives, when the server answered; ok is false when it
+// did not or has not been looked at.
+func (w *serverWatch) answering(secretName string) (state string, admin database.Admin, ok bool) {
 	if w == nil {
-		return ""
+		return "", database.Admin{}, false
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if state := w.seen[secretName]; strings.HasSuffix(state, answers) {
-		return state
+		return state, w.admins[secretName], true
 	}
-	return ""
+	return "", database.Admin{}, false
 }
 
 func newServerWatch(r *Reconciler) *serverWatch {
-	return &serverWatch{r: r, interval: r.ServerWatchInterval, seen: map[string]string{},
+	return &serverWatch{r: r, interval: r.ServerWatchInterval, seen: map[string]string{}, admins: map[string]database.Admin{},
 		events: make(chan event.TypedGenericEvent[*teamsv1alpha1.NeighbourhoodTeam], 1024)}
 }
 
@@ -91,13 +94,13 @@ func (w *serverWatch) look(ctx context.Context) {
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(bySecret)) {
-		now, ok := w.state(ctx, name)
+		now, admin, ok := w.state(ctx, name)
 		if !ok {
 			continue
 		}
 		w.mu.Lock()
 		was, known := w.seen[name]
-		w.seen[name] = now
+		w.seen[name], w.admins[name] = now, admin
 		w.mu.Unlock()
 		// A server first seen in trouble wakes its teams too: they may
 		// have been reconciled before the trouble began.
@@ -111,6 +114,7 @@ func (w *serverWatch) look(ctx context.Context) {
 	for name := range w.seen {
 		if _, used := bySecret[name]; !used {
 			delete(w.seen, name)
+			delete(w.admins, name)
 		}
 	}
 }
@@ -119,17 +123,18 @@ func (w *serverWatch) look(ctx context.Context) {
 const answers = "/answers"
 
 // state is what can be seen of an admin Secret and its server, as a string
-// to compare: the Secret's content (hashed) and how the server answers. ok
-// is false when the Secret could not be read: nothing is concluded then.
-func (w *serverWatch) state(ctx context.Context, name string) (state string, ok bool) {
+// to compare: the Secret's content (hashed) and how the server answers;
+// with the connection the Secret gives. ok is false when the Secret could
+// not be read: nothing is concluded then.
+func (w *serverWatch) state(ctx context.Context, name string) (state string, admin database.Admin, ok bool) {
 	readCtx, cancel := context.WithTimeout(ctx, w.interval)
 	defer cancel()
 	secret := &corev1.Secret{}
 	switch err := w.r.APIReader.Get(readCtx, client.ObjectKey{Namespace: w.r.Namespace, Name: name}, secret); {
 	case apierrors.IsNotFound(err):
-		return "missing", true
+		return "missing", admin, true
 	case err != nil:
-		return "", false
+		return "", admin, false
 	}
 	sum := sha256.New()
 	for _, key := range slices.Sorted(maps.Keys(secret.Data)) {
@@ -140,19 +145,19 @@ func (w *serverWatch) state(ctx context.Context, name string) (state string, ok 
 	state = hex.EncodeToString(sum.Sum(nil))[:16]
 	admin, bad := database.ParseAdmin(secret.Data)
 	if bad != "" {
-		return state + "/invalid", true
+		return state + "/invalid", admin, true
 	}
 	server, err := w.r.Databases.Get(ctx, admin)
 	if err != nil {
-		return state + "/invalid", true
+		return state + "/invalid", admin, true
 	}
 	switch err := server.Ping(ctx); {
 	case err == nil:
-		return state + answers, true
+		return state + answers, admin, true
 	case database.IsAuthenticationFailure(err):
-		return state + "/refuses-login", true
+		return state + "/refuses-login", admin, true
 	default:
-		return state + "/silent", true
+		return state + "/silent", admin, true
 	}
 }
 
