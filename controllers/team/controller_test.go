@@ -408,4 +408,22 @@ func TestTheCacheHoldsNoManagedFields(t *testing.T) {
 		g.Expect(reconciler.Client.Get(ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
 		g.Expect(obj.GetManagedFields()).To(BeEmpty(), "%T in the cache", obj)
 	}
+
+	// Nor a quota's status, which buurt does not read and quota admission
+	// writes with every pod.
+	quota := &corev1.ResourceQuota{}
+	g.Eventually(func() error {
+		return env.Client.Get(ctx, client.ObjectKey{Namespace: "team-lean", Name: "buurt-quota"}, quota)
+	}).WithTimeout(timeout).Should(Succeed())
+	quota.Status = corev1.ResourceQuotaStatus{Hard: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("20")},
+		Used: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("3")}}
+	g.Expect(env.Client.Status().Update(ctx, quota)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		cached := &corev1.ResourceQuota{}
+		g.Expect(reconciler.Client.Get(ctx, client.ObjectKeyFromObject(quota), cached)).To(Succeed())
+		g.Expect(cached.ResourceVersion).To(Equal(quota.ResourceVersion))
+		g.Expect(cached.Status).To(Equal(corev1.ResourceQuotaStatus{}))
+		g.Expect(cached.ManagedFields).To(BeEmpty())
+		g.Expect(cached.Spec.Hard).NotTo(BeEmpty())
+	}).WithTimeout(timeout).Should(Succeed())
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	apiruntime "k8s.io/apimachinery/pkg/runtime"
@@ -42,10 +43,35 @@ func CacheOptions() cache.Options {
 	byObject := map[client.Object]cache.ByObject{}
 	for _, obj := range kinds.Managed() {
 		byObject[obj] = managed
+		switch obj.(type) {
+		case *corev1.ResourceQuota, *appsv1.Deployment, *appsv1.StatefulSet:
+			byObject[obj] = cache.ByObject{Label: managed.Label, Transform: stripUnreadStatus}
+		}
 	}
 	// Nothing buurt does reads managed fields, often the largest part of an
 	// object's metadata: the cache does not keep them.
 	return cache.Options{ByObject: byObject, DefaultTransform: cache.TransformStripManagedFields()}
+}
+
+// stripUnreadStatus is the cache's transform for the kinds whose status is
+// written often and read little: a quota's use and limits, which buurt does
+// not read, and a Deployment's and a StatefulSet's conditions, of which it
+// reads only the replica counts. With managed fields, they are most of
+// what such an object weighs in the cache.
+func stripUnreadStatus(in any) (any, error) {
+	in, err := cache.TransformStripManagedFields()(in)
+	if err != nil {
+		return in, err
+	}
+	switch o := in.(type) {
+	case *corev1.ResourceQuota:
+		o.Status = corev1.ResourceQuotaStatus{}
+	case *appsv1.Deployment:
+		o.Status.Conditions = nil
+	case *appsv1.StatefulSet:
+		o.Status.Conditions = nil
+	}
+	return in, nil
 }
 
 // NewManager makes a manager with buurt's scheme and cache and the indexes
