@@ -25,7 +25,8 @@ var teamChanged = predicate.Or(predicate.GenerationChangedPredicate{},
 // its deletion. A child's creation wakes no team: buurt made it, in a
 // reconcile of that team, which goes on from the object the apply returned.
 // Updates of what the reconcile does not read (a quota's use, which moves
-// with every pod; a Deployment's replica counts on their way) wake none.
+// with every pod; a Deployment's replica counts on their way and its
+// revision) wake none.
 var childChanged = predicate.Funcs{
 	CreateFunc: func(event.CreateEvent) bool { return false },
 	UpdateFunc: func(e event.UpdateEvent) bool {
@@ -56,8 +57,13 @@ func statusRead(obj client.Object) any {
 	return nil
 }
 
-// withoutStatus is obj as a map, without status, resourceVersion and
-// managed fields; nil for an object that does not convert.
+// revisionAnnotation is the Deployment controller's count of a
+// Deployment's rollouts, written on its metadata as it starts each one:
+// its own bookkeeping, which no reconcile reads.
+const revisionAnnotation = "deployment.kubernetes.io/revision"
+
+// withoutStatus is obj as a map, without status, resourceVersion, managed
+// fields and revisionAnnotation; nil for an object that does not convert.
 func withoutStatus(obj client.Object) map[string]any {
 	if obj == nil || reflect.ValueOf(obj).IsNil() {
 		return nil
@@ -70,6 +76,12 @@ func withoutStatus(obj client.Object) map[string]any {
 	if meta, ok := u["metadata"].(map[string]any); ok {
 		delete(meta, "resourceVersion")
 		delete(meta, "managedFields")
+		if annotations, ok := meta["annotations"].(map[string]any); ok {
+			delete(annotations, revisionAnnotation)
+			if len(annotations) == 0 {
+				delete(meta, "annotations")
+			}
+		}
 	}
 	return u
 }

@@ -89,6 +89,17 @@ func TestChildChangedWakesATeamWhenAnAppBecomesAvailableOrNot(t *testing.T) {
 			NewWithT(t).Expect(childChanged.Update(event.UpdateEvent{ObjectOld: deployment(tc.old), ObjectNew: deployment(tc.new)})).To(Equal(tc.wakes))
 		})
 	}
+
+	// The Deployment controller's revision is its own bookkeeping; a hand
+	// edit of another annotation is the team's business.
+	annotated := func(key string) *appsv1.Deployment {
+		d := deployment(nil)
+		d.Annotations = map[string]string{key: "1"}
+		return d
+	}
+	g := NewWithT(t)
+	g.Expect(childChanged.Update(event.UpdateEvent{ObjectOld: deployment(nil), ObjectNew: annotated("deployment.kubernetes.io/revision")})).To(BeFalse())
+	g.Expect(childChanged.Update(event.UpdateEvent{ObjectOld: deployment(nil), ObjectNew: annotated("example.org/edited")})).To(BeTrue())
 }
 
 func TestTeamChangedWakesNoTeamForItsOwnStatusOrFinalizer(t *testing.T) {
