@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/metadata"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 
@@ -166,41 +167,96 @@ func (w *secretWatch) run(ctx context.Context, namespace string, ns *namespaceSe
 	}
 }
 
-// listAndWatch lists the namespace's Secrets that buurt made and watches
-// them from there, until a watch fails.
+// listAndWatch learns the namespace's Secrets that buurt made and watches
+// them from there, until a watch fails. It learns them from the watch itself
+// (a watch list: the apiserver sends what is there, then a bookmark), which
+// is one request instead of a list and a watch; an apiserver that does not
+// offer watch lists is asked for a list.
 func (w *secretWatch) listAndWatch(ctx context.Context, namespace string, ns *namespaceSecrets) error {
 	resource := w.client.Resource(corev1.SchemeGroupVersion.WithResource("secrets")).Namespace(namespace)
 	selector := labels.SelectorFromSet(labels.Set{teamsv1alpha1.ManagedByLabel: teamsv1alpha1.ManagedByValue}).String()
-	listCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	list, err := resource.List(listCtx, metav1.ListOptions{LabelSelector: selector})
-	cancel()
+	versions, resourceVersion, watcher, err := watchList(ctx, resource, selector)
+	if apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) {
+		versions, resourceVersion, err = list(ctx, resource, selector)
+	}
 	if err != nil {
 		return err
-	}
-	versions := make(map[string]secretVersion, len(list.Items))
-	for i := range list.Items {
-		versions[list.Items[i].Name] = versionOf(&list.Items[i])
 	}
 	// What changed while no watch was open is seen as the watch would
 	// have seen it.
 	if ns.replace(versions) {
 		w.wake(ctx, ns.team)
 	}
-	resourceVersion := list.ResourceVersion
 	for ctx.Err() == nil {
-		timeout := int64((secretWatchTimeout + rand.N(secretWatchTimeout)).Seconds()) //nolint:gosec // a spread, not a secret
-		watcher, err := resource.Watch(ctx, metav1.ListOptions{LabelSelector: selector, ResourceVersion: resourceVersion,
-			AllowWatchBookmarks: true, TimeoutSeconds: &timeout})
-		if err != nil {
-			return err
+		if watcher == nil {
+			timeout := watchTimeout()
+			if watcher, err = resource.Watch(ctx, metav1.ListOptions{LabelSelector: selector, ResourceVersion: resourceVersion,
+				AllowWatchBookmarks: true, TimeoutSeconds: &timeout}); err != nil {
+				return err
+			}
 		}
 		resourceVersion, err = w.follow(ctx, watcher, ns, resourceVersion)
 		watcher.Stop()
+		watcher = nil
 		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// watchTimeout is a watch request's timeout, spread between one and two
+// secretWatchTimeout.
+func watchTimeout() int64 {
+	return int64((secretWatchTimeout + rand.N(secretWatchTimeout)).Seconds()) //nolint:gosec // a spread, not a secret
+}
+
+// watchList opens a watch that first sends the Secrets there now, and reads
+// them up to the bookmark that ends them; the watch goes on from there.
+func watchList(ctx context.Context, resource metadata.ResourceInterface, selector string) (map[string]secretVersion, string, watch.Interface, error) {
+	timeout := watchTimeout()
+	watcher, err := resource.Watch(ctx, metav1.ListOptions{LabelSelector: selector, SendInitialEvents: ptr.To(true),
+		ResourceVersionMatch: metav1.ResourceVersionMatchNotOlderThan, AllowWatchBookmarks: true, TimeoutSeconds: &timeout})
+	if err != nil {
+		return nil, "", nil, err
+	}
+	versions := map[string]secretVersion{}
+	for e := range watcher.ResultChan() {
+		if e.Type == watch.Error {
+			watcher.Stop()
+			return nil, "", nil, apierrors.FromObject(e.Object)
+		}
+		secret, ok := e.Object.(*metav1.PartialObjectMetadata)
+		if !ok {
+			watcher.Stop()
+			return nil, "", nil, fmt.Errorf("unexpected %T in a watch of Secrets", e.Object)
+		}
+		switch e.Type {
+		case watch.Added:
+			versions[secret.Name] = versionOf(secret)
+		case watch.Bookmark:
+			if secret.Annotations[metav1.InitialEventsAnnotationKey] == "true" {
+				return versions, secret.ResourceVersion, watcher, nil
+			}
+		}
+	}
+	watcher.Stop()
+	return nil, "", nil, fmt.Errorf("the watch of Secrets ended before it had sent them all")
+}
+
+// list lists the Secrets there now.
+func list(ctx context.Context, resource metadata.ResourceInterface, selector string) (map[string]secretVersion, string, error) {
+	listCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	secrets, err := resource.List(listCtx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		return nil, "", err
+	}
+	versions := make(map[string]secretVersion, len(secrets.Items))
+	for i := range secrets.Items {
+		versions[secrets.Items[i].Name] = versionOf(&secrets.Items[i])
+	}
+	return versions, secrets.ResourceVersion, nil
 }
 
 // follow takes in a watch's events until it ends, and returns the last
