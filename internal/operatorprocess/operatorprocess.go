@@ -51,6 +51,9 @@ type Options struct {
 	// webhook configuration sends the apiserver to
 	// (webhook.LocalConfiguration).
 	WebhookPort int
+	// Profiles serves the operator's profiles (PprofURL). Off for an
+	// operator built from an earlier commit, which may not know the flag.
+	Profiles bool
 }
 
 // Process is the operator binary, ready to start, stop and start again.
@@ -84,24 +87,27 @@ func New(o Options) (*Process, error) {
 		return nil, err
 	}
 	metricsAddr := "127.0.0.1:" + strconv.Itoa(metricsPort)
-	pprofPort, err := freeport.Get()
-	if err != nil {
-		return nil, err
-	}
-	pprofAddr := "127.0.0.1:" + strconv.Itoa(pprofPort)
-	return &Process{
+	p := &Process{
 		bin: o.Bin,
 		args: []string{
 			"--kubeconfig", kubeconfig, "--namespace", localcluster.OperatorNamespace,
 			"--metrics-bind-address", metricsAddr, "--metrics-secure=false", "--health-probe-bind-address", "0",
-			"--pprof-bind-address", pprofAddr,
 			"--webhook-host", "127.0.0.1", "--webhook-port", strconv.Itoa(o.WebhookPort), "--webhook-dns-names", "localhost",
 			"--webhook-cert-dir", filepath.Join(o.Dir, "webhook-certs"),
 		},
 		log:        filepath.Join(o.Dir, "operator.log"),
 		metricsURL: "http://" + metricsAddr + "/metrics",
-		pprofURL:   "http://" + pprofAddr + "/debug/pprof/",
-	}, nil
+	}
+	if o.Profiles {
+		pprofPort, err := freeport.Get()
+		if err != nil {
+			return nil, err
+		}
+		pprofAddr := "127.0.0.1:" + strconv.Itoa(pprofPort)
+		p.args = append(p.args, "--pprof-bind-address", pprofAddr)
+		p.pprofURL = "http://" + pprofAddr + "/debug/pprof/"
+	}
+	return p, nil
 }
 
 // Start starts the operator; its output goes to the log.
@@ -176,7 +182,7 @@ func (p *Process) Started() time.Time {
 }
 
 // PprofURL is where the operator serves its profiles (net/http/pprof's
-// /debug/pprof/), for a benchmark to keep.
+// /debug/pprof/), for a benchmark to keep; "" without Options.Profiles.
 func (p *Process) PprofURL() string {
 	return p.pprofURL
 }

@@ -401,7 +401,7 @@ func topKinds(kinds map[string]int64, n int) []string {
 // (BENCH_OUT), as bench-<name>.pprof, for `go tool pprof`; a profile that
 // cannot be had is said and skipped.
 func (b *bench) keepProfile(ctx context.Context, path, name string) {
-	if b.p.out == "" {
+	if b.p.out == "" || b.env.operator.PprofURL() == "" {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)

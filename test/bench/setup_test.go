@@ -157,7 +157,7 @@ func setUp(ctx context.Context, p params) (e *env, err error) {
 		return e, err
 	}
 	if e.operator, err = operatorprocess.New(operatorprocess.Options{
-		Bin: bin, Config: e.operatorProxy.ClientConfig(operatorConfig), Dir: e.workDir, WebhookPort: webhookPort,
+		Bin: bin, Config: e.operatorProxy.ClientConfig(operatorConfig), Dir: e.workDir, WebhookPort: webhookPort, Profiles: true,
 	}); err != nil {
 		return e, err
 	}
