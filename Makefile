@@ -97,6 +97,7 @@ BENCH_TEAMS ?= 1000
 BENCH_DATABASE ?= Shared
 BENCH_CONCURRENCY ?= 16
 BENCH_APPS ?= 1
+BENCH_FLOOR ?= create
 BENCH_STEADY_SECONDS ?= 60
 BENCH_IDLE_SECONDS ?= 120
 BENCH_TIMEOUT ?= 90m
@@ -107,7 +108,7 @@ bench: ## Measure buurt at scale against a plain client on a local cluster (test
 	@assets=$$(hack/tools.sh cluster) && \
 	echo "benchmark: buurt and the floor on a local cluster; the table goes to stdout and $(BENCH_OUT)" && \
 	KUBEBUILDER_ASSETS=$$assets BENCH_TEAMS=$(BENCH_TEAMS) BENCH_DATABASE=$(BENCH_DATABASE) \
-	BENCH_CONCURRENCY=$(BENCH_CONCURRENCY) BENCH_APPS=$(BENCH_APPS) BENCH_STEADY_SECONDS=$(BENCH_STEADY_SECONDS) \
+	BENCH_CONCURRENCY=$(BENCH_CONCURRENCY) BENCH_APPS=$(BENCH_APPS) BENCH_FLOOR=$(BENCH_FLOOR) BENCH_STEADY_SECONDS=$(BENCH_STEADY_SECONDS) \
 	BENCH_IDLE_SECONDS=$(BENCH_IDLE_SECONDS) BENCH_OUT=$(abspath $(BENCH_OUT)) \
 	go test -tags bench -count=1 -v -run '^TestBench$$' -timeout $(BENCH_TIMEOUT) ./test/bench/
 

@@ -60,12 +60,23 @@ type params struct {
 	// out is a file the results table is written to as well
 	// (BENCH_OUT; none when empty).
 	out string
+	// floorApplies makes the floor apply its objects (server-side apply,
+	// as buurt does) rather than create them (BENCH_FLOOR=apply; create by
+	// default): what the apiserver's side of applying costs.
+	floorApplies bool
 }
 
 func paramsFromEnv() (params, error) {
 	p := params{database: teamsv1alpha1.DatabaseClass(envOr("BENCH_DATABASE", "Shared")), out: os.Getenv("BENCH_OUT")}
 	if p.database != teamsv1alpha1.DatabaseClassShared && p.database != teamsv1alpha1.DatabaseClassNone {
 		return p, fmt.Errorf("BENCH_DATABASE must be Shared or None, not %q", p.database)
+	}
+	switch floor := envOr("BENCH_FLOOR", "create"); floor {
+	case "create":
+	case "apply":
+		p.floorApplies = true
+	default:
+		return p, fmt.Errorf("BENCH_FLOOR must be create or apply, not %q", floor)
 	}
 	var steady, idle int
 	for _, v := range []struct {

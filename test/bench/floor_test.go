@@ -57,6 +57,8 @@ type floor struct {
 	// nil otherwise.
 	pg       *pgxpool.Pool
 	pgServer *testpg.Server
+	// applies makes each object with a server-side apply, not a create.
+	applies bool
 }
 
 // newFloor connects the floor to the cluster (through its proxy) and, for a
@@ -153,8 +155,8 @@ func (f *floor) makeTeam(ctx context.Context, team *teamsv1alpha1.NeighbourhoodT
 	return m, err
 }
 
-// create creates each apply configuration as a new object, in order, and
-// counts it in m.
+// create creates (or, for a floor that applies, applies) each apply
+// configuration as a new object, in order, and counts it in m.
 func (f *floor) create(ctx context.Context, m *made, objects ...any) error {
 	for _, o := range objects {
 		data, err := json.Marshal(o)
@@ -166,7 +168,13 @@ func (f *floor) create(ctx context.Context, m *made, objects ...any) error {
 			return err
 		}
 		u.SetOwnerReferences(nil)
-		if err := f.client.Create(ctx, u); err != nil {
+		send := func() error { return f.client.Create(ctx, u) }
+		if f.applies {
+			send = func() error {
+				return f.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner("bench-floor"), client.ForceOwnership)
+			}
+		}
+		if err := send(); err != nil {
 			return fmt.Errorf("floor: failed to create %s %s/%s: %w", u.GetKind(), u.GetNamespace(), u.GetName(), err)
 		}
 		m.objects++

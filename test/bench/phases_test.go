@@ -58,6 +58,7 @@ func (b *bench) floorBurst(ctx context.Context, blueprint *teamsv1alpha1.TeamBlu
 		return err
 	}
 	defer f.close()
+	f.applies = b.p.floorApplies
 	watchCtx, stopWatching := context.WithCancel(ctx)
 	defer stopWatching()
 	available, err := watchFirstTimes(watchCtx, b.env.adminConfig, &appsv1.Deployment{}, deploymentAvailable)

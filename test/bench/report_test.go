@@ -114,7 +114,11 @@ func (r *results) report() string {
 		what += " (no apps)"
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n%s; %d created at a time; %s.\n\n", what, r.p.concurrency, r.about)
+	floor := "the floor creates its objects"
+	if r.p.floorApplies {
+		floor = "the floor applies its objects (server-side apply)"
+	}
+	fmt.Fprintf(&b, "\n%s; %d created at a time; %s; %s.\n\n", what, r.p.concurrency, floor, r.about)
 	b.WriteString("| figure | buurt | floor | ratio | goal |\n|---|---|---|---|---|\n")
 	row := func(figure, buurt, floor, ratio, goal string) {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", figure, buurt, floor, ratio, goal)
