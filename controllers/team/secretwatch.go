@@ -143,21 +143,20 @@ func (w *secretWatch) start(namespace string, ns *namespaceSecrets) {
 }
 
 // run lists and watches the namespace's Secrets until ctx ends, listing
-// again after an error, with a growing pause (up to a minute) while it
-// lasts.
+// again after an error, with a pause that grows (up to a minute) while
+// listing fails and starts over once it succeeds.
 func (w *secretWatch) run(ctx context.Context, namespace string, ns *namespaceSecrets) {
 	newBackoff := func() wait.Backoff {
 		return wait.Backoff{Duration: time.Second, Factor: 2, Jitter: 0.5, Steps: 10, Cap: time.Minute}
 	}
 	backoff := newBackoff()
 	for ctx.Err() == nil {
-		err := w.listAndWatch(ctx, namespace, ns)
+		listed, err := w.listAndWatch(ctx, namespace, ns)
 		if ctx.Err() != nil {
 			return
 		}
-		if err == nil {
+		if listed {
 			backoff = newBackoff()
-			continue
 		}
 		ctrl.Log.V(1).Info("The watch of a team namespace's Secrets ended; listing them again", "namespace", namespace, "error", err.Error())
 		select {
@@ -171,8 +170,9 @@ func (w *secretWatch) run(ctx context.Context, namespace string, ns *namespaceSe
 // them from there, until a watch fails. It learns them from the watch itself
 // (a watch list: the apiserver sends what is there, then a bookmark), which
 // is one request instead of a list and a watch; an apiserver that does not
-// offer watch lists is asked for a list.
-func (w *secretWatch) listAndWatch(ctx context.Context, namespace string, ns *namespaceSecrets) error {
+// offer watch lists is asked for a list. listed is true once the Secrets
+// were learnt; err is nil only when ctx ended.
+func (w *secretWatch) listAndWatch(ctx context.Context, namespace string, ns *namespaceSecrets) (listed bool, err error) {
 	resource := w.client.Resource(corev1.SchemeGroupVersion.WithResource("secrets")).Namespace(namespace)
 	selector := labels.SelectorFromSet(labels.Set{teamsv1alpha1.ManagedByLabel: teamsv1alpha1.ManagedByValue}).String()
 	versions, resourceVersion, watcher, err := watchList(ctx, resource, selector)
@@ -180,7 +180,7 @@ func (w *secretWatch) listAndWatch(ctx context.Context, namespace string, ns *na
 		versions, resourceVersion, err = list(ctx, resource, selector)
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	// What changed while no watch was open is seen as the watch would
 	// have seen it.
@@ -192,17 +192,17 @@ func (w *secretWatch) listAndWatch(ctx context.Context, namespace string, ns *na
 			timeout := watchTimeout()
 			if watcher, err = resource.Watch(ctx, metav1.ListOptions{LabelSelector: selector, ResourceVersion: resourceVersion,
 				AllowWatchBookmarks: true, TimeoutSeconds: &timeout}); err != nil {
-				return err
+				return true, err
 			}
 		}
 		resourceVersion, err = w.follow(ctx, watcher, ns, resourceVersion)
 		watcher.Stop()
 		watcher = nil
 		if err != nil {
-			return err
+			return true, err
 		}
 	}
-	return nil
+	return true, nil
 }
 
 // watchTimeout is a watch request's timeout, spread between one and two
