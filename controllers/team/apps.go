@@ -31,10 +31,9 @@ func (r *Reconciler) reconcileApps(ctx context.Context, s *scope) error {
 		if s.databaseSecretHash != nil {
 			opts.DatabaseSecretHash = *s.databaseSecretHash
 		} else {
-			secret := &corev1.Secret{}
-			err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: team.NamespaceName(), Name: render.DatabaseSecretName(team)}, secret)
-			if client.IgnoreNotFound(err) != nil {
-				return fmt.Errorf("failed to read the database Secret of team %s: %w", klog.KObj(team), err)
+			secret, err := r.databaseSecret(ctx, s)
+			if err != nil {
+				return err
 			}
 			if secret.UID != "" {
 				opts.DatabaseSecretHash = render.SecretHash(secret.Data)

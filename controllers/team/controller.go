@@ -104,7 +104,6 @@ func NewReconciler(mgr ctrl.Manager, namespace string) *Reconciler {
 // +kubebuilder:rbac:groups="",resources=resourcequotas;limitranges,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=get;list;watch;create;patch
 // +kubebuilder:rbac:groups="",namespace=buurt-system,resources=secrets,verbs=get;list;watch
-// +kubebuilder:rbac:groups=authorization.k8s.io,resources=selfsubjectaccessreviews,verbs=create
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=get;list;watch;create;patch
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;patch;delete
@@ -186,6 +185,13 @@ type scope struct {
 	// namespaceOwned is true once the team's namespace is known to be buurt's
 	// for this team; nothing is made inside a namespace that is not.
 	namespaceOwned bool
+	// namespaceMade is true when this pass made the team's namespace: it
+	// holds nothing yet, so nothing in it is looked up.
+	namespaceMade bool
+	// accessGranted is when this pass bound the operator to its role in the
+	// team's namespace; zero for a binding made before. The apiserver's
+	// authorizer takes a moment to see a new binding.
+	accessGranted time.Time
 	// findings holds, by condition type, what each phase that completed
 	// found.
 	findings map[string]finding
@@ -312,5 +318,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 		}
 	}
 	run(phase{teamsv1alpha1.CoachAssignedCondition, r.reconcileCoach})
+	if s.namespaceOwned {
+		if class, _ := databaseClass(team, blueprint); class != teamsv1alpha1.DatabaseClassNone {
+			// Started after the phases: by then the apiserver lets the
+			// operator list the Secrets of a namespace it was just given.
+			r.secrets.watch(team)
+		}
+	}
 	return reconcile.Result{RequeueAfter: s.requeueAfter}, errors.Join(errs...)
 }

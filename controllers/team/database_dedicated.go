@@ -24,10 +24,9 @@ func (r *Reconciler) reconcileDedicated(ctx context.Context, s *scope) error {
 	if err := patch.AddFinalizer(ctx, r.Client, team, DatabaseFinalizer); err != nil {
 		return err
 	}
-	secret := &corev1.Secret{}
-	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: team.NamespaceName(), Name: render.DatabaseSecretName(team)}, secret)
-	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("failed to read the database Secret of team %s: %w", klog.KObj(team), err)
+	secret, err := r.databaseSecret(ctx, s)
+	if err != nil {
+		return err
 	}
 	// The Secret is the source of truth for the password: the server sets
 	// it from there each time it starts, and a new Secret (with a new UID)
@@ -39,11 +38,11 @@ func (r *Reconciler) reconcileDedicated(ctx context.Context, s *scope) error {
 		}
 	}
 	name := database.Name(team.Name)
-	applied := &corev1.Secret{}
-	if err := r.Applier.ApplyOver(ctx, render.DatabaseSecret(team, render.Connection{
+	applied, err := r.applyDatabaseSecret(ctx, s, render.Connection{
 		Host: render.DedicatedHost(team), Port: render.DedicatedPort, DBName: name, User: name, Password: password, SSLMode: "disable",
-	}), secret, applied); err != nil {
-		return fmt.Errorf("failed to apply the database Secret of team %s: %w", klog.KObj(team), err)
+	}, secret)
+	if err != nil {
+		return err
 	}
 	hash := render.SecretHash(applied.Data)
 	s.databaseSecretHash = &hash

@@ -181,12 +181,9 @@ func (r *Reconciler) sharedProvisioned(s *scope, found sharedInPlace) {
 // role.
 func (r *Reconciler) ensureShared(ctx context.Context, s *scope, server *database.SharedServer, tenant database.Tenant, admin database.Admin) (*corev1.Secret, error) {
 	team, name := s.team, tenant.Name
-	// Read past the cache: a Secret just deleted to rotate a password must
-	// not come back from a stale cache with the old one.
-	secret := &corev1.Secret{}
-	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: team.NamespaceName(), Name: render.DatabaseSecretName(team)}, secret)
-	if err != nil && !apierrors.IsNotFound(err) {
-		return nil, fmt.Errorf("failed to read the database Secret of team %s: %w", klog.KObj(team), err)
+	secret, err := r.databaseSecret(ctx, s)
+	if err != nil {
+		return nil, err
 	}
 	password := string(secret.Data["password"])
 	rotate := password == ""
@@ -214,11 +211,11 @@ func (r *Reconciler) ensureShared(ctx context.Context, s *scope, server *databas
 			}
 		}
 		tenant.Found = true
-		applied := &corev1.Secret{}
-		if err := r.Applier.ApplyOver(ctx, render.DatabaseSecret(team, render.Connection{
+		applied, err := r.applyDatabaseSecret(ctx, s, render.Connection{
 			Host: admin.Host, Port: admin.Port, DBName: name, User: name, Password: password, SSLMode: admin.SSLMode,
-		}), secret, applied); err != nil {
-			return nil, fmt.Errorf("failed to apply the database Secret of team %s: %w", klog.KObj(team), err)
+		}, secret)
+		if err != nil {
+			return nil, err
 		}
 		// A Secret deleted (to rotate its password) after it was read was
 		// just made again from what was read: rotate as if it had not been

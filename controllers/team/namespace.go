@@ -52,7 +52,8 @@ func (r *Reconciler) reconcileNamespace(ctx context.Context, s *scope) error {
 	if !exists {
 		r.Recorder.Eventf(ctx, team, ns, corev1.EventTypeNormal, "NamespaceCreated", "Reconcile", "Created namespace %s", name)
 	}
-	if err := r.reconcileOperatorAccess(ctx, team); err != nil {
+	s.namespaceMade = !exists
+	if err := r.reconcileOperatorAccess(ctx, s); err != nil {
 		return err
 	}
 	s.namespaceOwned = true

@@ -8,14 +8,13 @@ import (
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
-	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
 	"github.com/buurt-dev/buurt/internal/render"
 )
 
@@ -29,14 +28,14 @@ import (
 
 // operatorAccessWait bounds how long a reconcile waits for the apiserver's
 // authorizer to see the RoleBinding it just made; it usually takes a few
-// milliseconds.
+// milliseconds, less than the phases between the binding and the first use
+// of the Secrets it grants.
 const operatorAccessWait = 5 * time.Second
 
 // reconcileOperatorAccess binds the operator to what it needs in the team's
-// namespace, and, for a binding just made, waits until the apiserver
-// allows it, so that the phases after it do not fail for a moment with
-// Forbidden.
-func (r *Reconciler) reconcileOperatorAccess(ctx context.Context, team *teamsv1alpha1.NeighbourhoodTeam) error {
+// namespace, and records when a binding was just made (withAccess).
+func (r *Reconciler) reconcileOperatorAccess(ctx context.Context, s *scope) error {
+	team := s.team
 	subject, err := r.operatorSubject(ctx)
 	if err != nil {
 		return err
@@ -52,26 +51,27 @@ func (r *Reconciler) reconcileOperatorAccess(ctx context.Context, team *teamsv1a
 		return fmt.Errorf("failed to bind the operator to %s in namespace %s: %w", render.OperatorRoleName, team.NamespaceName(), err)
 	}
 	if isNew {
-		if err := r.waitForSecretAccess(ctx, team.NamespaceName()); err != nil {
-			return err
-		}
+		s.accessGranted = time.Now()
 	}
-	r.secrets.watch(team)
 	return nil
 }
 
-// waitForSecretAccess asks the apiserver until it lets the operator read
-// Secrets in namespace.
-func (r *Reconciler) waitForSecretAccess(ctx context.Context, namespace string) error {
-	return wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, operatorAccessWait, true, func(ctx context.Context) (bool, error) {
-		review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
-			ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: namespace, Resource: "secrets", Verb: "get"},
-		}}
-		if err := r.Client.Create(ctx, review); err != nil {
-			return false, fmt.Errorf("failed to ask whether the operator may read Secrets in namespace %s: %w", namespace, err)
-		}
-		return review.Status.Allowed, nil
+// withAccess runs do, a request on the team's Secrets, again while the
+// apiserver refuses it for a moment after this pass bound the operator to
+// its role there. Asking the authorizer first (a SelfSubjectAccessReview)
+// would cost every new team a request; by the time the database phase
+// comes, the binding is nearly always seen.
+func (r *Reconciler) withAccess(ctx context.Context, s *scope, do func(context.Context) error) error {
+	err := do(ctx)
+	deadline := s.accessGranted.Add(operatorAccessWait)
+	if !apierrors.IsForbidden(err) || s.accessGranted.IsZero() || !time.Now().Before(deadline) {
+		return err
+	}
+	_ = wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, time.Until(deadline), false, func(ctx context.Context) (bool, error) {
+		err = do(ctx)
+		return !apierrors.IsForbidden(err), nil
 	})
+	return err
 }
 
 // operatorSubject is who the operator runs as, asked once of the apiserver:
@@ -105,4 +105,36 @@ func subjectOf(username string) rbacv1.Subject {
 type identity struct {
 	sync.Mutex
 	subject *rbacv1.Subject
+}
+
+// databaseSecret reads the team's database Secret past the cache (a Secret
+// just deleted to rotate its password must not come back from a stale
+// one), or, in a namespace this pass made, knows it is not there yet. A
+// Secret not there is returned empty, without an error.
+func (r *Reconciler) databaseSecret(ctx context.Context, s *scope) (*corev1.Secret, error) {
+	secret := &corev1.Secret{}
+	if s.namespaceMade {
+		return secret, nil
+	}
+	team := s.team
+	err := r.withAccess(ctx, s, func(ctx context.Context) error {
+		return r.APIReader.Get(ctx, client.ObjectKey{Namespace: team.NamespaceName(), Name: render.DatabaseSecretName(team)}, secret)
+	})
+	if client.IgnoreNotFound(err) != nil {
+		return nil, fmt.Errorf("failed to read the database Secret of team %s: %w", klog.KObj(team), err)
+	}
+	return secret, nil
+}
+
+// applyDatabaseSecret applies the team's database Secret over what was read
+// of it (ApplyOver) and returns it as applied.
+func (r *Reconciler) applyDatabaseSecret(ctx context.Context, s *scope, conn render.Connection, read *corev1.Secret) (*corev1.Secret, error) {
+	applied := &corev1.Secret{}
+	err := r.withAccess(ctx, s, func(ctx context.Context) error {
+		return r.Applier.ApplyOver(ctx, render.DatabaseSecret(s.team, conn), read, applied)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("failed to apply the database Secret of team %s: %w", klog.KObj(s.team), err)
+	}
+	return applied, nil
 }

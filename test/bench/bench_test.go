@@ -64,6 +64,10 @@ type params struct {
 	// as buurt does) rather than create them (BENCH_FLOOR=apply; create by
 	// default): what the apiserver's side of applying costs.
 	floorApplies bool
+	// noFloor leaves the floor out, and with it the steady phase, whose
+	// rate comes from the floor (BENCH_FLOOR=none): for a run that is to
+	// measure buurt alone at a scale where the floor would double hours.
+	noFloor bool
 }
 
 func paramsFromEnv() (params, error) {
@@ -75,8 +79,10 @@ func paramsFromEnv() (params, error) {
 	case "create":
 	case "apply":
 		p.floorApplies = true
+	case "none":
+		p.noFloor = true
 	default:
-		return p, fmt.Errorf("BENCH_FLOOR must be create or apply, not %q", floor)
+		return p, fmt.Errorf("BENCH_FLOOR must be create, apply or none, not %q", floor)
 	}
 	var steady, idle int
 	for _, v := range []struct {
@@ -176,7 +182,9 @@ type bench struct {
 // and deleted the floor's objects, so a ratio errs against buurt.
 func (b *bench) run(ctx context.Context) error {
 	blueprint := benchBlueprint(b.p)
-	if err := b.floorBurst(ctx, blueprint); err != nil {
+	if b.p.noFloor {
+		say("phase 1/6, floor: left out (BENCH_FLOOR=none), and phase 3/6 with it")
+	} else if err := b.floorBurst(ctx, blueprint); err != nil {
 		return err
 	}
 	if err := b.startOperator(ctx, blueprint); err != nil {
@@ -185,8 +193,10 @@ func (b *bench) run(ctx context.Context) error {
 	if err := b.buurtBurst(ctx); err != nil {
 		return err
 	}
-	if err := b.steadyRate(ctx); err != nil {
-		return err
+	if !b.p.noFloor {
+		if err := b.steadyRate(ctx); err != nil {
+			return err
+		}
 	}
 	if err := b.idleWindow(ctx); err != nil {
 		return err
@@ -195,8 +205,8 @@ func (b *bench) run(ctx context.Context) error {
 		return err
 	}
 	b.r.peakMiB = b.memory.peakMiB()
-	say("phase 6/6, memory: the operator's resident memory, read every second: %.0f MiB after the burst, %.0f MiB after the restart, peak %.0f MiB",
-		b.r.rssAfterBurstMiB, b.r.rssAfterRestartMiB, b.r.peakMiB)
+	say("phase 6/6, memory: the operator's resident memory, read every second: %s after the burst, %s after the restart, peak %.0f MiB",
+		b.r.memoryAfterBurst, b.r.memoryAfterRestart, b.r.peakMiB)
 	return nil
 }
 

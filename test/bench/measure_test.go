@@ -247,34 +247,66 @@ func (m *memorySampler) peakMiB() float64 {
 	return float64(m.peakKiB) / 1024
 }
 
-// rssMiB is the operator's resident memory now.
-func (m *memorySampler) rssMiB() (float64, error) {
-	rss, _, err := readMemory(m.pid())
-	return float64(rss) / 1024, err
+// memoryNow is where the operator's resident memory is now, in MiB: the
+// kernel's split of it, and the Go runtime's own figures from its metrics.
+type memoryNow struct {
+	rss, anon, file float64
+	// heap is the Go heap's spans in use (live objects and garbage not yet
+	// swept); stacks the goroutines' stacks.
+	heap, stacks float64
+}
+
+func (m memoryNow) String() string {
+	return fmt.Sprintf("%.0f MiB (anonymous %.0f, file-backed %.0f; Go heap in use %.0f, stacks %.0f)",
+		m.rss, m.anon, m.file, m.heap, m.stacks)
+}
+
+// now reads the operator's resident memory and the Go runtime's figures.
+func (m *memorySampler) now(ctx context.Context, operator *operatorprocess.Process) (memoryNow, error) {
+	kib, err := readStatus(m.pid(), "VmRSS", "RssAnon", "RssFile")
+	if err != nil {
+		return memoryNow{}, err
+	}
+	metrics, err := operator.Metrics(ctx)
+	if err != nil {
+		return memoryNow{}, err
+	}
+	heap, _ := metrics.Sum("go_memstats_heap_inuse_bytes", nil)
+	stacks, _ := metrics.Sum("go_memstats_stack_inuse_bytes", nil)
+	return memoryNow{rss: float64(kib["VmRSS"]) / 1024, anon: float64(kib["RssAnon"]) / 1024, file: float64(kib["RssFile"]) / 1024,
+		heap: heap / (1 << 20), stacks: stacks / (1 << 20)}, nil
 }
 
 // readMemory reads VmRSS and VmHWM of a process, in KiB.
 func readMemory(pid int) (rss, hwm int64, err error) {
+	kib, err := readStatus(pid, "VmRSS", "VmHWM")
+	return kib["VmRSS"], kib["VmHWM"], err
+}
+
+// readStatus reads the given figures of a process's /proc status, in KiB.
+func readStatus(pid int, keys ...string) (map[string]int64, error) {
 	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
 	if err != nil {
-		return 0, 0, err
+		return nil, err
 	}
+	kib := map[string]int64{}
 	for _, line := range strings.Split(string(data), "\n") {
 		key, value, ok := strings.Cut(line, ":")
-		if !ok || (key != "VmRSS" && key != "VmHWM") {
+		if !ok || !slices.Contains(keys, key) {
 			continue
 		}
 		n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(value), " kB"), 10, 64)
 		if err != nil {
-			return 0, 0, fmt.Errorf("unexpected %s in /proc/%d/status: %q", key, pid, value)
+			return nil, fmt.Errorf("unexpected %s in /proc/%d/status: %q", key, pid, value)
 		}
-		if key == "VmRSS" {
-			rss = n
-		} else {
-			hwm = n
+		kib[key] = n
+	}
+	for _, key := range keys {
+		if _, ok := kib[key]; !ok {
+			return nil, fmt.Errorf("/proc/%d/status has no %s", pid, key)
 		}
 	}
-	return rss, hwm, nil
+	return kib, nil
 }
 
 // reconcileCounts are the operator's reconciles so far, by controller, from

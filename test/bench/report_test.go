@@ -39,7 +39,8 @@ type results struct {
 	idle    idle
 	restart restart
 
-	rssAfterBurstMiB, rssAfterRestartMiB, peakMiB float64
+	memoryAfterBurst, memoryAfterRestart memoryNow
+	peakMiB                              float64
 }
 
 // burst is one burst of teams: from the first create until the last is
@@ -115,12 +116,18 @@ func (r *results) report() string {
 	}
 	var b strings.Builder
 	floor := "the floor creates its objects"
-	if r.p.floorApplies {
+	switch {
+	case r.p.floorApplies:
 		floor = "the floor applies its objects (server-side apply)"
+	case r.p.noFloor:
+		floor = "no floor and no steady phase (BENCH_FLOOR=none)"
 	}
 	fmt.Fprintf(&b, "\n%s; %d created at a time; %s; %s.\n\n", what, r.p.concurrency, floor, r.about)
 	b.WriteString("| figure | buurt | floor | ratio | goal |\n|---|---|---|---|---|\n")
 	row := func(figure, buurt, floor, ratio, goal string) {
+		if r.p.noFloor && floor != "—" {
+			floor, ratio = "not run", "—"
+		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", figure, buurt, floor, ratio, goal)
 	}
 	row(what+", first create → all Ready",
@@ -137,9 +144,11 @@ func (r *results) report() string {
 	row("… by process", byProcess(r.buurt.cpu), byProcess(r.floor.cpu), "—", "—")
 	row("reconciles per new team",
 		fmt.Sprintf("%.1f", r.burstReconciles[teamController]/float64(n)), "—", "—", "≤ 1.5")
-	row(fmt.Sprintf("steady %.1f teams/s, create→Ready p99", r.steady.rate),
-		fmt.Sprintf("%s (p50 %s, %s)", seconds(r.steady.p99), seconds(r.steady.p50), plural(r.steady.teams, "team")),
-		"—", "—", "≤ 1 s at 80% of the floor's throughput")
+	steady := fmt.Sprintf("%s (p50 %s, %s)", seconds(r.steady.p99), seconds(r.steady.p50), plural(r.steady.teams, "team"))
+	if r.p.noFloor {
+		steady = "not run (its rate is the floor's)"
+	}
+	row(fmt.Sprintf("steady %.1f teams/s, create→Ready p99", r.steady.rate), steady, "—", "—", "≤ 1 s at 80% of the floor's throughput")
 	idleAfter := "idle after " + seconds(r.restart.idleAfter)
 	if !r.restart.idle {
 		idleAfter = "not idle, busy until " + seconds(r.restart.idleAfter)
@@ -149,9 +158,9 @@ func (r *results) report() string {
 			r.restart.requests.Mutating(), idleAfter),
 		"—", "—", "0 writes, idle ≤ 10 s at 1,000 teams")
 	row(fmt.Sprintf("operator memory (RSS) at %s teams", thousands(n)),
-		fmt.Sprintf("%.0f MiB (peak %.0f)", r.rssAfterBurstMiB, r.peakMiB), "—", "—", "≤ 100 MiB; ≤ 300 MiB at 10,000")
+		fmt.Sprintf("%s, peak %.0f MiB", r.memoryAfterBurst, r.peakMiB), "—", "—", "≤ 100 MiB; ≤ 300 MiB at 10,000")
 	row(fmt.Sprintf("… after the restart, %s teams", thousands(r.restart.teams)),
-		fmt.Sprintf("%.0f MiB", r.rssAfterRestartMiB), "—", "—", "—")
+		r.memoryAfterRestart.String(), "—", "—", "—")
 	row(fmt.Sprintf("idle, %s teams, %s", thousands(r.idle.teams), window(r.idle.window)),
 		fmt.Sprintf("%d writes, %.0f reconciles", r.idle.requests.Mutating(), r.idle.reconciles), "—", "—", "keep")
 	row("objects per team (the floor makes buurt's)",
@@ -168,7 +177,9 @@ func (r *results) report() string {
 		}
 	}
 	section("buurt's burst", r.buurt.requests, n)
-	section("the floor's burst", r.floor.requests, n)
+	if !r.p.noFloor {
+		section("the floor's burst", r.floor.requests, n)
+	}
 	section("the restart", r.restart.requests, r.restart.teams)
 	section("the idle window", r.idle.requests, r.idle.teams)
 	return b.String()

@@ -78,6 +78,7 @@ func TestARestartedOperatorWritesNothing(t *testing.T) {
 	for _, obj := range []client.Object{shared, none, coach} {
 		g.Expect(admin.Create(ctx, obj)).To(Succeed())
 	}
+	creating := operatorProxy.Snapshot()
 	for _, team := range teams {
 		g.Expect(admin.Create(ctx, team)).To(Succeed())
 	}
@@ -95,6 +96,16 @@ func TestARestartedOperatorWritesNothing(t *testing.T) {
 	})
 	for _, team := range teams {
 		eventuallyTeam(t, team.Name, ready)
+	}
+	// A new team costs no question to the authorizer, and no read of a
+	// Secret in a namespace made a moment ago, which cannot hold one yet (a
+	// later reconcile may read the Secret made, before its watch has it).
+	created := operatorProxy.Snapshot().Since(creating).Kinds()
+	g.Expect(created).NotTo(HaveKey(HavePrefix("POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews")))
+	for _, team := range []*teamsv1alpha1.NeighbourhoodTeam{coached, plain} {
+		secret := fmt.Sprintf("/api/v1/namespaces/team-%s/secrets/%s-db", team.Name, team.Name)
+		g.Expect(created).To(HaveKey("PATCH(apply) "+secret), "the operator made the database Secret of team %s", team.Name)
+		g.Expect(created).NotTo(HaveKey("GET "+secret+" → Not Found"), "the operator looked for the database Secret of new team %s", team.Name)
 	}
 	waitUntilNoTeamIsLeaving(t)
 	waitUntilQuiet(t)

@@ -43,7 +43,6 @@ func TestOperatorClusterWideAccess(t *testing.T) {
 		// webhooks' SubjectAccessReviews, and the operator's own identity
 		// and its access in a namespace it just made.
 		"authentication.k8s.io tokenreviews: create",
-		"authorization.k8s.io selfsubjectaccessreviews: create",
 		"authorization.k8s.io subjectaccessreviews: create",
 		"core limitranges: create,delete,get,list,patch,watch",
 		// Namespaces are cluster-scoped: the operator makes one per team.
