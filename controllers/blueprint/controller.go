@@ -146,8 +146,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if err := r.Client.Get(ctx, req.NamespacedName, blueprint); err != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
+	// Read only, as every list of many teams here is: the cache's own
+	// objects, not a copy of each (thousands of teams for one blueprint).
 	teams := &teamsv1alpha1.NeighbourhoodTeamList{}
-	if err := r.Client.List(ctx, teams, client.MatchingFields{index.TeamBlueprint: blueprint.Name}); err != nil {
+	if err := r.Client.List(ctx, teams, client.UnsafeDisableDeepCopy, client.MatchingFields{index.TeamBlueprint: blueprint.Name}); err != nil {
 		return reconcile.Result{}, fmt.Errorf("failed to list the teams of blueprint %s: %w", klog.KObj(blueprint), err)
 	}
 	missing, checkErr := r.lookForPolicies(ctx, blueprint)

@@ -35,7 +35,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	coaches := &teamsv1alpha1.CoachList{}
-	if err := c.reader.List(ctx, coaches); err != nil {
+	// Read only: the cache's own objects, not a copy of each per scrape.
+	if err := c.reader.List(ctx, coaches, client.UnsafeDisableDeepCopy); err != nil {
 		ctrl.Log.WithName("metrics").Error(err, "Failed to list coaches for metrics")
 		return
 	}

@@ -161,7 +161,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 func (r *Reconciler) teamsOf(field string) handler.MapFunc {
 	return func(ctx context.Context, o client.Object) []reconcile.Request {
 		teams := &teamsv1alpha1.NeighbourhoodTeamList{}
-		if err := r.Client.List(ctx, teams, client.MatchingFields{field: o.GetName()}); err != nil {
+		if err := r.Client.List(ctx, teams, client.UnsafeDisableDeepCopy, client.MatchingFields{field: o.GetName()}); err != nil {
 			ctrl.LoggerFrom(ctx).Error(err, "Failed to list teams by index", "index", field, "object", klog.KObj(o))
 			return nil
 		}

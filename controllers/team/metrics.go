@@ -40,7 +40,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	teams := &teamsv1alpha1.NeighbourhoodTeamList{}
-	if err := c.reader.List(ctx, teams); err != nil {
+	// Read only: the cache's own objects, not a copy of each per scrape.
+	if err := c.reader.List(ctx, teams, client.UnsafeDisableDeepCopy); err != nil {
 		ctrl.Log.WithName("metrics").Error(err, "Failed to list teams for metrics")
 		return
 	}

@@ -166,7 +166,7 @@ func (w *serverWatch) wake(ctx context.Context, blueprints []string) {
 	woken := sets.New[string]()
 	for _, bp := range blueprints {
 		teams := &teamsv1alpha1.NeighbourhoodTeamList{}
-		if err := w.r.Client.List(ctx, teams, client.MatchingFields{index.TeamBlueprint: bp}); err != nil {
+		if err := w.r.Client.List(ctx, teams, client.UnsafeDisableDeepCopy, client.MatchingFields{index.TeamBlueprint: bp}); err != nil {
 			ctrl.LoggerFrom(ctx).Error(err, "Failed to list the teams of a blueprint", "blueprint", bp)
 			continue
 		}

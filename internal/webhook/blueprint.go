@@ -174,7 +174,7 @@ func (v *BlueprintValidator) checkRole(ctx context.Context, user authenticationv
 // fixed order.
 func (v *BlueprintValidator) teams(ctx context.Context, blueprint string) ([]teamsv1alpha1.NeighbourhoodTeam, error) {
 	teams := &teamsv1alpha1.NeighbourhoodTeamList{}
-	if err := v.Client.List(ctx, teams, client.MatchingFields{index.TeamBlueprint: blueprint}); err != nil {
+	if err := v.Client.List(ctx, teams, client.UnsafeDisableDeepCopy, client.MatchingFields{index.TeamBlueprint: blueprint}); err != nil {
 		return nil, apierrors.NewInternalError(fmt.Errorf("failed to list the teams of blueprint %s: %w", blueprint, err))
 	}
 	slices.SortFunc(teams.Items, func(a, b teamsv1alpha1.NeighbourhoodTeam) int { return strings.Compare(a.Name, b.Name) })
