@@ -205,6 +205,22 @@ const (
 	// audit Event, which names who changed which fields.
 	SelfServiceChangeReason = "SelfServiceChange"
 
+	// MemberAddedReason: members were given access to the team. Used on
+	// Events.
+	MemberAddedReason = "MemberAdded"
+
+	// MemberRemovedReason: members left the team and lost their access.
+	// Used on Events.
+	MemberRemovedReason = "MemberRemoved"
+
+	// CredentialsRotatedReason: the team's database password was made anew.
+	// Used on Events, which say why and never the password.
+	CredentialsRotatedReason = "CredentialsRotated"
+
+	// RotationFailedReason: buurt could not make the team's database
+	// password anew; the old one keeps working and buurt tries again.
+	RotationFailedReason = "RotationFailed"
+
 	// TeamAcceptedReason: a coach now supports a team. Used on Events.
 	TeamAcceptedReason = "TeamAccepted"
 

@@ -86,6 +86,23 @@ type NeighbourhoodTeamSpec struct {
 	// database overrides the blueprint's database class or reclaim policy.
 	// +optional
 	Database *TeamDatabase `json:"database,omitempty"`
+
+	// credentials lets the team have its database password made anew.
+	// +optional
+	Credentials *TeamCredentials `json:"credentials,omitempty"`
+}
+
+// TeamCredentials is what the team asks of its credentials.
+type TeamCredentials struct {
+	// rotationRequest, set to a value it has not had (the date and time of
+	// the request, say), has the database password made anew once: the old
+	// one stops working, the connection Secret holds the new one and the
+	// team's apps restart once to use it. status.credentials.rotationRequest
+	// is the last request carried out.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	RotationRequest string `json:"rotationRequest,omitempty"`
 }
 
 // TeamDatabase is a team's own choice about its database.
@@ -145,6 +162,86 @@ type NeighbourhoodTeamStatus struct {
 	// +listMapKey=name
 	// +kubebuilder:validation:MaxItems=40
 	Apps []AppStatus `json:"apps,omitempty"`
+
+	// members says of each member whether their access is in place.
+	// +optional
+	// +listType=map
+	// +listMapKey=kind
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=50
+	Members []MemberStatus `json:"members,omitempty"`
+
+	// credentials says when the database password was last made and why.
+	// It never holds the password, nor who was the reason.
+	// +optional
+	Credentials *CredentialsStatus `json:"credentials,omitempty"`
+}
+
+// MemberAccess is whether a member's access to the team is in place.
+// +kubebuilder:validation:Enum=Granted;Pending
+type MemberAccess string
+
+const (
+	// MemberAccessGranted: the member is bound to the blueprint's member
+	// role in the team namespace and may edit the team.
+	MemberAccessGranted MemberAccess = "Granted"
+	// MemberAccessPending: buurt has not yet given the member their access
+	// (AccessReady says why).
+	MemberAccessPending MemberAccess = "Pending"
+)
+
+// MemberStatus is one member and whether their access is in place.
+type MemberStatus struct {
+	// kind is User or Group.
+	// +required
+	Kind SubjectKind `json:"kind,omitempty"`
+
+	// name is the user or group name.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	Name string `json:"name,omitempty"`
+
+	// access is Granted or Pending.
+	// +required
+	Access MemberAccess `json:"access,omitempty"`
+}
+
+// RotationReason is why a database password was made anew.
+// +kubebuilder:validation:Enum=Created;MemberRemoved;Scheduled;Requested;SecretDeleted
+type RotationReason string
+
+const (
+	// RotationCreated: the database was made, and its first password.
+	RotationCreated RotationReason = "Created"
+	// RotationMemberRemoved: a member left the team; they could read the
+	// old password.
+	RotationMemberRemoved RotationReason = "MemberRemoved"
+	// RotationScheduled: the blueprint's passwordRotation interval passed.
+	RotationScheduled RotationReason = "Scheduled"
+	// RotationRequested: the team set a new spec.credentials.rotationRequest.
+	RotationRequested RotationReason = "Requested"
+	// RotationSecretDeleted: the connection Secret was deleted.
+	RotationSecretDeleted RotationReason = "SecretDeleted"
+)
+
+// CredentialsStatus is when a team's database password was last made, and
+// why.
+type CredentialsStatus struct {
+	// lastRotationTime is when the current database password was made.
+	// +optional
+	LastRotationTime *metav1.Time `json:"lastRotationTime,omitempty"`
+
+	// lastRotationReason is why it was made.
+	// +optional
+	LastRotationReason RotationReason `json:"lastRotationReason,omitempty"`
+
+	// rotationRequest is the last spec.credentials.rotationRequest carried
+	// out.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	RotationRequest string `json:"rotationRequest,omitempty"`
 }
 
 // TeamDatabaseStatus is a team's database as provisioned. Its class is fixed

@@ -190,6 +190,29 @@ func TestInvalidObjectsAreRejected(t *testing.T) {
 			want: "dedicated is only allowed when class is Dedicated",
 		},
 		{
+			name: "password rotation more often than hourly",
+			doc:  blueprintHeader + "spec: {database: {class: None, passwordRotation: {every: 30m}}}\n",
+			want: `spec.database.passwordRotation.every: Invalid value: "30m": every must be a duration of at least 1h, ` +
+				`such as 2160h (90 days): each rotation restarts the team's apps`,
+		},
+		{
+			name: "password rotation interval that is no duration",
+			doc:  blueprintHeader + "spec: {database: {class: None, passwordRotation: {every: 3 months}}}\n",
+			want: `spec.database.passwordRotation.every: Invalid value: "3 months": every must be a duration of at least 1h, ` +
+				`such as 2160h (90 days): each rotation restarts the team's apps`,
+		},
+		{
+			name: "password rotation without an interval",
+			doc:  blueprintHeader + "spec: {database: {class: None, passwordRotation: {}}}\n",
+			want: `spec.database.passwordRotation.every: Required value`,
+		},
+		{
+			name: "a rotation request longer than 63 characters",
+			doc: teamHeader + "spec: {neighbourhood: riverside, members: [{kind: User, name: anna}], " +
+				"credentials: {rotationRequest: " + strings.Repeat("r", 64) + "}}\n",
+			want: `spec.credentials.rotationRequest: Too long: may not be more than 63 bytes`,
+		},
+		{
 			name: "unknown reclaim policy",
 			doc:  blueprintHeader + "spec: {database: {class: None, reclaimPolicy: Recycle}}\n",
 			want: `spec.database.reclaimPolicy: Unsupported value: "Recycle": supported values: "Retain", "Delete"`,

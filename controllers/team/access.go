@@ -29,6 +29,9 @@ func (r *Reconciler) reconcileAccess(ctx context.Context, s *scope) error {
 	if err := r.Applier.Apply(ctx, render.SelfServiceClusterRoleBinding(team), &rbacv1.ClusterRoleBinding{}); err != nil {
 		return errors.Join(bindErr, fmt.Errorf("failed to apply self-service binding of team %s: %w", klog.KObj(team), err))
 	}
+	if bindErr == nil && s.memberAccess != accessRevoked {
+		s.memberAccess = accessGranted
+	}
 	return bindErr
 }
 
@@ -73,6 +76,7 @@ func (r *Reconciler) refuseMemberRole(ctx context.Context, s *scope, why string)
 		client.InNamespace(team.NamespaceName()), client.MatchingLabels(render.Labels(team))); err != nil {
 		return err
 	}
+	s.memberAccess = accessRevoked
 	s.found(teamsv1alpha1.AccessReadyCondition, metav1.ConditionFalse, teamsv1alpha1.RoleNotAllowedReason,
 		"The members have no access to the namespace: "+why)
 	return nil

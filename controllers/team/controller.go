@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/metadata"
 	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -67,6 +68,10 @@ type Reconciler struct {
 	// up the others.
 	Concurrency int
 
+	// Clock tells the time of scheduled password rotations; the real clock
+	// when nil.
+	Clock clock.PassiveClock
+
 	// secrets watches the Secrets buurt made in each team namespace; nil
 	// until SetupWithManager.
 	secrets *secretWatch
@@ -78,6 +83,9 @@ type Reconciler struct {
 	// shared is what was last found in place of each team's shared
 	// database.
 	shared *sharedRecords
+	// rotations remembers each team's last password rotation until the
+	// cache has its status.
+	rotations rotationMemo
 }
 
 // NewReconciler wires a Reconciler to the manager's cached client, live
@@ -119,7 +127,10 @@ func NewReconciler(mgr ctrl.Manager, namespace string) *Reconciler {
 // buurt made for them, and blueprints and coaches (mapped to their teams by
 // the indexes of package index, which must be set up first).
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	if err := metrics.Register(collector{reader: r.Client}); err != nil {
+	if err := metrics.Register(rotationsTotal); err != nil {
+		return err
+	}
+	if err := metrics.Register(collector{reader: r.Client, now: r.now}); err != nil {
 		return fmt.Errorf("failed to register team metrics: %w", err)
 	}
 	roles, err := teamrole.NewReader(mgr)
@@ -214,6 +225,14 @@ type scope struct {
 	// keepDatabaseEgress keeps that policy as it is, for a database buurt
 	// leaves alone.
 	keepDatabaseEgress bool
+	// memberAccess is what this pass did to the members' access.
+	memberAccess memberAccess
+	// rotationDue is why this pass is to make the database password anew,
+	// or "" (credentials.go).
+	rotationDue teamsv1alpha1.RotationReason
+	// credentials is what status.credentials is to say after this pass;
+	// nil keeps what it says.
+	credentials *teamsv1alpha1.CredentialsStatus
 	// deleting is true for a team being deleted.
 	deleting bool
 	// requeueAfter asks to look again later, for what is not watched (a
@@ -264,6 +283,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	defer func() {
 		setStatus(s)
 		r.recordTransitions(ctx, before, team)
+		r.recordMembers(ctx, before, team, s.credentials)
 		if err := patch.Status(ctx, r.Client, before, team); err != nil {
 			reterr = errors.Join(reterr, err)
 		}
@@ -287,6 +307,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 		// Its namespace and the operator's access there are going.
 		r.secrets.forget(team.NamespaceName())
 		r.shared.forget(team.Name)
+		r.rotations.forget(team.UID)
 		err := r.reconcileDelete(ctx, s)
 		return reconcile.Result{RequeueAfter: s.requeueAfter}, err
 	}

@@ -3,6 +3,7 @@ package team
 import (
 	"context"
 	"fmt"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -30,9 +31,12 @@ func (r *Reconciler) reconcileDedicated(ctx context.Context, s *scope) error {
 	}
 	// The Secret is the source of truth for the password: the server sets
 	// it from there each time it starts, and a new Secret (with a new UID)
-	// restarts it.
+	// or a rotation restarts it (dedicatedRestartKey), which also ends every
+	// session opened with the old password.
 	password := string(secret.Data["password"])
-	if password == "" {
+	s.rotationDue = r.rotationDue(s)
+	rotate := password == "" || s.rotationDue != ""
+	if rotate {
 		if password, err = database.NewPassword(); err != nil {
 			return err
 		}
@@ -43,6 +47,11 @@ func (r *Reconciler) reconcileDedicated(ctx context.Context, s *scope) error {
 	}, secret)
 	if err != nil {
 		return err
+	}
+	if rotate {
+		r.passwordMade(ctx, s, madeReason(team, s.rotationDue), "")
+	} else {
+		passwordKept(s, applied)
 	}
 	hash := render.SecretHash(applied.Data)
 	s.databaseSecretHash = &hash
@@ -67,7 +76,7 @@ func (r *Reconciler) reconcileDedicated(ctx context.Context, s *scope) error {
 		storage = was
 	}
 	sts := &appsv1.StatefulSet{}
-	if err := r.Applier.Apply(ctx, render.DedicatedStatefulSet(team, s.blueprint, string(applied.UID), storage), sts); err != nil {
+	if err := r.Applier.Apply(ctx, render.DedicatedStatefulSet(team, s.blueprint, dedicatedRestartKey(s, applied), storage), sts); err != nil {
 		return fmt.Errorf("failed to apply the database StatefulSet of team %s: %w", klog.KObj(team), err)
 	}
 	if _, err := r.reconcileVolumes(ctx, team, reclaimPolicy(team, s.blueprint)); err != nil {
@@ -85,4 +94,23 @@ func (r *Reconciler) reconcileDedicated(ctx context.Context, s *scope) error {
 	s.found(teamsv1alpha1.DatabaseReadyCondition, metav1.ConditionTrue, teamsv1alpha1.ProvisionedReason,
 		fmt.Sprintf("Database %s runs in the team's namespace; connection in Secret %s%s", name, render.DatabaseSecretName(team), note))
 	return nil
+}
+
+// dedicatedRestartKey is what a Dedicated database's pod template carries of
+// its password, so that the server restarts, and takes the password from
+// the Secret, whenever the password is made anew: the Secret's UID (a new
+// Secret), and the time of the last rotation that kept the Secret. A
+// database whose password was only ever made with its Secret carries the
+// UID alone, as before rotations existed.
+func dedicatedRestartKey(s *scope, secret *corev1.Secret) string {
+	key := string(secret.UID)
+	c := s.credentialsNow()
+	if c == nil || c.LastRotationTime == nil {
+		return key
+	}
+	switch c.LastRotationReason {
+	case teamsv1alpha1.RotationCreated, teamsv1alpha1.RotationSecretDeleted:
+		return key
+	}
+	return key + "/" + c.LastRotationTime.UTC().Format(time.RFC3339)
 }

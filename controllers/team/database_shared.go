@@ -67,6 +67,10 @@ func (r *Reconciler) cannotSee(s *scope, reason, message string) {
 		status = metav1.ConditionUnknown
 		message += "; the team's database, its Secret and its network policy are kept as they are"
 	}
+	if s.rotationDue != "" {
+		message += fmt.Sprintf("; the database password is to be made anew (%s) once buurt reaches the server, "+
+			"and the old one works until then", s.rotationDue)
+	}
 	s.found(teamsv1alpha1.DatabaseReadyCondition, status, reason, message)
 	s.requeue(r.ServerRetry)
 }
@@ -100,7 +104,9 @@ func (r *Reconciler) reconcileShared(ctx context.Context, s *scope) error {
 	// What the server watch saw last, at most a few seconds ago: a change
 	// after it is one the watch will see, and wake the team for.
 	serverState, admin, answering := r.servers.answering(s.blueprint.Spec.Database.Shared.AdminSecretName)
-	if uid, version, ok := r.secrets.version(team.NamespaceName(), render.DatabaseSecretName(team)); ok {
+	s.rotationDue = r.rotationDue(s)
+	if uid, version, ok := r.secrets.version(team.NamespaceName(), render.DatabaseSecretName(team)); ok &&
+		s.rotationDue == "" && team.Status.Credentials != nil {
 		if found, ok := r.shared.inPlace(team, serverState, uid, version); ok {
 			r.sharedProvisioned(s, found)
 			return nil
@@ -186,7 +192,8 @@ func (r *Reconciler) ensureShared(ctx context.Context, s *scope, server *databas
 		return nil, err
 	}
 	password := string(secret.Data["password"])
-	rotate := password == ""
+	rotate := password == "" || s.rotationDue != ""
+	reason := madeReason(team, s.rotationDue)
 	for attempt := 0; ; attempt++ {
 		if rotate {
 			if password, err = database.NewPassword(); err != nil {
@@ -204,11 +211,17 @@ func (r *Reconciler) ensureShared(ctx context.Context, s *scope, server *databas
 		if err := server.Ensure(ctx, tenant, verifier); err != nil {
 			return nil, fmt.Errorf("failed to provision the database of team %s: %w", klog.KObj(team), err)
 		}
-		// A role Ensure just made has the password already.
+		// A role Ensure just made has the password already. The server has
+		// the new password before the Secret does: should the server refuse
+		// it, the old one keeps working and nothing changed; should the
+		// Secret not take it, the reason to rotate is still there at the
+		// next pass, which makes another.
+		note := ""
 		if rotate && tenant.Found {
 			if err := server.SetPassword(ctx, name, verifier); err != nil {
 				return nil, fmt.Errorf("failed to set the database password of team %s: %w", klog.KObj(team), err)
 			}
+			note = r.endSessions(ctx, server, name)
 		}
 		tenant.Found = true
 		applied, err := r.applyDatabaseSecret(ctx, s, render.Connection{
@@ -221,10 +234,26 @@ func (r *Reconciler) ensureShared(ctx context.Context, s *scope, server *databas
 		// just made again from what was read: rotate as if it had not been
 		// read at all.
 		if secret.UID == "" || applied.UID == secret.UID || attempt > 0 {
+			if rotate {
+				r.passwordMade(ctx, s, reason, note)
+			} else {
+				passwordKept(s, applied)
+			}
 			return applied, nil
 		}
-		rotate = true
+		rotate, reason = true, teamsv1alpha1.RotationSecretDeleted
 	}
+}
+
+// endSessions ends the sessions of the team's role that were opened with the
+// old password, and says so in the rotation's Event when it could not.
+func (r *Reconciler) endSessions(ctx context.Context, server *database.SharedServer, role string) string {
+	if _, err := server.EndSessions(ctx, role); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Failed to end the sessions of a team's role after making its password anew", "role", role)
+		return "; buurt could not end the sessions opened with the old password (the operator's log says why), " +
+			"which last until they close"
+	}
+	return ""
 }
 
 // serverDown records a shared server that refused or did not answer, in

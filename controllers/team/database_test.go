@@ -154,6 +154,9 @@ func TestSharedDatabase(t *testing.T) {
 	gone(g, &teamsv1alpha1.NeighbourhoodTeam{ObjectMeta: metav1.ObjectMeta{Name: tm.Name}})
 	role, db := databaseExists(g, "buurt_shared_one")
 	g.Expect([]bool{role, db}).To(Equal([]bool{true, true}))
+	// Its members are gone with the team: the password they could read
+	// opens nothing.
+	refused(g, "buurt_shared_one", fresh)
 	expectSecretNowhere(g, tm, fresh)
 	expectSecretNowhere(g, tm, password)
 }

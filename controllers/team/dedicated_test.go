@@ -210,6 +210,24 @@ func TestDedicatedDatabase(t *testing.T) {
 			map[string]string{"teams.buurt.dev/database-secret-uid": string(fresh.UID)}))
 	}).WithTimeout(timeout).Should(Succeed())
 
+	// A member leaves: a new password in the same Secret, and the time of
+	// the rotation on the pod template restarts the server, which sets it.
+	since := time.Now()
+	edit(t, tm, func() { tm.Spec.Members = []teamsv1alpha1.Subject{user("bram")} })
+	g.Eventually(func(g Gomega) {
+		rotatedSecret := dbSecret(g, "dedicated-one")
+		g.Expect(rotatedSecret.UID).To(Equal(fresh.UID))
+		g.Expect(string(rotatedSecret.Data["password"])).NotTo(Equal(string(fresh.Data["password"])))
+		tm := &teamsv1alpha1.NeighbourhoodTeam{}
+		g.Expect(env.Client.Get(ctx, client.ObjectKey{Name: "dedicated-one"}, tm)).To(Succeed())
+		g.Expect(tm.Status.Credentials.LastRotationReason).To(Equal(teamsv1alpha1.RotationMemberRemoved))
+		at := tm.Status.Credentials.LastRotationTime
+		g.Expect(at.Time).To(BeTemporally(">=", since.Truncate(time.Second)))
+		g.Expect(statefulSet(g, "dedicated-one").Spec.Template.Annotations).To(Equal(
+			map[string]string{"teams.buurt.dev/database-secret-uid": string(fresh.UID) + "/" + at.UTC().Format(time.RFC3339)}))
+	}).WithTimeout(timeout).Should(Succeed())
+	g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(fresh), fresh)).To(Succeed())
+
 	// A bigger volume in the blueprint is for new teams: a claim template
 	// cannot change.
 	edit(t, bp, func() { bp.Spec.Database.Dedicated.StorageSize = ptr.To(resource.MustParse("10Gi")) })

@@ -50,11 +50,18 @@ func (r *Reconciler) deleteShared(ctx context.Context, s *scope) error {
 	}
 	if reclaimPolicy(team, s.blueprint) == teamsv1alpha1.ReclaimPolicyRetain {
 		where := "the shared server"
-		if admin, ok, err := r.adminConnection(ctx, s); err == nil && ok {
+		locked := "; buurt could not reach the server to take the password off role " + name +
+			", so whoever knew it can still log in: run ALTER ROLE " + name + " PASSWORD NULL"
+		if server, admin, ok, err := r.sharedServer(ctx, s); err == nil && ok {
 			where = admin.Host + ":" + admin.Port
+			if err := r.lockShared(ctx, server, team); err != nil {
+				ctrl.LoggerFrom(ctx).Error(err, "Failed to take the password off a kept database's role", "role", name)
+			} else {
+				locked = "; its role has no password any more, so nobody who knew the team's logs in with it"
+			}
 		}
-		r.retained(ctx, s, fmt.Sprintf("Database %s on %s is kept (reclaimPolicy Retain)", name, where),
-			"drop it by hand when it is no longer needed")
+		r.retained(ctx, s, fmt.Sprintf("Database %s on %s is kept (reclaimPolicy Retain)%s", name, where, locked),
+			"drop it by hand when it is no longer needed, or make a team of the same name to use it again")
 		return patch.RemoveFinalizer(ctx, r.Client, team, DatabaseFinalizer)
 	}
 
@@ -87,6 +94,19 @@ func (r *Reconciler) deleteShared(ctx context.Context, s *scope) error {
 	r.Recorder.Eventf(ctx, team, nil, corev1.EventTypeNormal, teamsv1alpha1.DatabaseDeletedReason, "Delete",
 		"Dropped database and role %s on %s:%s (reclaimPolicy Delete)", name, admin.Host, admin.Port)
 	return patch.RemoveFinalizer(ctx, r.Client, team, DatabaseFinalizer)
+}
+
+// lockShared takes the password off a kept database's role, within the
+// phase's deadline: the team's members, who could read it, are leaving with
+// the team. Deleting a team does not wait for a server that does not answer.
+func (r *Reconciler) lockShared(ctx context.Context, server *database.SharedServer, team *teamsv1alpha1.NeighbourhoodTeam) error {
+	ctx, cancel := context.WithTimeout(ctx, sharedPhaseTimeout)
+	defer cancel()
+	tenant, err := server.Tenant(ctx, team.Name)
+	if err != nil {
+		return err
+	}
+	return server.Lock(ctx, tenant)
 }
 
 // deleteDedicated makes sure, before the namespace and its claims go, that

@@ -16,6 +16,9 @@ var (
 		"Number of NeighbourhoodTeams by phase.", []string{"phase"}, nil)
 	membersDesc = prometheus.NewDesc("buurt_team_members",
 		"Number of member entries of each NeighbourhoodTeam.", []string{"team"}, nil)
+	passwordAgeDesc = prometheus.NewDesc("buurt_team_database_password_age_seconds",
+		"Time since each team's database password was made (status.credentials.lastRotationTime), for teams with a database.",
+		[]string{"team"}, nil)
 )
 
 // phases are reported even when no team is in them, so a dashboard sees zero
@@ -29,11 +32,13 @@ var phases = []teamsv1alpha1.TeamPhase{
 // numbers are never stale and reconciles do no bookkeeping.
 type collector struct {
 	reader client.Reader
+	now    func() time.Time
 }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- teamsDesc
 	ch <- membersDesc
+	ch <- passwordAgeDesc
 }
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
@@ -45,11 +50,15 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		ctrl.Log.WithName("metrics").Error(err, "Failed to list teams for metrics")
 		return
 	}
+	now := c.now()
 	byPhase := map[teamsv1alpha1.TeamPhase]int{}
 	for i := range teams.Items {
 		t := &teams.Items[i]
 		byPhase[t.Status.Phase]++
 		ch <- prometheus.MustNewConstMetric(membersDesc, prometheus.GaugeValue, float64(len(t.Spec.Members)), t.Name)
+		if c := t.Status.Credentials; c != nil && c.LastRotationTime != nil && t.Status.Database != nil {
+			ch <- prometheus.MustNewConstMetric(passwordAgeDesc, prometheus.GaugeValue, now.Sub(c.LastRotationTime.Time).Seconds(), t.Name)
+		}
 	}
 	for _, p := range phases {
 		ch <- prometheus.MustNewConstMetric(teamsDesc, prometheus.GaugeValue, float64(byPhase[p]), string(p))

@@ -63,6 +63,10 @@ func setStatus(s *scope) {
 	if s.apps != nil {
 		team.Status.Apps = *s.apps
 	}
+	team.Status.Members = memberStatuses(team, s.memberAccess)
+	if s.credentials != nil {
+		team.Status.Credentials = s.credentials
+	}
 	for _, t := range phaseConditions {
 		if err, failed := s.failed[t]; failed {
 			f := failure(err)

@@ -380,6 +380,41 @@ func (s *SharedServer) SetPassword(ctx context.Context, name, verifier string) e
 	return nil
 }
 
+// EndSessions ends every open session of the team's role, and says how
+// many there were: after its password is made anew, nobody keeps working
+// through a connection opened with the old one. The admin may, being a
+// member of the role (createRole).
+func (s *SharedServer) EndSessions(ctx context.Context, name string) (int64, error) {
+	var ended int64
+	err := s.queryRow(ctx, &ended, "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "+
+		"WHERE usename = $1 AND pid <> pg_backend_pid()", name)
+	if err != nil {
+		return 0, fmt.Errorf("failed to end the sessions of role %s: %w", name, err)
+	}
+	return ended, nil
+}
+
+// Lock takes the password off the team's role and ends its sessions, for a
+// database kept after its team is gone: nobody who could read the team's
+// Secret logs in with it any more, and the data stays. A team made again
+// under the name gets a new password (Ensure and SetPassword). A role that
+// is gone is not an error; one buurt did not make for the team is a
+// *ConflictError, and left alone.
+func (s *SharedServer) Lock(ctx context.Context, t Tenant) error {
+	exists, conflict, err := s.roleOf(ctx, t)
+	if err != nil || !exists {
+		return err
+	}
+	if conflict != nil {
+		return conflict
+	}
+	if err := s.exec(ctx, "ALTER ROLE "+pgx.Identifier{t.Name}.Sanitize()+" PASSWORD NULL"); err != nil {
+		return fmt.Errorf("failed to take the password off role %s: %w", t.Name, err)
+	}
+	_, err = s.EndSessions(ctx, t.Name)
+	return err
+}
+
 // Drop removes the team's database, ending its open sessions first, and then
 // its role. Dropping what is already gone is not an error; a role that buurt
 // did not make for the team is a *ConflictError, and nothing is dropped.

@@ -61,9 +61,10 @@ func dedicatedLabels(team *teamsv1alpha1.NeighbourhoodTeam) map[string]string {
 }
 
 // DatabaseSecretUIDAnnotation on a Dedicated database's pod template holds
-// the UID of the database Secret it was started with: a Secret deleted to
-// rotate the password is made anew with a new UID, which restarts the pod,
-// and SyncPasswordScript sets the new password.
+// the UID of the database Secret it was started with and, once its password
+// was rotated, the time of the last rotation: a Secret deleted to rotate the
+// password is made anew with a new UID, a rotation changes the time, either
+// restarts the pod, and SyncPasswordScript sets the new password.
 const DatabaseSecretUIDAnnotation = "teams.buurt.dev/database-secret-uid" //nolint:gosec // an annotation's name
 
 // SyncPasswordScript runs after a Dedicated database's container starts. The
@@ -129,8 +130,9 @@ var DedicatedPort = strconv.Itoa(postgresPort)
 
 // DedicatedStatefulSet runs the team's own PostgreSQL: one replica, its data
 // on a volume of storage, its password from the team's database Secret
-// (whose UID is secretUID), restricted like every team pod.
-func DedicatedStatefulSet(team *teamsv1alpha1.NeighbourhoodTeam, blueprint *teamsv1alpha1.TeamBlueprint, secretUID string, storage Storage) *appsv1ac.StatefulSetApplyConfiguration {
+// (restartKey: its UID, and the time of its last rotation), restricted like
+// every team pod.
+func DedicatedStatefulSet(team *teamsv1alpha1.NeighbourhoodTeam, blueprint *teamsv1alpha1.TeamBlueprint, restartKey string, storage Storage) *appsv1ac.StatefulSetApplyConfiguration {
 	dedicated := blueprint.Spec.Database.Dedicated
 	if dedicated == nil {
 		dedicated = &teamsv1alpha1.DedicatedDatabase{}
@@ -188,7 +190,7 @@ func DedicatedStatefulSet(team *teamsv1alpha1.NeighbourhoodTeam, blueprint *team
 				WithWhenScaled(appsv1.RetainPersistentVolumeClaimRetentionPolicyType)).
 			WithTemplate(corev1ac.PodTemplateSpec().
 				WithLabels(dedicatedLabels(team)).
-				WithAnnotations(map[string]string{DatabaseSecretUIDAnnotation: secretUID}).
+				WithAnnotations(map[string]string{DatabaseSecretUIDAnnotation: restartKey}).
 				WithSpec(corev1ac.PodSpec().
 					WithAutomountServiceAccountToken(false).
 					WithEnableServiceLinks(false).

@@ -205,6 +205,7 @@ func selfServiceChange(old, team *teamsv1alpha1.NeighbourhoodTeam) ([]string, fi
 		{"apps", old.Spec.Apps, team.Spec.Apps, true},
 		{"coach", old.Spec.Coach, team.Spec.Coach, true},
 		{"lifecycle", old.Spec.Lifecycle, team.Spec.Lifecycle, true},
+		{"credentials", old.Spec.Credentials, team.Spec.Credentials, true},
 	}
 	var allowed []string
 	for _, f := range fields {

@@ -109,8 +109,8 @@ func TestMemberSelfService(t *testing.T) {
 	})
 	g.Expect(err).To(MatchError(`admission webhook "vneighbourhoodteam.teams.buurt.dev" denied the request: ` +
 		`NeighbourhoodTeam.teams.buurt.dev "self-service" is invalid: [` +
-		`spec.blueprint: Forbidden: members of the team may change only members, apps, coach, lifecycle; ask a platform engineer, ` +
-		`spec.neighbourhood: Forbidden: members of the team may change only members, apps, coach, lifecycle; ask a platform engineer]`))
+		`spec.blueprint: Forbidden: members of the team may change only members, apps, coach, lifecycle, credentials; ask a platform engineer, ` +
+		`spec.neighbourhood: Forbidden: members of the team may change only members, apps, coach, lifecycle, credentials; ask a platform engineer]`))
 	mine = waitForSelfService(t, asAnna, "self-service")
 	g.Expect(mine.Finalizers).To(BeEmpty())
 	err = patchAs(asAnna, mine, func(tm *teamsv1alpha1.NeighbourhoodTeam) { tm.Finalizers = []string{"example.org/mine"} })
