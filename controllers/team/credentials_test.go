@@ -112,7 +112,9 @@ func TestAMemberLeavingRotatesTheSharedPassword(t *testing.T) {
 
 	// The team asks.
 	since = time.Now()
-	edit(t, tm, func() { tm.Spec.Credentials = &teamsv1alpha1.TeamCredentials{RotationRequest: "2026-11-24 after the audit"} })
+	edit(t, tm, func() {
+		tm.Spec.Credentials = &teamsv1alpha1.TeamCredentials{RotationRequest: "2026-11-24 after the audit"}
+	})
 	third := rotated(t, "rotation", teamsv1alpha1.RotationRequested, since, second, false)
 	refused(g, "buurt_rotation", second)
 	g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(tm), tm)).To(Succeed())
