@@ -242,6 +242,12 @@ type CredentialsStatus struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
 	RotationRequest string `json:"rotationRequest,omitempty"`
+
+	// rotationPending is why the password is to be made anew when buurt
+	// could not do it yet (the database server did not answer); the old
+	// password works until then, and buurt tries again.
+	// +optional
+	RotationPending RotationReason `json:"rotationPending,omitempty"`
 }
 
 // TeamDatabaseStatus is a team's database as provisioned. Its class is fixed

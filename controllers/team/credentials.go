@@ -40,6 +40,8 @@ func (r *Reconciler) rotationDue(s *scope) teamsv1alpha1.RotationReason {
 		return ""
 	}
 	switch {
+	case team.Status.Credentials != nil && team.Status.Credentials.RotationPending != "":
+		return team.Status.Credentials.RotationPending
 	case len(removedMembers(team)) > 0:
 		return teamsv1alpha1.RotationMemberRemoved
 	case rotationRequested(team):
@@ -119,6 +121,31 @@ func passwordKept(s *scope, secret *corev1.Secret) {
 	}
 	made := secret.CreationTimestamp
 	s.credentials = &teamsv1alpha1.CredentialsStatus{LastRotationTime: &made, LastRotationReason: teamsv1alpha1.RotationCreated}
+}
+
+// pendingRotation is what status.credentials says after a pass that did not
+// make the password it was to make: the reason stays, in the status, until a
+// pass does. A member who left is such a reason even when the pass did not
+// get to the database (a namespace not buurt's): status.members forgets
+// them after this pass.
+func pendingRotation(s *scope) *teamsv1alpha1.CredentialsStatus {
+	team := s.team
+	if s.credentials != nil && s.credentials.LastRotationReason != teamsv1alpha1.RotationCreated {
+		return nil
+	}
+	due := s.rotationDue
+	if due == "" && team.Status.Database != nil && len(removedMembers(team)) > 0 {
+		due = teamsv1alpha1.RotationMemberRemoved
+	}
+	if due == "" {
+		return nil
+	}
+	pending := &teamsv1alpha1.CredentialsStatus{}
+	if c := s.credentialsNow(); c != nil {
+		pending = c.DeepCopy()
+	}
+	pending.RotationPending = due
+	return pending
 }
 
 // credentialsNow is what the status says of the password after this pass.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -138,4 +139,49 @@ func TestAMemberLeavingRotatesTheSharedPassword(t *testing.T) {
 	status, err := json.Marshal(tm.Status)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(string(status)).NotTo(ContainSubstring("bram"))
+}
+
+// TestARotationWaitsForTheServer: a member leaves while the shared server
+// does not answer. Nothing changes: the old password keeps working, the
+// condition and the status say the password is still to be made anew, and
+// it is as soon as the server answers again.
+func TestARotationWaitsForTheServer(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	create(t, adminSecret("pg-admin-rotation-outage", pg.Password))
+	create(t, sharedBlueprint("shared-rotation-outage", "pg-admin-rotation-outage"))
+	tm := newTeam("rotation-outage", "shared-rotation-outage", user("anna"), user("bram"))
+	create(t, tm)
+	eventuallyCondition(t, "rotation-outage", teamsv1alpha1.ReadyCondition, metav1.ConditionTrue, teamsv1alpha1.ReconciledReason)
+	old := string(dbSecret(g, "rotation-outage").Data["password"])
+
+	pg.Halt()
+	restarted := false
+	t.Cleanup(func() {
+		if !restarted {
+			g.Expect(pg.Restart(context.Background())).To(Succeed())
+		}
+	})
+	since := time.Now()
+	edit(t, tm, func() { tm.Spec.Members = []teamsv1alpha1.Subject{user("anna")} })
+	tm = eventuallyCondition(t, "rotation-outage", teamsv1alpha1.DatabaseReadyCondition, metav1.ConditionUnknown,
+		teamsv1alpha1.ServerUnreachableReason)
+	g.Expect(cond(tm, teamsv1alpha1.DatabaseReadyCondition).Message).To(Equal(fmt.Sprintf(
+		"Shared database server 127.0.0.1:%d does not answer; buurt asks again; "+
+			"the team's database, its Secret and its network policy are kept as they are; "+
+			"the database password is to be made anew (MemberRemoved) once buurt reaches the server, "+
+			"and the old one works until then", pg.Port)))
+	g.Expect(tm.Status.Credentials.RotationPending).To(Equal(teamsv1alpha1.RotationMemberRemoved))
+	g.Expect(tm.Status.Credentials.LastRotationReason).To(Equal(teamsv1alpha1.RotationCreated))
+	g.Expect(tm.Status.Members).To(Equal([]teamsv1alpha1.MemberStatus{
+		{Kind: teamsv1alpha1.SubjectKindUser, Name: "anna", Access: teamsv1alpha1.MemberAccessGranted},
+	}))
+	g.Expect(string(dbSecret(g, "rotation-outage").Data["password"])).To(Equal(old))
+
+	g.Expect(pg.Restart(ctx)).To(Succeed())
+	restarted = true
+	rotated(t, "rotation-outage", teamsv1alpha1.RotationMemberRemoved, since, old, false)
+	refused(g, "buurt_rotation_outage", old)
+	g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(tm), tm)).To(Succeed())
+	g.Expect(tm.Status.Credentials.RotationPending).To(BeEmpty())
 }

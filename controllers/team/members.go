@@ -97,7 +97,12 @@ func (r *Reconciler) recordMembers(ctx context.Context, before, after *teamsv1al
 // rotationNote says, after a member left, that the database password they
 // could read was made anew this pass, when it was.
 func rotationNote(made *teamsv1alpha1.CredentialsStatus) string {
-	if made != nil && made.LastRotationReason == teamsv1alpha1.RotationMemberRemoved {
+	switch {
+	case made == nil:
+		return ""
+	case made.RotationPending == teamsv1alpha1.RotationMemberRemoved:
+		return "; the database password is to be made anew once buurt reaches the database, and the old one works until then"
+	case made.LastRotationReason == teamsv1alpha1.RotationMemberRemoved:
 		return ", and the database password is made anew"
 	}
 	return ""

@@ -63,6 +63,9 @@ func setStatus(s *scope) {
 	if s.apps != nil {
 		team.Status.Apps = *s.apps
 	}
+	if pending := pendingRotation(s); pending != nil {
+		s.credentials = pending
+	}
 	team.Status.Members = memberStatuses(team, s.memberAccess)
 	if s.credentials != nil {
 		team.Status.Credentials = s.credentials
