@@ -230,6 +230,10 @@ type scope struct {
 	// rotationDue is why this pass is to make the database password anew,
 	// or "" (credentials.go).
 	rotationDue teamsv1alpha1.RotationReason
+	// statusBehind is true when the team as read is older than the status
+	// that recorded this operator's last rotation of its password: no
+	// reason to rotate is taken from it.
+	statusBehind bool
 	// credentials is what status.credentials is to say after this pass;
 	// nil keeps what it says.
 	credentials *teamsv1alpha1.CredentialsStatus
@@ -279,7 +283,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
 	before := team.DeepCopy()
-	s := &scope{team: team, generation: team.Generation, findings: map[string]finding{}, failed: map[string]error{}}
+	s := &scope{team: team, generation: team.Generation, findings: map[string]finding{}, failed: map[string]error{},
+		statusBehind: r.rotations.behind(team)}
 	defer func() {
 		setStatus(s)
 		r.recordTransitions(ctx, before, team)

@@ -33,7 +33,7 @@ var rotationsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 // pass to look again then.
 func (r *Reconciler) rotationDue(s *scope) teamsv1alpha1.RotationReason {
 	team := s.team
-	if r.rotations.behind(team) {
+	if s.statusBehind {
 		// The cache does not have the status that recorded this operator's
 		// last rotation yet: what looks due may be done. Look again soon.
 		s.requeue(time.Second)
@@ -98,10 +98,10 @@ func (r *Reconciler) passwordMade(ctx context.Context, s *scope, reason teamsv1a
 	// As the status will hold it: to the second.
 	now := metav1.NewTime(r.now().Truncate(time.Second))
 	made := &teamsv1alpha1.CredentialsStatus{LastRotationTime: &now, LastRotationReason: reason}
-	r.rotations.made(s.team, now)
 	if c := s.team.Spec.Credentials; c != nil {
 		made.RotationRequest = c.RotationRequest
 	}
+	r.rotations.made(s.team, made)
 	s.credentials = made
 	if reason == teamsv1alpha1.RotationCreated {
 		return
@@ -130,7 +130,7 @@ func passwordKept(s *scope, secret *corev1.Secret) {
 // them after this pass.
 func pendingRotation(s *scope) *teamsv1alpha1.CredentialsStatus {
 	team := s.team
-	if s.credentials != nil && s.credentials.LastRotationReason != teamsv1alpha1.RotationCreated {
+	if s.statusBehind || s.credentials != nil && s.credentials.LastRotationReason != teamsv1alpha1.RotationCreated {
 		return nil
 	}
 	due := s.rotationDue
@@ -164,35 +164,41 @@ func (r *Reconciler) now() time.Time {
 	return r.Clock.Now()
 }
 
-// rotationMemo remembers when this operator last made each team's password,
-// until the cache shows the status that records it: a pass that reads the
-// team from the cache before then must not take a reason to rotate that the
-// last pass carried out for one still to do (the apps would restart twice).
+// rotationMemo remembers the last rotation this operator made of each
+// team's password, until the cache shows the status that records it: a pass
+// that reads the team from the cache before then must not take a reason to
+// rotate that the last pass carried out for one still to do (the apps would
+// restart twice).
 type rotationMemo struct {
 	mu     sync.Mutex
-	byTeam map[types.UID]time.Time
+	byTeam map[types.UID]teamsv1alpha1.CredentialsStatus
 }
 
-// made records a rotation of team's password at.
-func (m *rotationMemo) made(team *teamsv1alpha1.NeighbourhoodTeam, at metav1.Time) {
+// made records a rotation of team's password.
+func (m *rotationMemo) made(team *teamsv1alpha1.NeighbourhoodTeam, made *teamsv1alpha1.CredentialsStatus) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.byTeam == nil {
-		m.byTeam = map[types.UID]time.Time{}
+		m.byTeam = map[types.UID]teamsv1alpha1.CredentialsStatus{}
 	}
-	m.byTeam[team.UID] = at.Time
+	m.byTeam[team.UID] = *made
 }
 
 // behind tells whether team, as read, is older than its last rotation; once
-// it is not, the rotation is forgotten.
+// it is not, the rotation is forgotten. The status keeps the time to the
+// second, so a rotation in the same second as the one before it is told by
+// its reason and request.
 func (m *rotationMemo) behind(team *teamsv1alpha1.NeighbourhoodTeam) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	at, ok := m.byTeam[team.UID]
+	made, ok := m.byTeam[team.UID]
 	if !ok {
 		return false
 	}
-	if c := team.Status.Credentials; c != nil && c.LastRotationTime != nil && !c.LastRotationTime.Time.Before(at) {
+	c := team.Status.Credentials
+	if c != nil && c.LastRotationTime != nil && (c.LastRotationTime.After(made.LastRotationTime.Time) ||
+		c.LastRotationTime.Equal(made.LastRotationTime) && c.LastRotationReason == made.LastRotationReason &&
+			c.RotationRequest == made.RotationRequest) {
 		delete(m.byTeam, team.UID)
 		return false
 	}

@@ -132,8 +132,13 @@ func TestAMemberLeavingRotatesTheSharedPassword(t *testing.T) {
 	refused(g, "buurt_rotation", third)
 
 	g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(tm), tm)).To(Succeed())
+	serverLog, err := pg.Log()
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(serverLog).To(ContainSubstring(`ALTER ROLE "buurt_rotation" PASSWORD 'SCRAM-SHA-256$4096:`),
+		"the server logs the statements that set passwords")
 	for _, password := range []string{first, second, third, fourth} {
 		expectSecretNowhere(g, tm, password)
+		g.Expect(serverLog).NotTo(ContainSubstring(password))
 	}
 	// The status says why, not who.
 	status, err := json.Marshal(tm.Status)

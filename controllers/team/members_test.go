@@ -63,6 +63,15 @@ func TestRotationDue(t *testing.T) {
 		requeue time.Duration
 	}{
 		{"nothing changed, no schedule", func(*teamsv1alpha1.NeighbourhoodTeam, *teamsv1alpha1.TeamBlueprint) {}, "", 0},
+		{"a team made by an older buurt, on a schedule", func(tm *teamsv1alpha1.NeighbourhoodTeam, bp *teamsv1alpha1.TeamBlueprint) {
+			bp.Spec.Database.PasswordRotation = every
+			tm.Spec.Members = []teamsv1alpha1.Subject{anna}
+			tm.Status.Members, tm.Status.Credentials = nil, nil
+		}, "", 0},
+		{"a rotation the server could not take yet", func(tm *teamsv1alpha1.NeighbourhoodTeam, _ *teamsv1alpha1.TeamBlueprint) {
+			tm.Status.Members = tm.Status.Members[:1]
+			tm.Status.Credentials.RotationPending = teamsv1alpha1.RotationMemberRemoved
+		}, teamsv1alpha1.RotationMemberRemoved, 0},
 		{"a member with access left", func(tm *teamsv1alpha1.NeighbourhoodTeam, _ *teamsv1alpha1.TeamBlueprint) {
 			tm.Spec.Members = []teamsv1alpha1.Subject{anna}
 		}, teamsv1alpha1.RotationMemberRemoved, 0},
@@ -115,16 +124,23 @@ func TestARotationNotYetInTheCacheIsNotMadeAgain(t *testing.T) {
 		}},
 	}
 	team.UID = "team-uid"
-	r.rotations.made(team, metav1.NewTime(now))
-	// The cache still has the status from before the rotation.
-	s := &scope{team: team, blueprint: &teamsv1alpha1.TeamBlueprint{}}
+	// The team was made in the same second: its first password's time is
+	// the rotation's.
+	created := metav1.NewTime(now)
+	team.Status.Credentials = &teamsv1alpha1.CredentialsStatus{LastRotationTime: &created, LastRotationReason: teamsv1alpha1.RotationCreated}
+	r.rotations.made(team, &teamsv1alpha1.CredentialsStatus{LastRotationTime: &created, LastRotationReason: teamsv1alpha1.RotationMemberRemoved})
+	// The cache still has the status from before the rotation: no reason
+	// to rotate is taken from it, nor kept as pending.
+	s := &scope{team: team, blueprint: &teamsv1alpha1.TeamBlueprint{}, statusBehind: r.rotations.behind(team)}
 	g.Expect(r.rotationDue(s)).To(BeEmpty())
 	g.Expect(s.requeueAfter).To(Equal(time.Second))
+	team.Status.Database = &teamsv1alpha1.TeamDatabaseStatus{Class: teamsv1alpha1.DatabaseClassShared}
+	g.Expect(pendingRotation(s)).To(BeNil())
 	// Now it has the status that recorded it.
 	caughtUp := metav1.NewTime(now)
 	team.Status.Members = team.Status.Members[:1]
 	team.Status.Credentials = &teamsv1alpha1.CredentialsStatus{LastRotationTime: &caughtUp, LastRotationReason: teamsv1alpha1.RotationMemberRemoved}
-	s = &scope{team: team, blueprint: &teamsv1alpha1.TeamBlueprint{}}
+	s = &scope{team: team, blueprint: &teamsv1alpha1.TeamBlueprint{}, statusBehind: r.rotations.behind(team)}
 	g.Expect(r.rotationDue(s)).To(BeEmpty())
 	g.Expect(s.requeueAfter).To(BeZero())
 	g.Expect(r.rotations.byTeam).To(BeEmpty())

@@ -100,7 +100,16 @@ func initialise(ctx context.Context, bin, dir, password string, cred *syscall.Cr
 // 127.0.0.1 and a socket in dir, and fast rather than durable.
 func serverFlags(dir string, port int) []string {
 	return []string{"-p", strconv.Itoa(port), "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=" + dir,
-		"-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off"}
+		"-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off",
+		// Every CREATE and ALTER ROLE is in the log (Log), so that a test can
+		// show no password reaches it: buurt sends SCRAM verifiers.
+		"-c", "log_statement=ddl"}
+}
+
+// Log is what the server has logged so far.
+func (s *Server) Log() (string, error) {
+	log, err := os.ReadFile(filepath.Join(s.dir, "postgres.log"))
+	return string(log), err
 }
 
 // Restart starts the server (again, after Halt) on the same port and data.
