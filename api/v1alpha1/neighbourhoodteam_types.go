@@ -192,15 +192,8 @@ const (
 
 // MemberStatus is one member and whether their access is in place.
 type MemberStatus struct {
-	// kind is User or Group.
-	// +required
-	Kind SubjectKind `json:"kind,omitempty"`
-
-	// name is the user or group name.
-	// +required
-	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=256
-	Name string `json:"name,omitempty"`
+	// Subject is the member, as spec.members names them.
+	Subject `json:",inline"`
 
 	// access is Granted or Pending.
 	// +required

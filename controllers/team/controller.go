@@ -288,7 +288,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	defer func() {
 		setStatus(s)
 		r.recordTransitions(ctx, before, team)
-		r.recordMembers(ctx, before, team, s.credentials)
+		if !s.statusBehind {
+			// A read older than this operator's last write would announce
+			// its changes a second time.
+			r.recordMembers(ctx, before, team, s.credentials)
+		}
 		if err := patch.Status(ctx, r.Client, before, team); err != nil {
 			reterr = errors.Join(reterr, err)
 		}

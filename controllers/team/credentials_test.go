@@ -74,9 +74,9 @@ func TestAMemberLeavingRotatesTheSharedPassword(t *testing.T) {
 	create(t, tm)
 	tm = eventuallyCondition(t, "rotation", teamsv1alpha1.ReadyCondition, metav1.ConditionTrue, teamsv1alpha1.ReconciledReason)
 	g.Expect(tm.Status.Members).To(Equal([]teamsv1alpha1.MemberStatus{
-		{Kind: teamsv1alpha1.SubjectKindUser, Name: "anna", Access: teamsv1alpha1.MemberAccessGranted},
-		{Kind: teamsv1alpha1.SubjectKindUser, Name: "bram", Access: teamsv1alpha1.MemberAccessGranted},
-		{Kind: teamsv1alpha1.SubjectKindGroup, Name: "nurses", Access: teamsv1alpha1.MemberAccessGranted},
+		{Subject: user("anna"), Access: teamsv1alpha1.MemberAccessGranted},
+		{Subject: user("bram"), Access: teamsv1alpha1.MemberAccessGranted},
+		{Subject: group("nurses"), Access: teamsv1alpha1.MemberAccessGranted},
 	}))
 	g.Expect(tm.Status.Credentials).NotTo(BeNil())
 	g.Expect(tm.Status.Credentials.LastRotationReason).To(Equal(teamsv1alpha1.RotationCreated))
@@ -94,8 +94,8 @@ func TestAMemberLeavingRotatesTheSharedPassword(t *testing.T) {
 	g.Eventually(func(g Gomega) {
 		g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(tm), tm)).To(Succeed())
 		g.Expect(tm.Status.Members).To(Equal([]teamsv1alpha1.MemberStatus{
-			{Kind: teamsv1alpha1.SubjectKindUser, Name: "anna", Access: teamsv1alpha1.MemberAccessGranted},
-			{Kind: teamsv1alpha1.SubjectKindUser, Name: "carol", Access: teamsv1alpha1.MemberAccessGranted},
+			{Subject: user("anna"), Access: teamsv1alpha1.MemberAccessGranted},
+			{Subject: user("carol"), Access: teamsv1alpha1.MemberAccessGranted},
 		}))
 		g.Expect(teamEvents(g, tm)).To(ContainElements(
 			inTeam("rotation", "", "Normal/CredentialsRotated/Reconcile: Made a new database password (MemberRemoved): "+
@@ -179,7 +179,7 @@ func TestARotationWaitsForTheServer(t *testing.T) {
 	g.Expect(tm.Status.Credentials.RotationPending).To(Equal(teamsv1alpha1.RotationMemberRemoved))
 	g.Expect(tm.Status.Credentials.LastRotationReason).To(Equal(teamsv1alpha1.RotationCreated))
 	g.Expect(tm.Status.Members).To(Equal([]teamsv1alpha1.MemberStatus{
-		{Kind: teamsv1alpha1.SubjectKindUser, Name: "anna", Access: teamsv1alpha1.MemberAccessGranted},
+		{Subject: user("anna"), Access: teamsv1alpha1.MemberAccessGranted},
 	}))
 	g.Expect(string(dbSecret(g, "rotation-outage").Data["password"])).To(Equal(old))
 

@@ -35,7 +35,7 @@ func memberStatuses(team *teamsv1alpha1.NeighbourhoodTeam, access memberAccess) 
 		if access == accessGranted || access == accessKept && granted(team.Status.Members, m) {
 			state = teamsv1alpha1.MemberAccessGranted
 		}
-		out = append(out, teamsv1alpha1.MemberStatus{Kind: m.Kind, Name: m.Name, Access: state})
+		out = append(out, teamsv1alpha1.MemberStatus{Subject: m, Access: state})
 	}
 	return out
 }
@@ -43,7 +43,7 @@ func memberStatuses(team *teamsv1alpha1.NeighbourhoodTeam, access memberAccess) 
 // granted tells whether members says subject's access is in place.
 func granted(members []teamsv1alpha1.MemberStatus, subject teamsv1alpha1.Subject) bool {
 	return slices.ContainsFunc(members, func(m teamsv1alpha1.MemberStatus) bool {
-		return m.Kind == subject.Kind && m.Name == subject.Name && m.Access == teamsv1alpha1.MemberAccessGranted
+		return m.Subject == subject && m.Access == teamsv1alpha1.MemberAccessGranted
 	})
 }
 
@@ -53,9 +53,8 @@ func granted(members []teamsv1alpha1.MemberStatus, subject teamsv1alpha1.Subject
 func removedMembers(team *teamsv1alpha1.NeighbourhoodTeam) []teamsv1alpha1.Subject {
 	var removed []teamsv1alpha1.Subject
 	for _, m := range team.Status.Members {
-		subject := teamsv1alpha1.Subject{Kind: m.Kind, Name: m.Name}
-		if m.Access == teamsv1alpha1.MemberAccessGranted && !slices.Contains(team.Spec.Members, subject) {
-			removed = append(removed, subject)
+		if m.Access == teamsv1alpha1.MemberAccessGranted && !slices.Contains(team.Spec.Members, m.Subject) {
+			removed = append(removed, m.Subject)
 		}
 	}
 	return removed
@@ -72,9 +71,8 @@ func (r *Reconciler) recordMembers(ctx context.Context, before, after *teamsv1al
 	}
 	var added []string
 	for _, m := range after.Status.Members {
-		subject := teamsv1alpha1.Subject{Kind: m.Kind, Name: m.Name}
-		if m.Access == teamsv1alpha1.MemberAccessGranted && !granted(before.Status.Members, subject) {
-			added = append(added, describeSubject(subject))
+		if m.Access == teamsv1alpha1.MemberAccessGranted && !granted(before.Status.Members, m.Subject) {
+			added = append(added, describeSubject(m.Subject))
 		}
 	}
 	if len(added) > 0 {

@@ -18,7 +18,7 @@ var (
 )
 
 func memberStatus(s teamsv1alpha1.Subject, access teamsv1alpha1.MemberAccess) teamsv1alpha1.MemberStatus {
-	return teamsv1alpha1.MemberStatus{Kind: s.Kind, Name: s.Name, Access: access}
+	return teamsv1alpha1.MemberStatus{Subject: s, Access: access}
 }
 
 func TestMemberStatusesSayWhoseAccessIsInPlace(t *testing.T) {

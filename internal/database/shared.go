@@ -401,30 +401,35 @@ func (s *SharedServer) EndSessions(ctx context.Context, name string) (int64, err
 // is gone is not an error; one buurt did not make for the team is a
 // *ConflictError, and left alone.
 func (s *SharedServer) Lock(ctx context.Context, t Tenant) error {
-	exists, conflict, err := s.roleOf(ctx, t)
-	if err != nil || !exists {
+	if exists, err := s.teamsRole(ctx, t); err != nil || !exists {
 		return err
-	}
-	if conflict != nil {
-		return conflict
 	}
 	if err := s.exec(ctx, "ALTER ROLE "+pgx.Identifier{t.Name}.Sanitize()+" PASSWORD NULL"); err != nil {
 		return fmt.Errorf("failed to take the password off role %s: %w", t.Name, err)
 	}
-	_, err = s.EndSessions(ctx, t.Name)
+	_, err := s.EndSessions(ctx, t.Name)
 	return err
+}
+
+// teamsRole reports whether the team's role exists; one that buurt did not
+// make for the team is a *ConflictError.
+func (s *SharedServer) teamsRole(ctx context.Context, t Tenant) (bool, error) {
+	exists, conflict, err := s.roleOf(ctx, t)
+	switch {
+	case err != nil || !exists:
+		return false, err
+	case conflict != nil:
+		return false, conflict
+	}
+	return true, nil
 }
 
 // Drop removes the team's database, ending its open sessions first, and then
 // its role. Dropping what is already gone is not an error; a role that buurt
 // did not make for the team is a *ConflictError, and nothing is dropped.
 func (s *SharedServer) Drop(ctx context.Context, t Tenant) error {
-	exists, conflict, err := s.roleOf(ctx, t)
-	if err != nil || !exists {
+	if exists, err := s.teamsRole(ctx, t); err != nil || !exists {
 		return err
-	}
-	if conflict != nil {
-		return conflict
 	}
 	ident := pgx.Identifier{t.Name}.Sanitize()
 	db, dbExists, err := s.databaseOf(ctx, t.Name)
