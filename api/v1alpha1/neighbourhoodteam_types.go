@@ -94,8 +94,8 @@ type NeighbourhoodTeamSpec struct {
 
 // TeamCredentials is what the team asks of its credentials.
 type TeamCredentials struct {
-	// rotationRequest, set to a value it has not had (the date and time of
-	// the request, say), has the database password made anew once: the old
+	// rotationRequest has the database password made anew once when it is
+	// set to a value it has not had (the date and time of the request, say): the old
 	// one stops working, the connection Secret holds the new one and the
 	// team's apps restart once to use it. status.credentials.rotationRequest
 	// is the last request carried out.
@@ -182,10 +182,10 @@ type NeighbourhoodTeamStatus struct {
 type MemberAccess string
 
 const (
-	// MemberAccessGranted: the member is bound to the blueprint's member
+	// MemberAccessGranted means the member is bound to the blueprint's member
 	// role in the team namespace and may edit the team.
 	MemberAccessGranted MemberAccess = "Granted"
-	// MemberAccessPending: buurt has not yet given the member their access
+	// MemberAccessPending means buurt has not yet given the member their access
 	// (AccessReady says why).
 	MemberAccessPending MemberAccess = "Pending"
 )
@@ -205,16 +205,16 @@ type MemberStatus struct {
 type RotationReason string
 
 const (
-	// RotationCreated: the database was made, and its first password.
+	// RotationCreated means the database was made, and its first password.
 	RotationCreated RotationReason = "Created"
-	// RotationMemberRemoved: a member left the team; they could read the
+	// RotationMemberRemoved means a member left the team; they could read the
 	// old password.
 	RotationMemberRemoved RotationReason = "MemberRemoved"
-	// RotationScheduled: the blueprint's passwordRotation interval passed.
+	// RotationScheduled means the blueprint's passwordRotation interval passed.
 	RotationScheduled RotationReason = "Scheduled"
-	// RotationRequested: the team set a new spec.credentials.rotationRequest.
+	// RotationRequested means the team set a new spec.credentials.rotationRequest.
 	RotationRequested RotationReason = "Requested"
-	// RotationSecretDeleted: the connection Secret was deleted.
+	// RotationSecretDeleted means the connection Secret was deleted.
 	RotationSecretDeleted RotationReason = "SecretDeleted"
 )
 

@@ -258,13 +258,13 @@ type BlueprintDatabase struct {
 
 // PasswordRotation is how often teams' database passwords are made anew.
 type PasswordRotation struct {
-	// every is the time between rotations, at least 1h: 2160h is 90 days.
-	// Each rotation restarts the team's apps that use the database.
+	// everyDays is the number of days between rotations, at least 1: 90 is a
+	// common choice. Each rotation restarts the team's apps that use the
+	// database.
 	// +required
-	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:MaxLength=32
-	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|ms|s|m|h))+$') && duration(self) >= duration('1h')",message="every must be a duration of at least 1h, such as 2160h (90 days): each rotation restarts the team's apps"
-	Every metav1.Duration `json:"every,omitzero"`
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=3650
+	EveryDays int32 `json:"everyDays,omitempty"`
 }
 
 // SharedDatabase is an existing PostgreSQL server that teams share.

@@ -190,21 +190,19 @@ func TestInvalidObjectsAreRejected(t *testing.T) {
 			want: "dedicated is only allowed when class is Dedicated",
 		},
 		{
-			name: "password rotation more often than hourly",
-			doc:  blueprintHeader + "spec: {database: {class: None, passwordRotation: {every: 30m}}}\n",
-			want: `spec.database.passwordRotation.every: Invalid value: "30m": every must be a duration of at least 1h, ` +
-				`such as 2160h (90 days): each rotation restarts the team's apps`,
+			name: "password rotation more often than daily",
+			doc:  blueprintHeader + "spec: {database: {class: None, passwordRotation: {everyDays: 0}}}\n",
+			want: `spec.database.passwordRotation.everyDays: Invalid value: 0: spec.database.passwordRotation.everyDays in body should be greater than or equal to 1`,
 		},
 		{
-			name: "password rotation interval that is no duration",
-			doc:  blueprintHeader + "spec: {database: {class: None, passwordRotation: {every: 3 months}}}\n",
-			want: `spec.database.passwordRotation.every: Invalid value: "3 months": every must be a duration of at least 1h, ` +
-				`such as 2160h (90 days): each rotation restarts the team's apps`,
+			name: "password rotation interval that is no number of days",
+			doc:  blueprintHeader + "spec: {database: {class: None, passwordRotation: {everyDays: 3 months}}}\n",
+			want: `spec.database.passwordRotation.everyDays: Invalid value: "string": spec.database.passwordRotation.everyDays in body must be of type integer: "string"`,
 		},
 		{
 			name: "password rotation without an interval",
 			doc:  blueprintHeader + "spec: {database: {class: None, passwordRotation: {}}}\n",
-			want: `spec.database.passwordRotation.every: Required value`,
+			want: `spec.database.passwordRotation.everyDays: Required value`,
 		},
 		{
 			name: "a rotation request longer than 63 characters",

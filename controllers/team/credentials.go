@@ -69,12 +69,13 @@ func rotationRequested(team *teamsv1alpha1.NeighbourhoodTeam) bool {
 	return team.Status.Credentials == nil || team.Status.Credentials.RotationRequest != team.Spec.Credentials.RotationRequest
 }
 
-// rotationInterval is the blueprint's passwordRotation.every, 0 when off.
+// rotationInterval is the blueprint's passwordRotation.everyDays, 0 when
+// off.
 func rotationInterval(blueprint *teamsv1alpha1.TeamBlueprint) time.Duration {
 	if blueprint == nil || blueprint.Spec.Database.PasswordRotation == nil {
 		return 0
 	}
-	return blueprint.Spec.Database.PasswordRotation.Every.Duration
+	return time.Duration(blueprint.Spec.Database.PasswordRotation.EveryDays) * 24 * time.Hour
 }
 
 // madeReason is why a password is made this pass: the reason to rotate,

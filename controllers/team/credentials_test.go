@@ -68,7 +68,7 @@ func TestAMemberLeavingRotatesTheSharedPassword(t *testing.T) {
 	ctx := context.Background()
 	create(t, adminSecret("pg-admin-rotation", pg.Password))
 	bp := sharedBlueprint("shared-rotation", "pg-admin-rotation")
-	bp.Spec.Database.PasswordRotation = &teamsv1alpha1.PasswordRotation{Every: metav1.Duration{Duration: time.Hour}}
+	bp.Spec.Database.PasswordRotation = &teamsv1alpha1.PasswordRotation{EveryDays: 1}
 	create(t, bp)
 	tm := newTeam("rotation", "shared-rotation", user("anna"), user("bram"), group("nurses"))
 	create(t, tm)
@@ -121,11 +121,11 @@ func TestAMemberLeavingRotatesTheSharedPassword(t *testing.T) {
 	g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(tm), tm)).To(Succeed())
 	g.Expect(tm.Status.Credentials.RotationRequest).To(Equal("2026-11-24 after the audit"))
 
-	// The blueprint's hour has passed since the last rotation.
+	// The blueprint's day has passed since the last rotation.
 	since = time.Now()
 	g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(tm), tm)).To(Succeed())
 	base := tm.DeepCopy()
-	longAgo := metav1.NewTime(time.Now().Add(-2 * time.Hour))
+	longAgo := metav1.NewTime(time.Now().Add(-25 * time.Hour))
 	tm.Status.Credentials.LastRotationTime = &longAgo
 	g.Expect(env.Client.Status().Patch(ctx, tm, client.MergeFrom(base))).To(Succeed())
 	fourth := rotated(t, "rotation", teamsv1alpha1.RotationScheduled, since, third, true)

@@ -54,7 +54,7 @@ func TestMemberStatusesSayWhoseAccessIsInPlace(t *testing.T) {
 func TestRotationDue(t *testing.T) {
 	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
 	r := &Reconciler{Clock: clocktesting.NewFakePassiveClock(now)}
-	every := &teamsv1alpha1.PasswordRotation{Every: metav1.Duration{Duration: 90 * 24 * time.Hour}}
+	every := &teamsv1alpha1.PasswordRotation{EveryDays: 90}
 	at := func(t time.Time) *metav1.Time { m := metav1.NewTime(t); return &m }
 	for _, tc := range []struct {
 		name    string

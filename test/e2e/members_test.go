@@ -21,6 +21,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -109,18 +110,19 @@ func TestMembersJoinAndLeave(t *testing.T) {
 	g.Expect(commands).To(HaveLen(5), "docs/members.md: add, list, remove, why, ask")
 	g.Expect(outputs).To(HaveLen(2), "docs/members.md: the list of members, the reason")
 
-	// The documented blueprint is one the apiserver takes; its interval
-	// below an hour is not.
+	// The documented blueprint is one the apiserver takes; an interval
+	// below a day is not.
 	documented := &teamsv1alpha1.TeamBlueprint{}
 	g.Expect(yaml.Unmarshal([]byte(blueprintDoc), documented)).To(Succeed())
-	g.Expect(documented.Spec.Database.PasswordRotation.Every.Duration).To(Equal(2160 * time.Hour))
+	g.Expect(documented.Spec.Database.PasswordRotation.EveryDays).To(Equal(int32(90)))
 	g.Expect(admin.Create(ctx, documented, client.DryRunAll)).To(Succeed())
-	documented.Spec.Database.PasswordRotation.Every.Duration = 30 * time.Minute
-	err := admin.Create(ctx, documented, client.DryRunAll)
-	g.Expect(err).To(MatchError(ContainSubstring("every must be a duration of at least 1h")))
+	daily := &unstructured.Unstructured{}
+	g.Expect(yaml.Unmarshal([]byte(strings.Replace(blueprintDoc, "everyDays: 90", "everyDays: 0", 1)), &daily.Object)).To(Succeed())
+	err := admin.Create(ctx, daily, client.DryRunAll)
+	g.Expect(err).To(MatchError(ContainSubstring("spec.database.passwordRotation.everyDays in body should be greater than or equal to 1")))
 
 	blueprint := sharedBlueprint("north")
-	blueprint.Spec.Database.PasswordRotation = &teamsv1alpha1.PasswordRotation{Every: metav1.Duration{Duration: 2160 * time.Hour}}
+	blueprint.Spec.Database.PasswordRotation = &teamsv1alpha1.PasswordRotation{EveryDays: 90}
 	g.Expect(admin.Create(ctx, blueprint)).To(Succeed())
 	team := newTeam("north-riverside", "north", user("anna@care.example.org"), user("bram@care.example.org"))
 	g.Expect(admin.Create(ctx, team)).To(Succeed())
