@@ -90,6 +90,52 @@ type NeighbourhoodTeamSpec struct {
 	// credentials lets the team have its database password made anew.
 	// +optional
 	Credentials *TeamCredentials `json:"credentials,omitempty"`
+
+	// sleep is the team's own hours: it goes Dormant at sleepAt and wakes at
+	// wakeAt on the days given, by the clock of timeZone. lifecycle Dormant
+	// set by hand wins over it.
+	// +optional
+	Sleep *SleepSchedule `json:"sleep,omitempty"`
+}
+
+// Weekday is a day of the week.
+// +kubebuilder:validation:Enum=Monday;Tuesday;Wednesday;Thursday;Friday;Saturday;Sunday
+type Weekday string
+
+// SleepSchedule is when a team sleeps and wakes, as kube-green's SleepInfo
+// has it: both happen on each of the days, so sleeping at 20:00 and waking
+// at 07:00 Monday to Friday also sleeps from Friday evening to Monday
+// morning.
+// +kubebuilder:validation:XValidation:rule="self.sleepAt != self.wakeAt",message="wakeAt must differ from sleepAt: the team would sleep and wake at once"
+type SleepSchedule struct {
+	// sleepAt is the time of day the team goes to sleep, HH:MM (24-hour).
+	// +required
+	// +kubebuilder:validation:MinLength=5
+	// +kubebuilder:validation:MaxLength=5
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([01][0-9]|2[0-3]):[0-5][0-9]$')",message="sleepAt must be a time of day as HH:MM (24-hour), such as 20:00"
+	SleepAt string `json:"sleepAt,omitempty"`
+
+	// wakeAt is the time of day the team wakes, HH:MM (24-hour).
+	// +required
+	// +kubebuilder:validation:MinLength=5
+	// +kubebuilder:validation:MaxLength=5
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([01][0-9]|2[0-3]):[0-5][0-9]$')",message="wakeAt must be a time of day as HH:MM (24-hour), such as 07:00"
+	WakeAt string `json:"wakeAt,omitempty"`
+
+	// days are the days of the week the team sleeps and wakes on.
+	// +required
+	// +listType=set
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=7
+	Days []Weekday `json:"days,omitempty"`
+
+	// timeZone is the IANA time zone whose clock sleepAt and wakeAt are read
+	// on, such as Europe/Amsterdam; the admission webhook refuses one it
+	// does not know.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	TimeZone string `json:"timeZone,omitempty"`
 }
 
 // TeamCredentials is what the team asks of its credentials.
@@ -175,6 +221,34 @@ type NeighbourhoodTeamStatus struct {
 	// It never holds the password, nor who was the reason.
 	// +optional
 	Credentials *CredentialsStatus `json:"credentials,omitempty"`
+
+	// sleep says where the team is in its sleep schedule (spec.sleep).
+	// +optional
+	Sleep *SleepStatus `json:"sleep,omitempty"`
+}
+
+// SleepState is whether a team's schedule has it asleep.
+// +kubebuilder:validation:Enum=Asleep;Awake
+type SleepState string
+
+const (
+	// SleepStateAsleep means the schedule has the team Dormant.
+	SleepStateAsleep SleepState = "Asleep"
+	// SleepStateAwake means the schedule has the team awake.
+	SleepStateAwake SleepState = "Awake"
+)
+
+// SleepStatus is where a team is in its sleep schedule.
+type SleepStatus struct {
+	// state is Asleep or Awake, by the schedule alone: lifecycle Dormant
+	// set by hand keeps the team Dormant whatever this says.
+	// +required
+	State SleepState `json:"state,omitempty"`
+
+	// nextTransitionTime is when the schedule next wakes the team or puts
+	// it to sleep.
+	// +optional
+	NextTransitionTime *metav1.Time `json:"nextTransitionTime,omitempty"`
 }
 
 // MemberAccess is whether a member's access to the team is in place.
@@ -309,6 +383,8 @@ type AppStatus struct {
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:printcolumn:name="Neighbourhood",type=string,JSONPath=`.spec.neighbourhood`,priority=1
 // +kubebuilder:printcolumn:name="Blueprint",type=string,JSONPath=`.spec.blueprint`,priority=1
+// +kubebuilder:printcolumn:name="Sleep",type=string,JSONPath=`.status.sleep.state`,priority=1,description="Asleep or Awake by the team's own schedule"
+// +kubebuilder:printcolumn:name="Next",type=date,JSONPath=`.status.sleep.nextTransitionTime`,priority=1,description="When the schedule next wakes the team or puts it to sleep"
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 58",message="team name must be at most 58 characters, so that its namespace team-<name> is at most 63"
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="team name must be a lowercase DNS label (a-z, 0-9 and '-'), since it names the team's namespace"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.spec.database) || !has(oldSelf.spec.database.class) || (has(self.spec.database) && has(self.spec.database.class) && self.spec.database.class == oldSelf.spec.database.class)",message="spec.database.class cannot be changed or removed once set: moving a team's data between classes is a migration"

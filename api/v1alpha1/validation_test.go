@@ -205,6 +205,30 @@ func TestInvalidObjectsAreRejected(t *testing.T) {
 			want: `spec.database.passwordRotation.everyDays: Required value`,
 		},
 		{
+			name: "a sleep schedule without days",
+			doc: teamHeader + "metadata: {name: sleepy}\nspec: {neighbourhood: riverside, members: [{kind: User, name: anna}], " +
+				"sleep: {sleepAt: '20:00', wakeAt: '07:00', days: [], timeZone: Europe/Amsterdam}}\n",
+			want: `spec.sleep.days: Invalid value: 0: spec.sleep.days in body should have at least 1 items`,
+		},
+		{
+			name: "a sleep schedule that wakes when it sleeps",
+			doc: teamHeader + "metadata: {name: sleepy}\nspec: {neighbourhood: riverside, members: [{kind: User, name: anna}], " +
+				"sleep: {sleepAt: '20:00', wakeAt: '20:00', days: [Monday], timeZone: Europe/Amsterdam}}\n",
+			want: `spec.sleep: Invalid value: wakeAt must differ from sleepAt: the team would sleep and wake at once`,
+		},
+		{
+			name: "a sleep time that is no time of day",
+			doc: teamHeader + "metadata: {name: sleepy}\nspec: {neighbourhood: riverside, members: [{kind: User, name: anna}], " +
+				"sleep: {sleepAt: '25:00', wakeAt: '07:00', days: [Monday], timeZone: Europe/Amsterdam}}\n",
+			want: `spec.sleep.sleepAt: Invalid value: "25:00": sleepAt must be a time of day as HH:MM (24-hour), such as 20:00`,
+		},
+		{
+			name: "a day that is no day",
+			doc: teamHeader + "metadata: {name: sleepy}\nspec: {neighbourhood: riverside, members: [{kind: User, name: anna}], " +
+				"sleep: {sleepAt: '20:00', wakeAt: '07:00', days: [Funday], timeZone: Europe/Amsterdam}}\n",
+			want: `spec.sleep.days[0]: Unsupported value: "Funday"`,
+		},
+		{
 			name: "a rotation request longer than 63 characters",
 			doc: teamHeader + "spec: {neighbourhood: riverside, members: [{kind: User, name: anna}], " +
 				"credentials: {rotationRequest: " + strings.Repeat("r", 64) + "}}\n",
@@ -640,7 +664,8 @@ func TestGetBuurtListsAllKinds(t *testing.T) {
 	stdout, stderr, err = env.Kubectl(nil, "get", "teams", "columns", "-o", "wide")
 	g.Expect(err).NotTo(HaveOccurred(), stderr)
 	g.Expect(fields(stdout)).To(HaveExactElements(
-		[]string{"NAME", "PHASE", "READY", "MEMBERS", "COACH", "COACHED", "NAMESPACE", "AGE", "NEIGHBOURHOOD", "BLUEPRINT"},
+		// A team without a sleep schedule leaves SLEEP and NEXT empty.
+		[]string{"NAME", "PHASE", "READY", "MEMBERS", "COACH", "COACHED", "NAMESPACE", "AGE", "NEIGHBOURHOOD", "BLUEPRINT", "SLEEP", "NEXT"},
 		HaveExactElements("columns", "Active", "True", "1", "columns", "team-columns", Not(BeEmpty()), "riverside", "columns"),
 	))
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	_ "time/tzdata" // teams' sleep schedules name IANA time zones; the image may have no zoneinfo
 
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"

@@ -24,7 +24,7 @@ func (r *Reconciler) reconcileApps(ctx context.Context, s *scope) error {
 	team := s.team
 	class, _ := databaseClass(team, s.blueprint)
 	set := render.Apps(team, s.blueprint, class != teamsv1alpha1.DatabaseClassNone)
-	opts := render.AppOptions{Dormant: team.Spec.Lifecycle == teamsv1alpha1.LifecycleDormant}
+	opts := render.AppOptions{Dormant: s.dormant}
 	if render.UsesDatabase(set.Apps) {
 		// The database phase knows the Secret this pass, unless it could
 		// not get that far.
@@ -104,7 +104,6 @@ func available(d *appsv1.Deployment) bool {
 // setAppsReady reports what keeps apps from running first (the team's or
 // blueprint's doing), then whether they are available.
 func setAppsReady(s *scope, set render.AppSet, unavailable []string) {
-	team := s.team
 	var problems []string
 	reason := ""
 	report := func(r, problem string) {
@@ -126,7 +125,7 @@ func setAppsReady(s *scope, set render.AppSet, unavailable []string) {
 	switch {
 	case len(problems) > 0:
 		s.found(teamsv1alpha1.AppsReadyCondition, metav1.ConditionFalse, reason, upperFirst(strings.Join(problems, "; ")))
-	case team.Spec.Lifecycle == teamsv1alpha1.LifecycleDormant:
+	case s.dormant:
 		if len(unavailable) > 0 {
 			s.found(teamsv1alpha1.AppsReadyCondition, metav1.ConditionFalse, teamsv1alpha1.AppsUnavailableReason,
 				fmt.Sprintf("The team is Dormant; still scaling to zero: %s", strings.Join(unavailable, ", ")))

@@ -237,6 +237,11 @@ type scope struct {
 	// credentials is what status.credentials is to say after this pass;
 	// nil keeps what it says.
 	credentials *teamsv1alpha1.CredentialsStatus
+	// dormant is true when the team sleeps this pass: lifecycle Dormant, or
+	// its schedule (sleep.go).
+	dormant bool
+	// sleep is what status.sleep is to say; nil keeps what it says.
+	sleep **teamsv1alpha1.SleepStatus
 	// deleting is true for a team being deleted.
 	deleting bool
 	// requeueAfter asks to look again later, for what is not watched (a
@@ -325,6 +330,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 		return reconcile.Result{}, nil
 	}
 
+	r.readSleep(ctx, s)
 	// Each phase runs even when one before it failed: what one part of the
 	// workspace cannot do must not stop the others from being kept.
 	var errs []error

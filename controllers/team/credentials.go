@@ -172,7 +172,18 @@ func (r *Reconciler) now() time.Time {
 // restart twice).
 type rotationMemo struct {
 	mu     sync.Mutex
-	byTeam map[types.UID]teamsv1alpha1.CredentialsStatus
+	byTeam map[types.UID]memo
+}
+
+// memoTTL bounds how long a rotation is remembered: the cache lags the
+// apiserver by milliseconds, and a status written by someone else since
+// (an older one, restored from a backup) must not hold rotations back for
+// longer.
+const memoTTL = 10 * time.Second
+
+type memo struct {
+	made teamsv1alpha1.CredentialsStatus
+	at   time.Time
 }
 
 // made records a rotation of team's password.
@@ -180,26 +191,27 @@ func (m *rotationMemo) made(team *teamsv1alpha1.NeighbourhoodTeam, made *teamsv1
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.byTeam == nil {
-		m.byTeam = map[types.UID]teamsv1alpha1.CredentialsStatus{}
+		m.byTeam = map[types.UID]memo{}
 	}
-	m.byTeam[team.UID] = *made
+	m.byTeam[team.UID] = memo{made: *made, at: time.Now()}
 }
 
 // behind tells whether team, as read, is older than its last rotation; once
-// it is not, the rotation is forgotten. The status keeps the time to the
-// second, so a rotation in the same second as the one before it is told by
-// its reason and request.
+// it is not, or memoTTL has passed, the rotation is forgotten. The status
+// keeps the time to the second, so a rotation in the same second as the one
+// before it is told by its reason and request.
 func (m *rotationMemo) behind(team *teamsv1alpha1.NeighbourhoodTeam) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	made, ok := m.byTeam[team.UID]
+	remembered, ok := m.byTeam[team.UID]
 	if !ok {
 		return false
 	}
-	c := team.Status.Credentials
-	if c != nil && c.LastRotationTime != nil && (c.LastRotationTime.After(made.LastRotationTime.Time) ||
+	made, c := remembered.made, team.Status.Credentials
+	caughtUp := c != nil && c.LastRotationTime != nil && (c.LastRotationTime.After(made.LastRotationTime.Time) ||
 		c.LastRotationTime.Equal(made.LastRotationTime) && c.LastRotationReason == made.LastRotationReason &&
-			c.RotationRequest == made.RotationRequest) {
+			c.RotationRequest == made.RotationRequest)
+	if caughtUp || time.Since(remembered.at) > memoTTL {
 		delete(m.byTeam, team.UID)
 		return false
 	}

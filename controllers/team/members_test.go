@@ -144,4 +144,16 @@ func TestARotationNotYetInTheCacheIsNotMadeAgain(t *testing.T) {
 	g.Expect(r.rotationDue(s)).To(BeEmpty())
 	g.Expect(s.requeueAfter).To(BeZero())
 	g.Expect(r.rotations.byTeam).To(BeEmpty())
+
+	// A status someone else wrote back (older than the rotation) holds
+	// rotations back for memoTTL at most.
+	r.rotations.made(team, &teamsv1alpha1.CredentialsStatus{LastRotationTime: &caughtUp, LastRotationReason: teamsv1alpha1.RotationRequested})
+	older := metav1.NewTime(now.Add(-48 * time.Hour))
+	team.Status.Credentials.LastRotationTime = &older
+	g.Expect(r.rotations.behind(team)).To(BeTrue())
+	remembered := r.rotations.byTeam[team.UID]
+	remembered.at = time.Now().Add(-memoTTL - time.Second)
+	r.rotations.byTeam[team.UID] = remembered
+	g.Expect(r.rotations.behind(team)).To(BeFalse())
+	g.Expect(r.rotations.byTeam).To(BeEmpty())
 }

@@ -63,6 +63,9 @@ func setStatus(s *scope) {
 	if s.apps != nil {
 		team.Status.Apps = *s.apps
 	}
+	if s.sleep != nil {
+		team.Status.Sleep = *s.sleep
+	}
 	if pending := pendingRotation(s); pending != nil {
 		s.credentials = pending
 	}
@@ -91,17 +94,17 @@ func setStatus(s *scope) {
 	case s.failed[teamsv1alpha1.ReadyCondition] != nil:
 		f := failure(s.failed[teamsv1alpha1.ReadyCondition])
 		set(teamsv1alpha1.ReadyCondition, f.status, f.reason, f.message)
-		team.Status.Phase = phaseOf(team)
+		team.Status.Phase = phaseOf(team, s.dormant)
 		return
 	case s.blueprint == nil:
 		set(teamsv1alpha1.ReadyCondition, metav1.ConditionFalse, teamsv1alpha1.BlueprintNotFoundReason,
 			fmt.Sprintf("TeamBlueprint %q does not exist; the workspace is made when it is created", team.Spec.Blueprint))
-		team.Status.Phase = phaseOf(team)
+		team.Status.Phase = phaseOf(team, s.dormant)
 		return
 	}
 	setSize(s)
 	setReady(s)
-	team.Status.Phase = phaseOf(team)
+	team.Status.Phase = phaseOf(team, s.dormant)
 	if len(s.failed) == 0 {
 		team.Status.ObservedGeneration = s.generation
 	}
@@ -203,10 +206,10 @@ func setReady(s *scope) {
 // phaseOf summarises Ready: Active when ready (Dormant when ready and
 // asleep), Degraded when it was Active or Dormant before, Forming until it
 // first is.
-func phaseOf(team *teamsv1alpha1.NeighbourhoodTeam) teamsv1alpha1.TeamPhase {
+func phaseOf(team *teamsv1alpha1.NeighbourhoodTeam, dormant bool) teamsv1alpha1.TeamPhase {
 	switch {
 	case meta.IsStatusConditionTrue(team.Status.Conditions, teamsv1alpha1.ReadyCondition):
-		if team.Spec.Lifecycle == teamsv1alpha1.LifecycleDormant {
+		if dormant {
 			return teamsv1alpha1.TeamPhaseDormant
 		}
 		return teamsv1alpha1.TeamPhaseActive

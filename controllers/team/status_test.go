@@ -227,7 +227,8 @@ func TestSetStatus(t *testing.T) {
 			if tc.dormant {
 				team.Spec.Lifecycle = teamsv1alpha1.LifecycleDormant
 			}
-			s := &scope{team: team, generation: 2, findings: tc.findings, failed: tc.failed, deleting: tc.deleting}
+			// The pass works dormant out from the lifecycle (readSleep).
+			s := &scope{team: team, generation: 2, findings: tc.findings, failed: tc.failed, deleting: tc.deleting, dormant: tc.dormant}
 			if s.failed == nil {
 				s.failed = map[string]error{}
 			}

@@ -5,6 +5,7 @@ package webhook
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -22,6 +23,7 @@ import (
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
 	"github.com/buurt-dev/buurt/internal/render"
+	"github.com/buurt-dev/buurt/internal/sleep"
 	"github.com/buurt-dev/buurt/internal/teamevents"
 )
 
@@ -78,7 +80,20 @@ func (v *TeamValidator) ValidateCreate(ctx context.Context, team *teamsv1alpha1.
 	if err != nil {
 		return nil, err
 	}
-	return warnings, invalid(team, append(errs, limitErrs...))
+	return warnings, invalid(team, slices.Concat(errs, limitErrs, checkSleep(team)))
+}
+
+// checkSleep refuses a sleep schedule whose time zone buurt does not know,
+// which the CRD's rules cannot tell.
+func checkSleep(team *teamsv1alpha1.NeighbourhoodTeam) field.ErrorList {
+	if team.Spec.Sleep == nil {
+		return nil
+	}
+	_, err := sleep.FromSpec(team.Spec.Sleep)
+	if bad := (*sleep.FieldError)(nil); errors.As(err, &bad) {
+		return field.ErrorList{field.Invalid(field.NewPath("spec", "sleep", bad.Field), bad.Value, bad.Detail)}
+	}
+	return nil
 }
 
 // ValidateUpdate lets platform engineers change anything and a team's
@@ -112,7 +127,7 @@ func (v *TeamValidator) ValidateUpdate(ctx context.Context, old, team *teamsv1al
 	if err != nil {
 		return nil, err
 	}
-	if err := invalid(team, append(errs, limitErrs...)); err != nil {
+	if err := invalid(team, slices.Concat(errs, limitErrs, checkSleep(team))); err != nil {
 		return warnings, err
 	}
 	if len(changed) > 0 && (req.DryRun == nil || !*req.DryRun) {
@@ -206,6 +221,7 @@ func selfServiceChange(old, team *teamsv1alpha1.NeighbourhoodTeam) ([]string, fi
 		{"coach", old.Spec.Coach, team.Spec.Coach, true},
 		{"lifecycle", old.Spec.Lifecycle, team.Spec.Lifecycle, true},
 		{"credentials", old.Spec.Credentials, team.Spec.Credentials, true},
+		{"sleep", old.Spec.Sleep, team.Spec.Sleep, true},
 	}
 	var allowed []string
 	for _, f := range fields {

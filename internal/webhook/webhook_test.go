@@ -109,8 +109,8 @@ func TestMemberSelfService(t *testing.T) {
 	})
 	g.Expect(err).To(MatchError(`admission webhook "vneighbourhoodteam.teams.buurt.dev" denied the request: ` +
 		`NeighbourhoodTeam.teams.buurt.dev "self-service" is invalid: [` +
-		`spec.blueprint: Forbidden: members of the team may change only members, apps, coach, lifecycle, credentials; ask a platform engineer, ` +
-		`spec.neighbourhood: Forbidden: members of the team may change only members, apps, coach, lifecycle, credentials; ask a platform engineer]`))
+		`spec.blueprint: Forbidden: members of the team may change only members, apps, coach, lifecycle, credentials, sleep; ask a platform engineer, ` +
+		`spec.neighbourhood: Forbidden: members of the team may change only members, apps, coach, lifecycle, credentials, sleep; ask a platform engineer]`))
 	mine = waitForSelfService(t, asAnna, "self-service")
 	g.Expect(mine.Finalizers).To(BeEmpty())
 	err = patchAs(asAnna, mine, func(tm *teamsv1alpha1.NeighbourhoodTeam) { tm.Finalizers = []string{"example.org/mine"} })
@@ -210,6 +210,19 @@ func TestTeamLimitsAtCreation(t *testing.T) {
 		`coach "not-yet-either" does not exist (yet); the team reports CoachNotFound until it does`,
 		`blueprint "not-yet" does not exist (yet); the team's workspace is made when it does`))
 	g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(early), &teamsv1alpha1.NeighbourhoodTeam{})).To(Succeed())
+
+	// A sleep schedule in a time zone nobody knows; one in a real zone is
+	// fine (TestMemberSelfService: a member may change it).
+	sleepy := newTeam("sleepy", "guarded", user(anna))
+	sleepy.Spec.Sleep = &teamsv1alpha1.SleepSchedule{SleepAt: "20:00", WakeAt: "07:00",
+		Days: []teamsv1alpha1.Weekday{"Monday", "Friday"}, TimeZone: "Europe/Amsterdamm"}
+	err = asAdmin.Create(ctx, sleepy)
+	g.Expect(err).To(MatchError(`admission webhook "vneighbourhoodteam.teams.buurt.dev" denied the request: ` +
+		`NeighbourhoodTeam.teams.buurt.dev "sleepy" is invalid: spec.sleep.timeZone: Invalid value: "Europe/Amsterdamm": ` +
+		`not a time zone buurt knows; use an IANA name such as Europe/Amsterdam or UTC`))
+	sleepy.Spec.Sleep.TimeZone = "Europe/Amsterdam"
+	g.Expect(asAdmin.Create(ctx, sleepy)).To(Succeed())
+	t.Cleanup(func() { _ = env.Client.Delete(ctx, sleepy) })
 
 	// A name whose namespace is taken by someone else.
 	create(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-squatted"}})

@@ -1,0 +1,43 @@
+package team
+
+import (
+	"context"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
+	"github.com/buurt-dev/buurt/internal/sleep"
+)
+
+// readSleep works out whether the team is to sleep this pass: lifecycle
+// Dormant set by hand, or its own schedule (spec.sleep) saying so now. The
+// pass looks again when the schedule next changes. A schedule that cannot
+// be read (the admission webhook refuses those) keeps the team awake, and
+// the operator's log says why.
+func (r *Reconciler) readSleep(ctx context.Context, s *scope) {
+	team := s.team
+	s.dormant = team.Spec.Lifecycle == teamsv1alpha1.LifecycleDormant
+	if team.Spec.Sleep == nil {
+		none := (*teamsv1alpha1.SleepStatus)(nil)
+		s.sleep = &none
+		return
+	}
+	schedule, err := sleep.FromSpec(team.Spec.Sleep)
+	var state sleep.State
+	if err == nil {
+		state, err = schedule.At(r.now())
+	}
+	if err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Ignoring the team's sleep schedule")
+		return
+	}
+	s.dormant = s.dormant || state.Asleep
+	s.requeue(state.Next.Sub(r.now()))
+	next := metav1.NewTime(state.Next)
+	status := &teamsv1alpha1.SleepStatus{State: teamsv1alpha1.SleepStateAwake, NextTransitionTime: &next}
+	if state.Asleep {
+		status.State = teamsv1alpha1.SleepStateAsleep
+	}
+	s.sleep = &status
+}
