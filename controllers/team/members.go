@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
+	"github.com/buurt-dev/buurt/internal/message"
 )
 
 // memberAccess is what this pass did to the members' access.
@@ -77,7 +78,7 @@ func (r *Reconciler) recordMembers(ctx context.Context, before, after *teamsv1al
 	}
 	if len(added) > 0 {
 		r.Recorder.Eventf(ctx, after, nil, corev1.EventTypeNormal, teamsv1alpha1.MemberAddedReason, "Reconcile",
-			"%s now %s access to namespace %s", strings.Join(added, ", "), hasOrHave(len(added)), after.NamespaceName())
+			"%s now %s access to namespace %s", message.List(added), hasOrHave(len(added)), after.NamespaceName())
 	}
 	var removed []string
 	for _, subject := range removedMembers(before) {
@@ -87,7 +88,7 @@ func (r *Reconciler) recordMembers(ctx context.Context, before, after *teamsv1al
 	}
 	if len(removed) > 0 {
 		r.Recorder.Eventf(ctx, after, nil, corev1.EventTypeNormal, teamsv1alpha1.MemberRemovedReason, "Reconcile",
-			"%s left the team: no access to namespace %s any more%s", strings.Join(removed, ", "), after.NamespaceName(),
+			"%s left the team: no access to namespace %s any more%s", message.List(removed), after.NamespaceName(),
 			rotationNote(made))
 	}
 }
