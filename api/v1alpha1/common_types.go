@@ -85,9 +85,12 @@ type App struct {
 	// +kubebuilder:validation:Maximum=65535
 	Port int32 `json:"port,omitempty"`
 
-	// replicas is how many copies of the app run while the team is Active.
+	// replicas is how many copies of the app run while the team is awake;
+	// buurt keeps the app at it. Leave it out to scale the app by hand
+	// (kubectl scale) or with an autoscaler: the app starts with 1, and
+	// buurt then leaves its replicas alone, but for sleep, which records
+	// them and brings them back as they were.
 	// +optional
-	// +default=1
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=20
 	Replicas *int32 `json:"replicas,omitempty"`

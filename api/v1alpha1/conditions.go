@@ -191,6 +191,21 @@ const (
 	// DormantReason: the team is Dormant; its apps are scaled to zero.
 	DormantReason = "Dormant"
 
+	// ArchivedReason: the team is Archived; what the condition covers is
+	// kept, stopped or closed until a platform engineer brings it back.
+	ArchivedReason = "Archived"
+
+	// UnarchivedReason: the team came back from Archived (an Event).
+	UnarchivedReason = "Unarchived"
+
+	// FellAsleepReason: the team's workloads were stopped for Dormant or
+	// Archived (an Event).
+	FellAsleepReason = "FellAsleep"
+
+	// WokeUpReason: the team's workloads were brought back as they were
+	// (an Event).
+	WokeUpReason = "WokeUp"
+
 	// NoCoachReason: the team has not chosen a coach.
 	NoCoachReason = "NoCoach"
 

@@ -39,6 +39,30 @@ const (
 	// policy becomes Delete.
 	OriginalReclaimPolicyAnnotation = "teams.buurt.dev/original-reclaim-policy"
 
+	// SleepAnnotation is on the namespace of a team whose workloads buurt
+	// stopped (SleepStopping while it stops them, SleepStopped once all
+	// are); it goes once they are back. It is how a pass knows there is
+	// something to bring back, also after a restart.
+	SleepAnnotation = "teams.buurt.dev/sleep"
+
+	// SleepStopping is SleepAnnotation's value while buurt stops a team's
+	// workloads.
+	SleepStopping = "Stopping"
+
+	// SleepStopped is SleepAnnotation's value once every workload of the
+	// team is stopped.
+	SleepStopped = "Stopped"
+
+	// AwakeReplicasAnnotation is on a Deployment or StatefulSet that buurt
+	// scaled to zero for a sleeping or archived team: the replicas it had,
+	// which it gets back when the team wakes.
+	AwakeReplicasAnnotation = "teams.buurt.dev/awake-replicas"
+
+	// AwakeSuspendAnnotation is on a CronJob that buurt suspended for a
+	// sleeping or archived team: its spec.suspend from before ("true" or
+	// "false"), which it gets back when the team wakes.
+	AwakeSuspendAnnotation = "teams.buurt.dev/awake-suspend"
+
 	// TeamRoleLabel marks a ClusterRole fit to be a blueprint's memberRole
 	// (TeamRoleMember) or coachRole (TeamRoleCoach). Only a labelled role is
 	// admitted in a blueprint and bound by buurt: an allow-list, so that no

@@ -7,16 +7,23 @@ import (
 // NamespacePrefix is put before a team's name to make its namespace's name.
 const NamespacePrefix = "team-"
 
-// Lifecycle is whether a team's apps run.
-// +kubebuilder:validation:Enum=Active;Dormant
+// Lifecycle is whether a team works, sleeps or is closed.
+// +kubebuilder:validation:Enum=Active;Dormant;Archived
 type Lifecycle string
 
 const (
 	// LifecycleActive runs the team's apps.
 	LifecycleActive Lifecycle = "Active"
-	// LifecycleDormant scales the team's apps to zero and keeps its
-	// namespace, access and data.
+	// LifecycleDormant scales the team's workloads to zero (recording how
+	// many replicas each had), suspends its CronJobs, stops a Dedicated
+	// database, and keeps its namespace, access and data.
 	LifecycleDormant Lifecycle = "Dormant"
+	// LifecycleArchived closes the team and keeps everything: its workloads
+	// stopped as for Dormant, its database kept and unable to log in,
+	// members read-only, its coach released and a quota that starts no pod.
+	// Only platform engineers archive a team or bring it back; back, its
+	// database gets a new password.
+	LifecycleArchived Lifecycle = "Archived"
 )
 
 // TeamPhase is the one-word summary of a team's health.
@@ -29,8 +36,12 @@ const (
 	TeamPhaseActive TeamPhase = "Active"
 	// TeamPhaseDegraded is a team that was Active and now has a problem.
 	TeamPhaseDegraded TeamPhase = "Degraded"
-	// TeamPhaseDormant is a team with lifecycle Dormant: no apps run.
+	// TeamPhaseDormant is a team asleep (lifecycle Dormant, or its
+	// schedule): no apps run.
 	TeamPhaseDormant TeamPhase = "Dormant"
+	// TeamPhaseArchived is a team with lifecycle Archived: closed, its data
+	// kept.
+	TeamPhaseArchived TeamPhase = "Archived"
 	// TeamPhaseTerminating is a team being deleted.
 	TeamPhaseTerminating TeamPhase = "Terminating"
 )
@@ -77,8 +88,10 @@ type NeighbourhoodTeamSpec struct {
 	// +kubebuilder:validation:MaxItems=20
 	Apps []App `json:"apps,omitempty"`
 
-	// lifecycle is Active, or Dormant to scale every app to zero while
-	// keeping the namespace, access and data.
+	// lifecycle is Active; Dormant to stop the team's workloads while
+	// keeping its namespace, access and data; or Archived to close the team
+	// and keep everything (platform engineers only). docs/lifecycle.md says
+	// what each does and who may set it.
 	// +optional
 	// +default="Active"
 	Lifecycle Lifecycle `json:"lifecycle,omitempty"`
@@ -184,7 +197,7 @@ type NeighbourhoodTeamStatus struct {
 
 	// phase is Forming, Active, Degraded, Dormant or Terminating.
 	// +optional
-	// +kubebuilder:validation:Enum=Forming;Active;Degraded;Dormant;Terminating
+	// +kubebuilder:validation:Enum=Forming;Active;Degraded;Dormant;Archived;Terminating
 	Phase TeamPhase `json:"phase,omitempty"`
 
 	// namespace is the team's namespace once buurt has made it.
@@ -275,7 +288,7 @@ type MemberStatus struct {
 }
 
 // RotationReason is why a database password was made anew.
-// +kubebuilder:validation:Enum=Created;MemberRemoved;Scheduled;Requested;SecretDeleted
+// +kubebuilder:validation:Enum=Created;MemberRemoved;Scheduled;Requested;SecretDeleted;Unarchived
 type RotationReason string
 
 const (
@@ -290,6 +303,9 @@ const (
 	RotationRequested RotationReason = "Requested"
 	// RotationSecretDeleted means the connection Secret was deleted.
 	RotationSecretDeleted RotationReason = "SecretDeleted"
+	// RotationUnarchived means the team came back from Archived: whoever
+	// could read the password before may have left.
+	RotationUnarchived RotationReason = "Unarchived"
 )
 
 // CredentialsStatus is when a team's database password was last made, and

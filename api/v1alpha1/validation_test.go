@@ -551,7 +551,7 @@ func TestDefaults(t *testing.T) {
 		MemberRole:  "buurt:team-member",
 		CoachRole:   "buurt:coach",
 		Database:    teamsv1alpha1.BlueprintDatabase{Class: teamsv1alpha1.DatabaseClassNone, ReclaimPolicy: teamsv1alpha1.ReclaimPolicyRetain},
-		Apps:        []teamsv1alpha1.App{{Name: "planner", Image: "r.example.org/p:1", Port: 8080, Replicas: ptr.To[int32](1)}},
+		Apps:        []teamsv1alpha1.App{{Name: "planner", Image: "r.example.org/p:1", Port: 8080}},
 	}))
 
 	dedicated := object(t, blueprintHeader+"spec: {database: {class: Dedicated, dedicated: {}}}\n")
@@ -576,7 +576,7 @@ func TestDefaults(t *testing.T) {
 		Neighbourhood: "riverside",
 		Blueprint:     teamsv1alpha1.DefaultBlueprintName,
 		Members:       []teamsv1alpha1.Subject{{Kind: teamsv1alpha1.SubjectKindUser, Name: "anna@care.example.org"}},
-		Apps:          []teamsv1alpha1.App{{Name: "rota", Image: "r.example.org/rota:1", Port: 8080, Replicas: ptr.To[int32](1)}},
+		Apps:          []teamsv1alpha1.App{{Name: "rota", Image: "r.example.org/rota:1", Port: 8080}},
 		Lifecycle:     teamsv1alpha1.LifecycleActive,
 	}))
 	g.Expect(gotTeam.NamespaceName()).To(Equal("team-defaults"))

@@ -31,6 +31,8 @@ func TestAccept(t *testing.T) {
 	deleting := teamAt("deleting", 0)
 	deleting.DeletionTimestamp = &metav1.Time{Time: time.Now()}
 	deleting.Finalizers = []string{"x"}
+	archived := teamAt("archived", 0)
+	archived.Spec.Lifecycle = teamsv1alpha1.LifecycleArchived
 	cases := []struct {
 		name              string
 		teams             []teamsv1alpha1.NeighbourhoodTeam
@@ -52,6 +54,8 @@ func TestAccept(t *testing.T) {
 			[]string{"s1"}, []string{"w", "s2", "s3"}},
 		{"a team being deleted is neither", []teamsv1alpha1.NeighbourhoodTeam{deleting, teamAt("a", 1)}, 1, []string{"deleting"},
 			[]string{"a"}, []string{}},
+		{"an archived team is released and does not wait", []teamsv1alpha1.NeighbourhoodTeam{archived, teamAt("a", 1)}, 1,
+			[]string{"archived"}, []string{"a"}, []string{}},
 		{"a team that left is no longer supported", []teamsv1alpha1.NeighbourhoodTeam{teamAt("a", 1)}, 1, []string{"left", "a"},
 			[]string{"a"}, []string{}},
 	}

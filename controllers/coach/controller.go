@@ -202,13 +202,14 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, coach *teamsv1alpha1.C
 // keep their place, so a team never loses its coach to one that merely
 // showed up later; free places go to the oldest waiting teams (by creation
 // time, then name). With fewer places than supported teams, the newest lose
-// theirs. Teams being deleted are neither.
+// theirs. Teams being deleted, and Archived teams (released: they come back
+// in line when un-archived), are neither.
 func Accept(teams []teamsv1alpha1.NeighbourhoodTeam, maxTeams int, current []string) (accepted, waiting []*teamsv1alpha1.NeighbourhoodTeam) {
 	supported := sets.New(current...)
 	var incumbents, others []*teamsv1alpha1.NeighbourhoodTeam
 	for i := range teams {
 		switch t := &teams[i]; {
-		case !t.DeletionTimestamp.IsZero():
+		case !t.DeletionTimestamp.IsZero(), t.Spec.Lifecycle == teamsv1alpha1.LifecycleArchived:
 		case supported.Has(t.Name):
 			incumbents = append(incumbents, t)
 		default:

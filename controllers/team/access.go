@@ -43,15 +43,16 @@ func (r *Reconciler) reconcileAccess(ctx context.Context, s *scope) error {
 // buurt can see unlabelled loses it, since that is an answer, not a
 // failure, and the binding would grant what nobody marked fit for a team.
 func (r *Reconciler) bindMembers(ctx context.Context, s *scope) error {
-	team, name := s.team, s.blueprint.Spec.MemberRole
-	unfit, err := teamrole.Check(ctx, r.Roles, name, teamsv1alpha1.TeamRoleMember)
+	team := s.team
+	name, use := render.MemberRole(team, s.blueprint)
+	unfit, err := teamrole.Check(ctx, r.Roles, name, use)
 	if err != nil {
 		return fmt.Errorf("failed to check memberRole of team %s: %w", klog.KObj(team), err)
 	}
 	if unfit != "" {
 		return r.refuseMemberRole(ctx, s, unfit)
 	}
-	err = r.Applier.ApplyBinding(ctx, render.MembersRoleBinding(team, s.blueprint), &rbacv1.RoleBinding{})
+	err = r.Applier.ApplyBinding(ctx, render.MembersRoleBinding(team, name), &rbacv1.RoleBinding{})
 	if apierrors.IsForbidden(err) {
 		return &reportedError{
 			finding: finding{metav1.ConditionFalse, teamsv1alpha1.AccessForbiddenReason, fmt.Sprintf(
@@ -61,6 +62,12 @@ func (r *Reconciler) bindMembers(ctx context.Context, s *scope) error {
 	}
 	if err != nil {
 		return fmt.Errorf("failed to bind members of team %s: %w", klog.KObj(team), err)
+	}
+	if team.Spec.Lifecycle == teamsv1alpha1.LifecycleArchived {
+		s.found(teamsv1alpha1.AccessReadyCondition, metav1.ConditionTrue, teamsv1alpha1.ArchivedReason,
+			fmt.Sprintf("The team is archived: its %d member entries have read-only access (ClusterRole %s) and may not change the team",
+				len(team.Spec.Members), name))
+		return nil
 	}
 	s.found(teamsv1alpha1.AccessReadyCondition, metav1.ConditionTrue, teamsv1alpha1.ReconciledReason,
 		fmt.Sprintf("%d member entries have access", len(team.Spec.Members)))

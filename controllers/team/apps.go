@@ -11,20 +11,22 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/klog/v2"
+
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
 	"github.com/buurt-dev/buurt/internal/render"
 )
 
-// reconcileApps runs the blueprint's apps and the team's own, scaled to zero
-// while the team is Dormant, prunes the apps it no longer runs, and reports
-// each app's availability.
+// reconcileApps runs the blueprint's apps and the team's own, stops the
+// team's workloads while it is Dormant or Archived and brings them back
+// after (workloads.go), prunes the apps it no longer runs, and reports each
+// app's availability.
 func (r *Reconciler) reconcileApps(ctx context.Context, s *scope) error {
 	team := s.team
 	class, _ := databaseClass(team, s.blueprint)
 	set := render.Apps(team, s.blueprint, class != teamsv1alpha1.DatabaseClassNone)
-	opts := render.AppOptions{Dormant: s.dormant}
+	opts := render.AppOptions{Stopped: s.stopped()}
 	if render.UsesDatabase(set.Apps) {
 		// The database phase knows the Secret this pass, unless it could
 		// not get that far.
@@ -44,9 +46,8 @@ func (r *Reconciler) reconcileApps(ctx context.Context, s *scope) error {
 		return fmt.Errorf("failed to apply the apps' ServiceAccount of team %s: %w", klog.KObj(team), err)
 	}
 
-	apps, ingresses := sets.New[string](), sets.New[string]()
-	statuses := make([]teamsv1alpha1.AppStatus, 0, len(set.Apps))
-	var unavailable []string
+	apps, ingresses, declared := sets.New[string](), sets.New[string](), sets.New[string]()
+	deployments := make([]*appsv1.Deployment, 0, len(set.Apps))
 	for _, app := range set.Apps {
 		deployment := &appsv1.Deployment{}
 		if err := r.Applier.Apply(ctx, render.Deployment(team, app, opts), deployment); err != nil {
@@ -55,19 +56,33 @@ func (r *Reconciler) reconcileApps(ctx context.Context, s *scope) error {
 		if err := r.Applier.Apply(ctx, render.AppService(team, app), &corev1.Service{}); err != nil {
 			return fmt.Errorf("failed to apply the Service of app %s of team %s: %w", app.Name, klog.KObj(team), err)
 		}
-		status := teamsv1alpha1.AppStatus{
-			Name:              app.Name,
-			DesiredReplicas:   *deployment.Spec.Replicas,
-			AvailableReplicas: deployment.Status.AvailableReplicas,
-		}
 		if ingress := render.AppIngress(team, s.blueprint, app); ingress != nil {
 			if err := r.Applier.Apply(ctx, ingress, &networkingv1.Ingress{}); err != nil {
 				return fmt.Errorf("failed to apply the Ingress of app %s of team %s: %w", app.Name, klog.KObj(team), err)
 			}
 			ingresses.Insert(app.Name)
-			status.URL = "http://" + render.AppHost(team, s.blueprint, app)
 		}
 		apps.Insert(app.Name)
+		if app.Replicas != nil {
+			declared.Insert(app.Name)
+		}
+		deployments = append(deployments, deployment)
+	}
+	if err := r.reconcileWorkloads(ctx, s, declared, deployments); err != nil {
+		return err
+	}
+	statuses := make([]teamsv1alpha1.AppStatus, 0, len(set.Apps))
+	var unavailable []string
+	for i, app := range set.Apps {
+		deployment := deployments[i]
+		status := teamsv1alpha1.AppStatus{
+			Name:              app.Name,
+			DesiredReplicas:   *deployment.Spec.Replicas,
+			AvailableReplicas: deployment.Status.AvailableReplicas,
+		}
+		if ingresses.Has(app.Name) {
+			status.URL = "http://" + render.AppHost(team, s.blueprint, app)
+		}
 		statuses = append(statuses, status)
 		if !available(deployment) {
 			unavailable = append(unavailable, app.Name)
@@ -125,14 +140,18 @@ func setAppsReady(s *scope, set render.AppSet, unavailable []string) {
 	switch {
 	case len(problems) > 0:
 		s.found(teamsv1alpha1.AppsReadyCondition, metav1.ConditionFalse, reason, upperFirst(strings.Join(problems, "; ")))
-	case s.dormant:
+	case s.stopped():
+		state, reason := "Dormant", teamsv1alpha1.DormantReason
+		if s.archived {
+			state, reason = "Archived", teamsv1alpha1.ArchivedReason
+		}
 		if len(unavailable) > 0 {
 			s.found(teamsv1alpha1.AppsReadyCondition, metav1.ConditionFalse, teamsv1alpha1.AppsUnavailableReason,
-				fmt.Sprintf("The team is Dormant; still scaling to zero: %s", strings.Join(unavailable, ", ")))
+				fmt.Sprintf("The team is %s; still scaling to zero: %s", state, strings.Join(unavailable, ", ")))
 			return
 		}
-		s.found(teamsv1alpha1.AppsReadyCondition, metav1.ConditionTrue, teamsv1alpha1.DormantReason,
-			fmt.Sprintf("The team is Dormant: its %d apps are scaled to zero", len(set.Apps)))
+		s.found(teamsv1alpha1.AppsReadyCondition, metav1.ConditionTrue, reason,
+			fmt.Sprintf("The team is %s: its %d apps are scaled to zero and its CronJobs suspended", state, len(set.Apps)))
 	case len(set.Apps) == 0:
 		s.found(teamsv1alpha1.AppsReadyCondition, metav1.ConditionTrue, teamsv1alpha1.NoAppsReason, "The team runs no apps")
 	case len(unavailable) > 0:

@@ -185,7 +185,7 @@ func TestApps(t *testing.T) {
 	markAvailable(t, ns, "care-planner")
 	markAvailable(t, ns, "rota")
 	tm = eventuallyCondition(t, "apps-one", teamsv1alpha1.AppsReadyCondition, metav1.ConditionTrue, teamsv1alpha1.DormantReason)
-	g.Expect(cond(tm, teamsv1alpha1.AppsReadyCondition).Message).To(Equal("The team is Dormant: its 2 apps are scaled to zero"))
+	g.Expect(cond(tm, teamsv1alpha1.AppsReadyCondition).Message).To(Equal("The team is Dormant: its 2 apps are scaled to zero and its CronJobs suspended"))
 	g.Eventually(func(g Gomega) {
 		g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(tm), tm)).To(Succeed())
 		g.Expect(tm.Status.Phase).To(Equal(teamsv1alpha1.TeamPhaseDormant))

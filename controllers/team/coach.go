@@ -33,6 +33,9 @@ func (r *Reconciler) reconcileCoach(ctx context.Context, s *scope) error {
 		return nil
 	}
 	switch line := slices.Index(coach.Status.WaitingTeams, team.Name); {
+	case s.archived:
+		s.found(teamsv1alpha1.CoachAssignedCondition, metav1.ConditionFalse, teamsv1alpha1.ArchivedReason,
+			fmt.Sprintf("The team is archived: coach %s is released to support other teams; the team asks for a coach again when it comes back", name))
 	case !coach.DeletionTimestamp.IsZero():
 		s.found(teamsv1alpha1.CoachAssignedCondition, metav1.ConditionFalse, teamsv1alpha1.CoachNotFoundReason,
 			fmt.Sprintf("Coach %s is being deleted; choose another", name))

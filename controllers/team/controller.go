@@ -238,8 +238,11 @@ type scope struct {
 	// nil keeps what it says.
 	credentials *teamsv1alpha1.CredentialsStatus
 	// dormant is true when the team sleeps this pass: lifecycle Dormant, or
-	// its schedule (sleep.go).
-	dormant bool
+	// its schedule (sleep.go); archived when its lifecycle is Archived.
+	// Either stops its workloads (workloads.go).
+	dormant, archived bool
+	// sleepMark is the namespace's SleepAnnotation as this pass read it.
+	sleepMark string
 	// sleep is what status.sleep is to say; nil keeps what it says.
 	sleep **teamsv1alpha1.SleepStatus
 	// deleting is true for a team being deleted.
@@ -248,6 +251,9 @@ type scope struct {
 	// database server, its admin Secret).
 	requeueAfter time.Duration
 }
+
+// stopped is true when the team's workloads are not to run this pass.
+func (s *scope) stopped() bool { return s.dormant || s.archived }
 
 // finding is what a phase found of the part of the workspace its condition
 // covers.
@@ -293,6 +299,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	defer func() {
 		setStatus(s)
 		r.recordTransitions(ctx, before, team)
+		r.recordArchive(ctx, s, before, team)
 		if !s.statusBehind {
 			// A read older than this operator's last write would announce
 			// its changes a second time.

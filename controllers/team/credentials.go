@@ -25,7 +25,7 @@ import (
 // rotations counts the database passwords made anew, by reason.
 var rotationsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Name: "buurt_database_password_rotations_total",
-	Help: "Database passwords of teams made anew, by reason (MemberRemoved, Scheduled, Requested, SecretDeleted).",
+	Help: "Database passwords of teams made anew, by reason (MemberRemoved, Scheduled, Requested, SecretDeleted, Unarchived).",
 }, []string{"reason"})
 
 // rotationDue is why this pass is to make the team's database password
@@ -33,6 +33,11 @@ var rotationsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 // pass to look again then.
 func (r *Reconciler) rotationDue(s *scope) teamsv1alpha1.RotationReason {
 	team := s.team
+	if s.archived {
+		// Nobody logs in to an archived team's database; coming back
+		// makes the password anew (pendingRotation).
+		return ""
+	}
 	if s.statusBehind {
 		// The cache does not have the status that recorded this operator's
 		// last rotation yet: what looks due may be done. Look again soon.
@@ -125,7 +130,8 @@ func passwordKept(s *scope, secret *corev1.Secret) {
 }
 
 // pendingRotation is what status.credentials says after a pass that did not
-// make the password it was to make: the reason stays, in the status, until a
+// make the password it was to make, and, for an Archived team with a
+// database, that coming back will make one (RotationUnarchived): the reason stays, in the status, until a
 // pass does. A member who left is such a reason even when the pass did not
 // get to the database (a namespace not buurt's): status.members forgets
 // them after this pass.
@@ -133,6 +139,17 @@ func pendingRotation(s *scope) *teamsv1alpha1.CredentialsStatus {
 	team := s.team
 	if s.statusBehind || s.credentials != nil && s.credentials.LastRotationReason != teamsv1alpha1.RotationCreated {
 		return nil
+	}
+	if s.archived {
+		if team.Status.Database == nil && (s.database == nil || *s.database == nil) {
+			return nil
+		}
+		pending := &teamsv1alpha1.CredentialsStatus{}
+		if c := s.credentialsNow(); c != nil {
+			pending = c.DeepCopy()
+		}
+		pending.RotationPending = teamsv1alpha1.RotationUnarchived
+		return pending
 	}
 	due := s.rotationDue
 	if due == "" && team.Status.Database != nil && len(removedMembers(team)) > 0 {

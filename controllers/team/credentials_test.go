@@ -134,7 +134,7 @@ func TestAMemberLeavingRotatesTheSharedPassword(t *testing.T) {
 	g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(tm), tm)).To(Succeed())
 	serverLog, err := pg.Log()
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(serverLog).To(ContainSubstring(`ALTER ROLE "buurt_rotation" PASSWORD 'SCRAM-SHA-256$4096:`),
+	g.Expect(serverLog).To(ContainSubstring(`ALTER ROLE "buurt_rotation" LOGIN PASSWORD 'SCRAM-SHA-256$4096:`),
 		"the server logs the statements that set passwords")
 	for _, password := range []string{first, second, third, fourth} {
 		expectSecretNowhere(g, tm, password)

@@ -76,7 +76,7 @@ func (r *Reconciler) reconcileDedicated(ctx context.Context, s *scope) error {
 		storage = was
 	}
 	sts := &appsv1.StatefulSet{}
-	if err := r.Applier.Apply(ctx, render.DedicatedStatefulSet(team, s.blueprint, dedicatedRestartKey(s, applied), storage), sts); err != nil {
+	if err := r.Applier.Apply(ctx, render.DedicatedStatefulSet(team, s.blueprint, dedicatedRestartKey(s, applied), storage, s.stopped()), sts); err != nil {
 		return fmt.Errorf("failed to apply the database StatefulSet of team %s: %w", klog.KObj(team), err)
 	}
 	if _, err := r.reconcileVolumes(ctx, team, reclaimPolicy(team, s.blueprint)); err != nil {
@@ -86,6 +86,11 @@ func (r *Reconciler) reconcileDedicated(ctx context.Context, s *scope) error {
 		Class: teamsv1alpha1.DatabaseClassDedicated, Name: name, SecretName: render.DatabaseSecretName(team),
 	}
 	s.database = &provisioned
+	if s.stopped() {
+		s.found(teamsv1alpha1.DatabaseReadyCondition, metav1.ConditionTrue, stoppedReason(s), fmt.Sprintf(
+			"The team's PostgreSQL is stopped while the team is %s; its volume and data are kept%s", stoppedState(s), stoppedNote(s)+note))
+		return nil
+	}
 	if sts.Status.ReadyReplicas < 1 {
 		s.found(teamsv1alpha1.DatabaseReadyCondition, metav1.ConditionFalse, teamsv1alpha1.ProvisioningReason,
 			"The team's PostgreSQL is starting"+note)

@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -113,6 +114,9 @@ func (r *Reconciler) reconcileShared(ctx context.Context, s *scope) error {
 		}
 	}
 	r.shared.forget(team.Name)
+	if s.archived {
+		return r.archiveShared(ctx, s)
+	}
 	var server *database.SharedServer
 	if answering {
 		server, _ = r.Databases.Get(ctx, admin)
@@ -136,14 +140,7 @@ func (r *Reconciler) reconcileShared(ctx context.Context, s *scope) error {
 	if err == nil {
 		secret, err = r.ensureShared(ctx, s, server, tenant, admin)
 	}
-	switch conflict := (*database.ConflictError)(nil); {
-	case errors.As(err, &conflict):
-		r.conflicted(ctx, s, admin, conflict)
-		return nil
-	case database.IsServerError(err):
-		r.serverDown(ctx, s, admin, err)
-		return nil
-	case err != nil:
+	if handled, err := r.serverFailed(ctx, s, admin, err); handled || err != nil {
 		return err
 	}
 	found := sharedInPlace{server: serverState, secretUID: string(secret.UID), secretVersion: secret.ResourceVersion,
@@ -254,6 +251,57 @@ func (r *Reconciler) endSessions(ctx context.Context, server *database.SharedSer
 			"which last until they close"
 	}
 	return ""
+}
+
+// archiveShared keeps an Archived team's database and closes it: its role
+// cannot log in (NOLOGIN, no password) and its open sessions end. The
+// Secret stays, with a password that no longer works. Once the status says
+// so, no pass asks the server again; coming back makes a new password
+// (RotationUnarchived).
+func (r *Reconciler) archiveShared(ctx context.Context, s *scope) error {
+	team := s.team
+	if c := meta.FindStatusCondition(team.Status.Conditions, teamsv1alpha1.DatabaseReadyCondition); c != nil &&
+		c.Reason == teamsv1alpha1.ArchivedReason && c.Status == metav1.ConditionTrue {
+		s.found(teamsv1alpha1.DatabaseReadyCondition, c.Status, c.Reason, c.Message)
+		return nil
+	}
+	server, admin, ok, err := r.sharedServer(ctx, s)
+	if !ok || err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, sharedPhaseTimeout)
+	defer cancel()
+	tenant, err := server.Tenant(ctx, team.Name)
+	if err == nil {
+		err = server.Lock(ctx, tenant)
+	}
+	if handled, err := r.serverFailed(ctx, s, admin, err); handled || err != nil {
+		return err
+	}
+	if !tenant.Found {
+		s.found(teamsv1alpha1.DatabaseReadyCondition, metav1.ConditionTrue, teamsv1alpha1.ArchivedReason,
+			"The team is archived; its database is made when a platform engineer sets lifecycle back to Active")
+		return nil
+	}
+	s.found(teamsv1alpha1.DatabaseReadyCondition, metav1.ConditionTrue, teamsv1alpha1.ArchivedReason, fmt.Sprintf(
+		"Database %s on %s:%s and its data are kept; while the team is archived its role cannot log in (NOLOGIN, no password). "+
+			"Setting lifecycle back to Active gives it a new password, in Secret %s", tenant.Name, admin.Host, admin.Port,
+		render.DatabaseSecretName(team)))
+	return nil
+}
+
+// serverFailed records what a shared server's answer err says, when it
+// says something is wrong there (handled); any other error is returned.
+func (r *Reconciler) serverFailed(ctx context.Context, s *scope, admin database.Admin, err error) (handled bool, _ error) {
+	switch conflict := (*database.ConflictError)(nil); {
+	case errors.As(err, &conflict):
+		r.conflicted(ctx, s, admin, conflict)
+		return true, nil
+	case database.IsServerError(err):
+		r.serverDown(ctx, s, admin, err)
+		return true, nil
+	}
+	return false, err
 }
 
 // serverDown records a shared server that refused or did not answer, in

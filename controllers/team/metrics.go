@@ -16,6 +16,9 @@ var (
 		"Number of NeighbourhoodTeams by phase.", []string{"phase"}, nil)
 	membersDesc = prometheus.NewDesc("buurt_team_members",
 		"Number of member entries of each NeighbourhoodTeam.", []string{"team"}, nil)
+	lifecycleDesc = prometheus.NewDesc("buurt_teams_by_lifecycle",
+		"Number of NeighbourhoodTeams by lifecycle: Active, Asleep (Active, asleep by the team's own schedule), Dormant (set by hand) or Archived.",
+		[]string{"lifecycle"}, nil)
 	passwordAgeDesc = prometheus.NewDesc("buurt_team_database_password_age_seconds",
 		"Time since each team's database password was made (status.credentials.lastRotationTime), for teams with a database.",
 		[]string{"team"}, nil)
@@ -25,7 +28,27 @@ var (
 // rather than no data.
 var phases = []teamsv1alpha1.TeamPhase{
 	teamsv1alpha1.TeamPhaseForming, teamsv1alpha1.TeamPhaseActive, teamsv1alpha1.TeamPhaseDegraded,
-	teamsv1alpha1.TeamPhaseDormant, teamsv1alpha1.TeamPhaseTerminating,
+	teamsv1alpha1.TeamPhaseDormant, teamsv1alpha1.TeamPhaseArchived, teamsv1alpha1.TeamPhaseTerminating,
+}
+
+// lifecycles are the values of buurt_teams_by_lifecycle, reported even when
+// no team has them.
+var lifecycles = []string{
+	string(teamsv1alpha1.LifecycleActive), asleepLifecycle, string(teamsv1alpha1.LifecycleDormant), string(teamsv1alpha1.LifecycleArchived),
+}
+
+// asleepLifecycle counts the Active teams their own schedule has asleep.
+const asleepLifecycle = "Asleep"
+
+// lifecycleOf is a team's lifecycle as buurt_teams_by_lifecycle counts it.
+func lifecycleOf(t *teamsv1alpha1.NeighbourhoodTeam) string {
+	switch {
+	case t.Spec.Lifecycle == teamsv1alpha1.LifecycleDormant || t.Spec.Lifecycle == teamsv1alpha1.LifecycleArchived:
+		return string(t.Spec.Lifecycle)
+	case t.Status.Sleep != nil && t.Status.Sleep.State == teamsv1alpha1.SleepStateAsleep:
+		return asleepLifecycle
+	}
+	return string(teamsv1alpha1.LifecycleActive)
 }
 
 // collector reads the teams from the cache when Prometheus scrapes, so the
@@ -38,6 +61,7 @@ type collector struct {
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- teamsDesc
 	ch <- membersDesc
+	ch <- lifecycleDesc
 	ch <- passwordAgeDesc
 }
 
@@ -52,9 +76,11 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	now := c.now()
 	byPhase := map[teamsv1alpha1.TeamPhase]int{}
+	byLifecycle := map[string]int{}
 	for i := range teams.Items {
 		t := &teams.Items[i]
 		byPhase[t.Status.Phase]++
+		byLifecycle[lifecycleOf(t)]++
 		ch <- prometheus.MustNewConstMetric(membersDesc, prometheus.GaugeValue, float64(len(t.Spec.Members)), t.Name)
 		if c := t.Status.Credentials; c != nil && c.LastRotationTime != nil && t.Status.Database != nil {
 			ch <- prometheus.MustNewConstMetric(passwordAgeDesc, prometheus.GaugeValue, now.Sub(c.LastRotationTime.Time).Seconds(), t.Name)
@@ -62,5 +88,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, p := range phases {
 		ch <- prometheus.MustNewConstMetric(teamsDesc, prometheus.GaugeValue, float64(byPhase[p]), string(p))
+	}
+	for _, l := range lifecycles {
+		ch <- prometheus.MustNewConstMetric(lifecycleDesc, prometheus.GaugeValue, float64(byLifecycle[l]), l)
 	}
 }

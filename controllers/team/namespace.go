@@ -53,6 +53,7 @@ func (r *Reconciler) reconcileNamespace(ctx context.Context, s *scope) error {
 		r.Recorder.Eventf(ctx, team, ns, corev1.EventTypeNormal, "NamespaceCreated", "Reconcile", "Created namespace %s", name)
 	}
 	s.namespaceMade = !exists
+	s.sleepMark = ns.Annotations[teamsv1alpha1.SleepAnnotation]
 	if err := r.reconcileOperatorAccess(ctx, s); err != nil {
 		return err
 	}

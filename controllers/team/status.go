@@ -94,17 +94,17 @@ func setStatus(s *scope) {
 	case s.failed[teamsv1alpha1.ReadyCondition] != nil:
 		f := failure(s.failed[teamsv1alpha1.ReadyCondition])
 		set(teamsv1alpha1.ReadyCondition, f.status, f.reason, f.message)
-		team.Status.Phase = phaseOf(team, s.dormant)
+		team.Status.Phase = phaseOf(team, s)
 		return
 	case s.blueprint == nil:
 		set(teamsv1alpha1.ReadyCondition, metav1.ConditionFalse, teamsv1alpha1.BlueprintNotFoundReason,
 			fmt.Sprintf("TeamBlueprint %q does not exist; the workspace is made when it is created", team.Spec.Blueprint))
-		team.Status.Phase = phaseOf(team, s.dormant)
+		team.Status.Phase = phaseOf(team, s)
 		return
 	}
 	setSize(s)
 	setReady(s)
-	team.Status.Phase = phaseOf(team, s.dormant)
+	team.Status.Phase = phaseOf(team, s)
 	if len(s.failed) == 0 {
 		team.Status.ObservedGeneration = s.generation
 	}
@@ -191,6 +191,11 @@ func setReady(s *scope) {
 			others = append(others, t)
 		}
 	}
+	if worst == nil && s.archived {
+		conditions.Set(&team.Status.Conditions, s.generation, teamsv1alpha1.ReadyCondition, metav1.ConditionTrue,
+			teamsv1alpha1.ArchivedReason, archivedMessage)
+		return
+	}
 	if worst == nil {
 		conditions.Set(&team.Status.Conditions, s.generation, teamsv1alpha1.ReadyCondition, metav1.ConditionTrue,
 			teamsv1alpha1.ReconciledReason, "The team's workspace is ready")
@@ -204,21 +209,23 @@ func setReady(s *scope) {
 }
 
 // phaseOf summarises Ready: Active when ready (Dormant when ready and
-// asleep), Degraded when it was Active or Dormant before, Forming until it
-// first is.
-func phaseOf(team *teamsv1alpha1.NeighbourhoodTeam, dormant bool) teamsv1alpha1.TeamPhase {
+// asleep, Archived when ready and archived), Degraded when it was one of
+// those before, Forming until it first is.
+func phaseOf(team *teamsv1alpha1.NeighbourhoodTeam, s *scope) teamsv1alpha1.TeamPhase {
+	ready := meta.IsStatusConditionTrue(team.Status.Conditions, teamsv1alpha1.ReadyCondition)
 	switch {
-	case meta.IsStatusConditionTrue(team.Status.Conditions, teamsv1alpha1.ReadyCondition):
-		if dormant {
-			return teamsv1alpha1.TeamPhaseDormant
-		}
+	case ready && s.archived:
+		return teamsv1alpha1.TeamPhaseArchived
+	case ready && s.dormant:
+		return teamsv1alpha1.TeamPhaseDormant
+	case ready:
 		return teamsv1alpha1.TeamPhaseActive
-	case team.Status.Phase == teamsv1alpha1.TeamPhaseActive || team.Status.Phase == teamsv1alpha1.TeamPhaseDormant ||
-		team.Status.Phase == teamsv1alpha1.TeamPhaseDegraded:
-		return teamsv1alpha1.TeamPhaseDegraded
-	default:
-		return teamsv1alpha1.TeamPhaseForming
 	}
+	switch team.Status.Phase {
+	case teamsv1alpha1.TeamPhaseActive, teamsv1alpha1.TeamPhaseDormant, teamsv1alpha1.TeamPhaseArchived, teamsv1alpha1.TeamPhaseDegraded:
+		return teamsv1alpha1.TeamPhaseDegraded
+	}
+	return teamsv1alpha1.TeamPhaseForming
 }
 
 // progressReasons are the reasons of a condition on its way to True, or of a
@@ -230,6 +237,29 @@ var progressReasons = map[string]bool{
 	teamsv1alpha1.NoCoachReason:             true,
 	teamsv1alpha1.CoachAtCapacityReason:     true,
 	teamsv1alpha1.RetainedReason:            true,
+	teamsv1alpha1.ArchivedReason:            true,
+}
+
+// archivedMessage is Ready's message, and the Event's, for an archived team:
+// what archiving did, and how to come back.
+const archivedMessage = "The team is archived and nothing of it is deleted: its workloads are stopped, its database is kept " +
+	"and cannot be logged in to, its members have read-only access, its coach is released and its quota starts no pod. " +
+	"To bring it back, a platform engineer sets spec.lifecycle to Active; the database then gets a new password"
+
+// recordArchive records a Normal Event when the team has just been archived,
+// and when it has just come back.
+func (r *Reconciler) recordArchive(ctx context.Context, s *scope, before, after *teamsv1alpha1.NeighbourhoodTeam) {
+	was := meta.FindStatusCondition(before.Status.Conditions, teamsv1alpha1.ReadyCondition)
+	now := meta.FindStatusCondition(after.Status.Conditions, teamsv1alpha1.ReadyCondition)
+	wasArchived := was != nil && was.Reason == teamsv1alpha1.ArchivedReason
+	switch {
+	case s.archived && !wasArchived && now != nil && now.Reason == teamsv1alpha1.ArchivedReason:
+		r.Recorder.Eventf(ctx, after, nil, corev1.EventTypeNormal, teamsv1alpha1.ArchivedReason, "Reconcile", "%s", archivedMessage)
+	case !s.archived && wasArchived && !s.deleting:
+		r.Recorder.Eventf(ctx, after, nil, corev1.EventTypeNormal, teamsv1alpha1.UnarchivedReason, "Reconcile",
+			"The team is back from Archived: its members have their access again, its workloads come back as they were, "+
+				"it asks its coach again, and its database (if it has one) gets a new password")
+	}
 }
 
 // recordTransitions records a Warning Event, with the condition's message,

@@ -226,3 +226,30 @@ func (a *Applier) Prune(ctx context.Context, owner client.Object, list client.Ob
 	}
 	return nil
 }
+
+// ApplyAs applies desired as field manager owner, forcing its ownership of
+// the fields desired sets, and fills live, when not nil, with the object as
+// it now is. It is for a writer apart from buurt's own apply (sleep), so it
+// neither skips nor carries AppliedAnnotation: its caller applies only what
+// is to change.
+func (a *Applier) ApplyAs(ctx context.Context, owner string, desired runtime.ApplyConfiguration, live client.Object) error {
+	data, err := json.Marshal(desired)
+	if err != nil {
+		return fmt.Errorf("failed to encode %T: %w", desired, err)
+	}
+	u := &unstructured.Unstructured{}
+	if err := json.Unmarshal(data, &u.Object); err != nil {
+		return fmt.Errorf("failed to decode %T: %w", desired, err)
+	}
+	key := fmt.Sprintf("%s %s", u.GetKind(), klog.KObj(u))
+	if err := a.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(owner), client.ForceOwnership); err != nil {
+		return fmt.Errorf("failed to apply %s: %w", key, err)
+	}
+	if live == nil {
+		return nil
+	}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, live); err != nil {
+		return fmt.Errorf("failed to decode applied %s: %w", key, err)
+	}
+	return nil
+}

@@ -368,13 +368,14 @@ func (s *SharedServer) databaseOf(ctx context.Context, name string) (db database
 	return db, true, nil
 }
 
-// SetPassword gives the team's role the password behind verifier.
+// SetPassword gives the team's role the password behind verifier, and lets
+// it log in again after Lock.
 func (s *SharedServer) SetPassword(ctx context.Context, name, verifier string) error {
 	password, err := passwordLiteral(verifier)
 	if err != nil {
 		return err
 	}
-	if err := s.exec(ctx, "ALTER ROLE "+pgx.Identifier{name}.Sanitize()+" PASSWORD "+password); err != nil {
+	if err := s.exec(ctx, "ALTER ROLE "+pgx.Identifier{name}.Sanitize()+" LOGIN PASSWORD "+password); err != nil {
 		return fmt.Errorf("failed to set the password of role %s: %w", name, err)
 	}
 	return nil
@@ -394,9 +395,10 @@ func (s *SharedServer) EndSessions(ctx context.Context, name string) (int64, err
 	return ended, nil
 }
 
-// Lock takes the password off the team's role and ends its sessions, for a
-// database kept after its team is gone: nobody who could read the team's
-// Secret logs in with it any more, and the data stays. A team made again
+// Lock takes the password and the right to log in off the team's role and
+// ends its sessions, for a database kept after its team is gone or while
+// it is Archived: nobody who could read the team's Secret logs in with it
+// any more, and the data stays. A team made again
 // under the name gets a new password (Ensure and SetPassword). A role that
 // is gone is not an error; one buurt did not make for the team is a
 // *ConflictError, and left alone.
@@ -404,7 +406,7 @@ func (s *SharedServer) Lock(ctx context.Context, t Tenant) error {
 	if exists, err := s.teamsRole(ctx, t); err != nil || !exists {
 		return err
 	}
-	if err := s.exec(ctx, "ALTER ROLE "+pgx.Identifier{t.Name}.Sanitize()+" PASSWORD NULL"); err != nil {
+	if err := s.exec(ctx, "ALTER ROLE "+pgx.Identifier{t.Name}.Sanitize()+" NOLOGIN PASSWORD NULL"); err != nil {
 		return fmt.Errorf("failed to take the password off role %s: %w", t.Name, err)
 	}
 	_, err := s.EndSessions(ctx, t.Name)

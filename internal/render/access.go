@@ -26,25 +26,41 @@ func SelfServiceName(team *teamsv1alpha1.NeighbourhoodTeam) string {
 	return "buurt:team:" + team.Name
 }
 
-// MembersRoleBinding binds the team's members to the blueprint's member role
-// inside the team's namespace.
-func MembersRoleBinding(team *teamsv1alpha1.NeighbourhoodTeam, blueprint *teamsv1alpha1.TeamBlueprint) *rbacv1ac.RoleBindingApplyConfiguration {
+// MembersRoleBinding binds the team's members to role (MemberRole) inside
+// the team's namespace.
+func MembersRoleBinding(team *teamsv1alpha1.NeighbourhoodTeam, role string) *rbacv1ac.RoleBindingApplyConfiguration {
 	return rbacv1ac.RoleBinding(MembersRoleBindingName, team.NamespaceName()).
 		WithLabels(Labels(team)).
 		WithOwnerReferences(ownerReference(team)).
-		WithRoleRef(clusterRoleRef(blueprint.Spec.MemberRole)).
+		WithRoleRef(clusterRoleRef(role)).
 		WithSubjects(subjects(team.Spec.Members)...)
 }
 
-// SelfServiceClusterRole lets a team's members read and edit their own
-// NeighbourhoodTeam and no other (admission keeps their edits inside the
+// MemberRole is the ClusterRole a team's members have in its namespace, and
+// the label it must carry: the blueprint's memberRole, or its coachRole
+// (read-only) while the team is Archived, so that members can still see
+// what the team kept and change nothing.
+func MemberRole(team *teamsv1alpha1.NeighbourhoodTeam, blueprint *teamsv1alpha1.TeamBlueprint) (role, fitFor string) {
+	if team.Spec.Lifecycle == teamsv1alpha1.LifecycleArchived {
+		return blueprint.Spec.CoachRole, teamsv1alpha1.TeamRoleCoach
+	}
+	return blueprint.Spec.MemberRole, teamsv1alpha1.TeamRoleMember
+}
+
+// SelfServiceClusterRole lets a team's members read and edit (only read,
+// while it is Archived) their own NeighbourhoodTeam and no other (admission keeps their edits inside the
 // blueprint's guardrails), and read the TeamBlueprint and the Coach it names,
 // so they can see what their workspace is made of and who supports them. The
 // names follow the team's spec: a new blueprint or coach takes the place of
 // the old in the next reconcile.
 func SelfServiceClusterRole(team *teamsv1alpha1.NeighbourhoodTeam) *rbacv1ac.ClusterRoleApplyConfiguration {
+	verbs := []string{"get", "update", "patch"}
+	if team.Spec.Lifecycle == teamsv1alpha1.LifecycleArchived {
+		// An archived team is a platform engineer's to bring back.
+		verbs = []string{"get"}
+	}
 	rules := []*rbacv1ac.PolicyRuleApplyConfiguration{
-		namedRule("neighbourhoodteams", []string{"get", "update", "patch"}, team.Name),
+		namedRule("neighbourhoodteams", verbs, team.Name),
 		namedRule("teamblueprints", []string{"get"}, team.Spec.Blueprint),
 	}
 	// A rule with no name would cover every coach.

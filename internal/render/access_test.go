@@ -7,6 +7,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
 	"github.com/buurt-dev/buurt/internal/render"
 )
 
@@ -14,7 +15,7 @@ func TestMembersRoleBinding(t *testing.T) {
 	g := NewWithT(t)
 	bp := blueprint()
 	bp.Spec.MemberRole = "care-team-member"
-	got := typed[rbacv1.RoleBinding](g, render.MembersRoleBinding(team(user("anna@care.example.org"), group("north-riverside-nurses")), bp))
+	got := typed[rbacv1.RoleBinding](g, render.MembersRoleBinding(team(user("anna@care.example.org"), group("north-riverside-nurses")), bp.Spec.MemberRole))
 	g.Expect(got).To(Equal(rbacv1.RoleBinding{
 		TypeMeta: metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
 		ObjectMeta: metav1.ObjectMeta{
@@ -22,6 +23,25 @@ func TestMembersRoleBinding(t *testing.T) {
 		},
 		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "care-team-member"},
 		Subjects: wantSubjects,
+	}))
+}
+
+// TestMemberRoleArchived: an archived team's members have the blueprint's
+// coachRole (read-only) and may only read their team object.
+func TestMemberRoleArchived(t *testing.T) {
+	g := NewWithT(t)
+	bp := blueprint()
+	bp.Spec.MemberRole, bp.Spec.CoachRole = "care-team-member", "care-coach"
+	tm := team(user("anna@care.example.org"))
+	role, use := render.MemberRole(tm, bp)
+	g.Expect([]string{role, use}).To(Equal([]string{"care-team-member", "member"}))
+	tm.Spec.Lifecycle = teamsv1alpha1.LifecycleArchived
+	role, use = render.MemberRole(tm, bp)
+	g.Expect([]string{role, use}).To(Equal([]string{"care-coach", "coach"}))
+	got := typed[rbacv1.ClusterRole](g, render.SelfServiceClusterRole(tm))
+	g.Expect(got.Rules[0]).To(Equal(rbacv1.PolicyRule{
+		APIGroups: []string{"teams.buurt.dev"}, Resources: []string{"neighbourhoodteams"},
+		ResourceNames: []string{"north-riverside"}, Verbs: []string{"get"},
 	}))
 }
 

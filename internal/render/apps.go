@@ -138,8 +138,11 @@ func SecretHash(data map[string][]byte) string {
 
 // AppOptions are what a Deployment needs beyond the app itself.
 type AppOptions struct {
-	// Dormant scales the app to zero.
-	Dormant bool
+	// Stopped scales an app that declares its replicas to zero, for a team
+	// Dormant or Archived. An app that does not declare them is stopped,
+	// and brought back, by the team's sleep (controllers/team/workloads.go),
+	// as are the workloads the team made itself.
+	Stopped bool
 	// DatabaseSecretHash is the SecretHash of the team's database Secret,
 	// for an app with database true; empty while the Secret does not exist.
 	DatabaseSecretHash string
@@ -148,15 +151,10 @@ type AppOptions struct {
 // Deployment runs an app in the team's namespace, restricted: not root, no
 // privilege escalation, no capabilities, RuntimeDefault seccomp, no
 // Kubernetes API token. With database true, the connection comes from the
-// team's database Secret by reference.
+// team's database Secret by reference. An app that declares replicas has
+// them (none while stopped); one that does not leaves spec.replicas to
+// whoever scales it (kubectl scale, an autoscaler), 1 when created.
 func Deployment(team *teamsv1alpha1.NeighbourhoodTeam, app teamsv1alpha1.App, opts AppOptions) *appsv1ac.DeploymentApplyConfiguration {
-	replicas := int32(1)
-	if app.Replicas != nil {
-		replicas = *app.Replicas
-	}
-	if opts.Dormant {
-		replicas = 0
-	}
 	container := corev1ac.Container().
 		WithName(app.Name).
 		WithImage(app.Image).
@@ -179,11 +177,17 @@ func Deployment(team *teamsv1alpha1.NeighbourhoodTeam, app teamsv1alpha1.App, op
 	if app.Resources != nil {
 		container.WithResources(resources(app.Resources))
 	}
+	spec := appsv1ac.DeploymentSpec()
+	if app.Replicas != nil {
+		spec.WithReplicas(*app.Replicas)
+		if opts.Stopped {
+			spec.WithReplicas(0)
+		}
+	}
 	return appsv1ac.Deployment(app.Name, team.NamespaceName()).
 		WithLabels(AppLabels(team, app.Name)).
 		WithOwnerReferences(ownerReference(team)).
-		WithSpec(appsv1ac.DeploymentSpec().
-			WithReplicas(replicas).
+		WithSpec(spec.
 			WithRevisionHistoryLimit(3).
 			WithSelector(metav1ac.LabelSelector().WithMatchLabels(appSelector(team, app.Name))).
 			WithTemplate(template.WithSpec(corev1ac.PodSpec().

@@ -148,9 +148,13 @@ func TestDeployment(t *testing.T) {
 		want func(*appsv1.Deployment)
 	}{
 		{name: "the least an app says", app: func(*teamsv1alpha1.App) {}, want: func(*appsv1.Deployment) {}},
-		{name: "replicas unset means one",
+		{name: "replicas unset are left to whoever scales the app",
 			app:  func(a *teamsv1alpha1.App) { a.Replicas = nil },
-			want: func(*appsv1.Deployment) {}},
+			want: func(d *appsv1.Deployment) { d.Spec.Replicas = nil }},
+		{name: "replicas unset stay unset while stopped: sleep records and stops them",
+			app:  func(a *teamsv1alpha1.App) { a.Replicas = nil },
+			opts: render.AppOptions{Stopped: true},
+			want: func(d *appsv1.Deployment) { d.Spec.Replicas = nil }},
 		{name: "replicas, env, resources and an HTTP probe",
 			app: func(a *teamsv1alpha1.App) {
 				a.Replicas = ptr.To[int32](3)
@@ -205,9 +209,9 @@ func TestDeployment(t *testing.T) {
 					{Name: "PGSSLMODE", ValueFrom: secretRef("sslmode")},
 				}
 			}},
-		{name: "Dormant scales to zero",
+		{name: "stopped scales declared replicas to zero",
 			app:  func(a *teamsv1alpha1.App) { a.Replicas = ptr.To[int32](3) },
-			opts: render.AppOptions{Dormant: true},
+			opts: render.AppOptions{Stopped: true},
 			want: func(d *appsv1.Deployment) { d.Spec.Replicas = ptr.To[int32](0) }},
 	}
 	for _, tc := range cases {

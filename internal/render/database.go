@@ -128,11 +128,12 @@ func DedicatedHost(team *teamsv1alpha1.NeighbourhoodTeam) string {
 // DedicatedPort is the port of a Dedicated database.
 var DedicatedPort = strconv.Itoa(postgresPort)
 
-// DedicatedStatefulSet runs the team's own PostgreSQL: one replica, its data
-// on a volume of storage, its password from the team's database Secret
+// DedicatedStatefulSet runs the team's own PostgreSQL: one replica (none
+// while stopped: Dormant or Archived; the volume stays), its data on a
+// volume of storage, its password from the team's database Secret
 // (restartKey: its UID, and the time of its last rotation), restricted like
 // every team pod.
-func DedicatedStatefulSet(team *teamsv1alpha1.NeighbourhoodTeam, blueprint *teamsv1alpha1.TeamBlueprint, restartKey string, storage Storage) *appsv1ac.StatefulSetApplyConfiguration {
+func DedicatedStatefulSet(team *teamsv1alpha1.NeighbourhoodTeam, blueprint *teamsv1alpha1.TeamBlueprint, restartKey string, storage Storage, stopped bool) *appsv1ac.StatefulSetApplyConfiguration {
 	dedicated := blueprint.Spec.Database.Dedicated
 	if dedicated == nil {
 		dedicated = &teamsv1alpha1.DedicatedDatabase{}
@@ -140,6 +141,10 @@ func DedicatedStatefulSet(team *teamsv1alpha1.NeighbourhoodTeam, blueprint *team
 	image := dedicated.Image
 	if image == "" {
 		image = "postgres:17"
+	}
+	replicas := int32(1)
+	if stopped {
+		replicas = 0
 	}
 	secret := DatabaseSecretName(team)
 	fromSecret := func(name, key string) *corev1ac.EnvVarApplyConfiguration {
@@ -180,7 +185,7 @@ func DedicatedStatefulSet(team *teamsv1alpha1.NeighbourhoodTeam, blueprint *team
 		WithLabels(Labels(team)).
 		WithOwnerReferences(ownerReference(team)).
 		WithSpec(appsv1ac.StatefulSetSpec().
-			WithReplicas(1).
+			WithReplicas(replicas).
 			WithServiceName(DedicatedDatabaseName).
 			WithSelector(metav1ac.LabelSelector().WithMatchLabels(dedicatedLabels(team))).
 			// Deleting the team must not delete the data with it; the

@@ -63,11 +63,16 @@ func TestDedicatedDatabase(t *testing.T) {
 	}))
 	g.Expect(render.DedicatedHost(tm)).To(Equal("buurt-postgres.team-north-riverside.svc"))
 
-	sts := typed[appsv1.StatefulSet](g, render.DedicatedStatefulSet(tm, bp, "6d1f0c3e-uid", render.DedicatedStorage(bp)))
+	sts := typed[appsv1.StatefulSet](g, render.DedicatedStatefulSet(tm, bp, "6d1f0c3e-uid", render.DedicatedStorage(bp), false))
 	g.Expect(sts.ObjectMeta).To(Equal(metav1.ObjectMeta{
 		Name: "buurt-postgres", Namespace: "team-north-riverside", Labels: wantLabels, OwnerReferences: wantOwner,
 	}))
 	g.Expect(sts.Spec.Replicas).To(Equal(ptr.To[int32](1)))
+	// Dormant or Archived: no replica, the same claim template (the volume
+	// stays, and is kept when scaled: WhenScaled Retain below).
+	stopped := typed[appsv1.StatefulSet](g, render.DedicatedStatefulSet(tm, bp, "6d1f0c3e-uid", render.DedicatedStorage(bp), true))
+	g.Expect(stopped.Spec.Replicas).To(Equal(ptr.To[int32](0)))
+	g.Expect(stopped.Spec.VolumeClaimTemplates).To(Equal(sts.Spec.VolumeClaimTemplates))
 	g.Expect(sts.Spec.ServiceName).To(Equal("buurt-postgres"))
 	g.Expect(sts.Spec.Selector).To(Equal(&metav1.LabelSelector{MatchLabels: selector}))
 	g.Expect(sts.Spec.PersistentVolumeClaimRetentionPolicy).To(Equal(&appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy{

@@ -17,17 +17,25 @@ const (
 )
 
 // ResourceQuota is the blueprint's base quota plus its per-member share for
-// the member entries QuotaMembers counts, or nil when the blueprint sets no
-// quota.
+// the member entries QuotaMembers counts, with no pods for an Archived team,
+// or nil when there is nothing to limit.
 func ResourceQuota(team *teamsv1alpha1.NeighbourhoodTeam, blueprint *teamsv1alpha1.TeamBlueprint) *corev1ac.ResourceQuotaApplyConfiguration {
 	quota := blueprint.Spec.Quota
-	if quota == nil || (len(quota.Base) == 0 && len(quota.PerMember) == 0) {
+	hard := corev1.ResourceList{}
+	if quota != nil {
+		hard = QuotaHard(quota, QuotaMembers(team))
+	}
+	if team.Spec.Lifecycle == teamsv1alpha1.LifecycleArchived {
+		// Nothing new starts in an archived team; what it has is kept.
+		hard[corev1.ResourcePods] = resource.MustParse("0")
+	}
+	if len(hard) == 0 {
 		return nil
 	}
 	return corev1ac.ResourceQuota(ResourceQuotaName, team.NamespaceName()).
 		WithLabels(Labels(team)).
 		WithOwnerReferences(ownerReference(team)).
-		WithSpec(corev1ac.ResourceQuotaSpec().WithHard(QuotaHard(quota, QuotaMembers(team))))
+		WithSpec(corev1ac.ResourceQuotaSpec().WithHard(hard))
 }
 
 // QuotaMembers is how many member entries the per-member quota counts: as

@@ -47,6 +47,26 @@ func TestResourceQuota(t *testing.T) {
 	}
 }
 
+// TestArchivedQuota: an Archived team's quota starts no pod, with or
+// without the blueprint's quota, and keeps the rest of it.
+func TestArchivedQuota(t *testing.T) {
+	g := NewWithT(t)
+	tm := team(members(1)...)
+	tm.Spec.Lifecycle = teamsv1alpha1.LifecycleArchived
+	got := typed[corev1.ResourceQuota](g, render.ResourceQuota(tm, blueprint()))
+	g.Expect(got.Spec.Hard).To(HaveLen(4))
+	for name, want := range map[corev1.ResourceName]string{"requests.cpu": "2250m", "requests.storage": "20Gi", "pods": "0"} {
+		q := got.Spec.Hard[name]
+		g.Expect(q.Cmp(resource.MustParse(want))).To(BeZero(), "%s is %s, want %s", name, q.String(), want)
+	}
+
+	none := blueprint()
+	none.Spec.Quota = nil
+	g.Expect(render.ResourceQuota(team(members(1)...), none)).To(BeNil())
+	got = typed[corev1.ResourceQuota](g, render.ResourceQuota(tm, none))
+	g.Expect(got.Spec.Hard).To(Equal(corev1.ResourceList{corev1.ResourcePods: resource.MustParse("0")}))
+}
+
 // TestQuotaMembers: the per-member share counts no more member entries than
 // a platform engineer last set (the annotation), and every entry of a team
 // without it.

@@ -155,14 +155,14 @@ func TestBadSchedules(t *testing.T) {
 	}
 }
 
-// TestTheDocumentedSchedule reads the schedule docs/apps.md gives and checks
+// TestTheDocumentedSchedule reads the schedule docs/lifecycle.md gives and checks
 // it does what the doc says.
 func TestTheDocumentedSchedule(t *testing.T) {
 	g := NewWithT(t)
-	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "docs", "apps.md"))
+	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "docs", "lifecycle.md"))
 	g.Expect(err).NotTo(HaveOccurred())
 	block := regexp.MustCompile("(?s)```yaml\\n(spec:\\n  sleep:.*?)```").FindSubmatch(data)
-	g.Expect(block).NotTo(BeNil(), "docs/apps.md has no yaml block with spec.sleep")
+	g.Expect(block).NotTo(BeNil(), "docs/lifecycle.md has no yaml block with spec.sleep")
 	var doc struct {
 		Spec struct {
 			Sleep teamsv1alpha1.SleepSchedule `json:"sleep"`

@@ -113,7 +113,10 @@ func (v *TeamValidator) ValidateUpdate(ctx context.Context, old, team *teamsv1al
 			return nil, apierrors.NewForbidden(teamsv1alpha1.GroupVersion.WithResource("neighbourhoodteams").GroupResource(), team.Name,
 				fmt.Errorf("only the team's members and platform engineers (verb %q on neighbourhoodteams) may change it", ManageVerb))
 		}
-		var errs field.ErrorList
+		errs := archiveChange(old, team)
+		if len(errs) > 0 {
+			return nil, invalid(team, errs)
+		}
 		changed, errs = selfServiceChange(old, team)
 		if len(errs) > 0 {
 			return nil, invalid(team, errs)
@@ -203,6 +206,21 @@ func isMember(team *teamsv1alpha1.NeighbourhoodTeam, user authenticationv1.UserI
 		}
 	}
 	return false
+}
+
+// archiveChange refuses a member's change to an archived team, and a
+// member's archiving: both are a platform engineer's. Members may sleep and
+// wake their own team (Active, Dormant).
+func archiveChange(old, team *teamsv1alpha1.NeighbourhoodTeam) field.ErrorList {
+	switch {
+	case old.Spec.Lifecycle == teamsv1alpha1.LifecycleArchived && !equality.Semantic.DeepEqual(old.Spec, team.Spec):
+		return field.ErrorList{field.Forbidden(field.NewPath("spec"), fmt.Sprintf(
+			"the team is archived: only platform engineers (verb %q on neighbourhoodteams) change it or bring it back; ask one", ManageVerb))}
+	case team.Spec.Lifecycle == teamsv1alpha1.LifecycleArchived && old.Spec.Lifecycle != teamsv1alpha1.LifecycleArchived:
+		return field.ErrorList{field.Forbidden(field.NewPath("spec", "lifecycle"), fmt.Sprintf(
+			"only platform engineers (verb %q on neighbourhoodteams) archive a team; members may set Active or Dormant", ManageVerb))}
+	}
+	return nil
 }
 
 // selfServiceChange returns which self-service fields a member changed, or

@@ -133,6 +133,29 @@ func TestMemberSelfService(t *testing.T) {
 		tm.Spec.Lifecycle = teamsv1alpha1.LifecycleDormant
 	})).To(Succeed())
 
+	// Archiving is a platform engineer's, and so is an archived team.
+	mine = waitForSelfService(t, asAnna, "self-service")
+	err = patchAs(asAnna, mine, func(tm *teamsv1alpha1.NeighbourhoodTeam) { tm.Spec.Lifecycle = teamsv1alpha1.LifecycleArchived })
+	g.Expect(err).To(MatchError(`admission webhook "vneighbourhoodteam.teams.buurt.dev" denied the request: ` +
+		`NeighbourhoodTeam.teams.buurt.dev "self-service" is invalid: spec.lifecycle: Forbidden: only platform engineers ` +
+		`(verb "manage" on neighbourhoodteams) archive a team; members may set Active or Dormant`))
+	mine = waitForSelfService(t, env.Client, "self-service")
+	g.Expect(patchAs(env.Client, mine, func(tm *teamsv1alpha1.NeighbourhoodTeam) { tm.Spec.Lifecycle = teamsv1alpha1.LifecycleArchived })).To(Succeed())
+	// The self-service role of an archived team only reads: RBAC refuses
+	// a member's change before admission is asked.
+	// (Until the authorizer sees the new role, the webhook refuses it.)
+	mine = waitForSelfService(t, asAnna, "self-service")
+	g.Eventually(func(g Gomega) {
+		err := patchAs(asAnna, mine.DeepCopy(), func(tm *teamsv1alpha1.NeighbourhoodTeam) { tm.Spec.Lifecycle = teamsv1alpha1.LifecycleActive })
+		g.Expect(err).To(HaveOccurred())
+		if !apierrors.IsForbidden(err) {
+			g.Expect(err.Error()).To(ContainSubstring("spec: Forbidden: the team is archived: only platform engineers"))
+		}
+		g.Expect(err.Error()).To(ContainSubstring(`cannot patch resource "neighbourhoodteams" in API group "teams.buurt.dev"`))
+	}).WithTimeout(timeout).Should(Succeed())
+	mine = waitForSelfService(t, env.Client, "self-service")
+	g.Expect(patchAs(env.Client, mine, func(tm *teamsv1alpha1.NeighbourhoodTeam) { tm.Spec.Lifecycle = teamsv1alpha1.LifecycleActive })).To(Succeed())
+
 	// Another team is not theirs: RBAC says no before admission is asked.
 	other := &teamsv1alpha1.NeighbourhoodTeam{}
 	err = asAnna.Get(ctx, client.ObjectKey{Name: "self-service-other"}, other)

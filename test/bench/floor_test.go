@@ -107,7 +107,7 @@ func (f *floor) makeTeam(ctx context.Context, team *teamsv1alpha1.NeighbourhoodT
 	objects := []any{
 		render.Namespace(team, bp),
 		render.OperatorRoleBinding(team, f.operator),
-		render.MembersRoleBinding(team, bp),
+		render.MembersRoleBinding(team, bp.Spec.MemberRole),
 		render.SelfServiceClusterRole(team),
 		render.SelfServiceClusterRoleBinding(team),
 	}
