@@ -174,8 +174,12 @@ func (r *Reconciler) sharedProvisioned(s *scope, found sharedInPlace) {
 				found.name, found.host, found.port, render.DatabaseSecretName(team), s.blueprint.Name))
 		return
 	}
+	asleep := ""
+	if s.dormant {
+		asleep = "; a Shared database stays up while the team is Dormant: it costs the team nothing"
+	}
 	s.found(teamsv1alpha1.DatabaseReadyCondition, metav1.ConditionTrue, teamsv1alpha1.ProvisionedReason,
-		fmt.Sprintf("Database %s on %s:%s; connection in Secret %s", found.name, found.host, found.port, render.DatabaseSecretName(team)))
+		fmt.Sprintf("Database %s on %s:%s; connection in Secret %s%s", found.name, found.host, found.port, render.DatabaseSecretName(team), asleep))
 }
 
 // ensureShared makes the team's role and database and the Secret with the

@@ -16,6 +16,7 @@ import (
 	authorizationv1 "k8s.io/api/authorization/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -201,6 +202,9 @@ func TestArchivedTeamKeepsItsData(t *testing.T) {
 	asAnna(g, doc.commands[0])
 	tm := eventuallyTeam(t, "north-hillside", func(g Gomega, tm *teamsv1alpha1.NeighbourhoodTeam) {
 		g.Expect(tm.Status.Phase).To(Equal(teamsv1alpha1.TeamPhaseDormant))
+		conditionIs(g, tm, teamsv1alpha1.DatabaseReadyCondition, teamsv1alpha1.ProvisionedReason, metav1.ConditionTrue)
+		g.Expect(meta.FindStatusCondition(tm.Status.Conditions, teamsv1alpha1.DatabaseReadyCondition).Message).To(HaveSuffix(
+			"; a Shared database stays up while the team is Dormant: it costs the team nothing"))
 	})
 	g.Expect(conn.Ping(ctx)).To(Succeed(), "a Shared database stays up while the team sleeps")
 	// She may not archive it; admission says so, as the doc does.
