@@ -102,6 +102,10 @@ func (r *Reconciler) reconcileShared(ctx context.Context, s *scope) error {
 	if err := patch.AddFinalizer(ctx, r.Client, team, DatabaseFinalizer); err != nil {
 		return err
 	}
+	if s.archived {
+		r.shared.forget(team.Name)
+		return r.archiveShared(ctx, s)
+	}
 	// What the server watch saw last, at most a few seconds ago: a change
 	// after it is one the watch will see, and wake the team for.
 	serverState, admin, answering := r.servers.answering(s.blueprint.Spec.Database.Shared.AdminSecretName)
@@ -114,9 +118,6 @@ func (r *Reconciler) reconcileShared(ctx context.Context, s *scope) error {
 		}
 	}
 	r.shared.forget(team.Name)
-	if s.archived {
-		return r.archiveShared(ctx, s)
-	}
 	var server *database.SharedServer
 	if answering {
 		server, _ = r.Databases.Get(ctx, admin)
@@ -273,12 +274,7 @@ func (r *Reconciler) archiveShared(ctx context.Context, s *scope) error {
 	if !ok || err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, sharedPhaseTimeout)
-	defer cancel()
-	tenant, err := server.Tenant(ctx, team.Name)
-	if err == nil {
-		err = server.Lock(ctx, tenant)
-	}
+	tenant, err := r.lockShared(ctx, server, team)
 	if handled, err := r.serverFailed(ctx, s, admin, err); handled || err != nil {
 		return err
 	}

@@ -51,13 +51,13 @@ func (r *Reconciler) deleteShared(ctx context.Context, s *scope) error {
 	if reclaimPolicy(team, s.blueprint) == teamsv1alpha1.ReclaimPolicyRetain {
 		where := "the shared server"
 		locked := "; buurt could not reach the server to take the password off role " + name +
-			", so whoever knew it can still log in: run ALTER ROLE " + name + " PASSWORD NULL"
+			", so whoever knew it can still log in: run ALTER ROLE " + name + " NOLOGIN PASSWORD NULL"
 		if server, admin, ok, err := r.sharedServer(ctx, s); err == nil && ok {
 			where = admin.Host + ":" + admin.Port
-			if err := r.lockShared(ctx, server, team); err != nil {
+			if _, err := r.lockShared(ctx, server, team); err != nil {
 				ctrl.LoggerFrom(ctx).Error(err, "Failed to take the password off a kept database's role", "role", name)
 			} else {
-				locked = "; its role has no password any more, so nobody who knew the team's logs in with it"
+				locked = "; its role cannot log in and has no password any more, so nobody who knew the team's logs in with it"
 			}
 		}
 		r.retained(ctx, s, fmt.Sprintf("Database %s on %s is kept (reclaimPolicy Retain)%s", name, where, locked),
@@ -96,17 +96,18 @@ func (r *Reconciler) deleteShared(ctx context.Context, s *scope) error {
 	return patch.RemoveFinalizer(ctx, r.Client, team, DatabaseFinalizer)
 }
 
-// lockShared takes the password off a kept database's role, within the
-// phase's deadline: the team's members, who could read it, are leaving with
-// the team. Deleting a team does not wait for a server that does not answer.
-func (r *Reconciler) lockShared(ctx context.Context, server *database.SharedServer, team *teamsv1alpha1.NeighbourhoodTeam) error {
+// lockShared closes the role of a kept database (database.Lock), within the
+// phase's deadline, and returns the team's tenant: for a team deleted whose
+// members, who could read the password, leave with it (deleting does not
+// wait for a server that does not answer), and for an Archived team.
+func (r *Reconciler) lockShared(ctx context.Context, server *database.SharedServer, team *teamsv1alpha1.NeighbourhoodTeam) (database.Tenant, error) {
 	ctx, cancel := context.WithTimeout(ctx, sharedPhaseTimeout)
 	defer cancel()
 	tenant, err := server.Tenant(ctx, team.Name)
 	if err != nil {
-		return err
+		return tenant, err
 	}
-	return server.Lock(ctx, tenant)
+	return tenant, server.Lock(ctx, tenant)
 }
 
 // deleteDedicated makes sure, before the namespace and its claims go, that

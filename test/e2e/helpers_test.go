@@ -8,6 +8,7 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -37,6 +38,23 @@ func newTeam(name, blueprint string, members ...teamsv1alpha1.Subject) *teamsv1a
 
 func user(name string) teamsv1alpha1.Subject {
 	return teamsv1alpha1.Subject{Kind: teamsv1alpha1.SubjectKindUser, Name: name}
+}
+
+// readyTeam creates blueprint and team as the cluster admin, waits until the
+// team is Ready, and deletes both, and the team's namespace with them, when
+// the test ends.
+func readyTeam(t *testing.T, blueprint *teamsv1alpha1.TeamBlueprint, team *teamsv1alpha1.NeighbourhoodTeam) {
+	t.Helper()
+	g := NewWithT(t)
+	ctx := context.Background()
+	g.Expect(admin.Create(ctx, blueprint)).To(Succeed())
+	g.Expect(admin.Create(ctx, team)).To(Succeed())
+	t.Cleanup(func() {
+		_ = admin.Delete(context.Background(), team)
+		reallyGone(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: team.NamespaceName()}})
+		_ = admin.Delete(context.Background(), blueprint)
+	})
+	eventuallyTeam(t, team.Name, ready)
 }
 
 // eventuallyTeam waits until check holds for the team and returns it.

@@ -70,15 +70,7 @@ func TestTeamSleepsOnItsOwnHours(t *testing.T) {
 	const ns = "team-e2e-sleep"
 	bp := testenv.DesignBlueprint("e2e-sleep")
 	bp.Spec.Apps = []teamsv1alpha1.App{{Name: "care-planner", Image: "registry.example.org/care/planner:1.4.2", Port: 8080}}
-	g.Expect(admin.Create(ctx, bp)).To(Succeed())
-	team := newTeam("e2e-sleep", "e2e-sleep", user("anna@care.example.org"))
-	g.Expect(admin.Create(ctx, team)).To(Succeed())
-	t.Cleanup(func() {
-		_ = admin.Delete(context.Background(), team)
-		reallyGone(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
-		_ = admin.Delete(context.Background(), bp)
-	})
-	eventuallyTeam(t, "e2e-sleep", ready)
+	readyTeam(t, bp, newTeam("e2e-sleep", "e2e-sleep", user("anna@care.example.org")))
 
 	// Anna scales the app by hand and makes a CronJob of her own.
 	anna := as(t, "anna@care.example.org")
@@ -175,17 +167,8 @@ func TestArchivedTeamKeepsItsData(t *testing.T) {
 	const pia = "pia-archive@region.example.org"
 	binding := testenv.PlatformEngineerBinding("e2e-lifecycle-platform-engineer", pia)
 	g.Expect(admin.Create(ctx, binding)).To(Succeed())
-	blueprint := sharedBlueprint("hillside")
-	g.Expect(admin.Create(ctx, blueprint)).To(Succeed())
-	team := newTeam("north-hillside", "hillside", user("anna@care.example.org"))
-	g.Expect(admin.Create(ctx, team)).To(Succeed())
-	t.Cleanup(func() {
-		_ = admin.Delete(context.Background(), team)
-		reallyGone(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
-		_ = admin.Delete(context.Background(), blueprint)
-		_ = admin.Delete(context.Background(), binding)
-	})
-	eventuallyTeam(t, "north-hillside", ready)
+	t.Cleanup(func() { _ = admin.Delete(context.Background(), binding) })
+	readyTeam(t, sharedBlueprint("hillside"), newTeam("north-hillside", "hillside", user("anna@care.example.org")))
 	password := func(g Gomega) string {
 		s := &corev1.Secret{}
 		g.Expect(admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: "north-hillside-db"}, s)).To(Succeed())
@@ -218,6 +201,7 @@ func TestArchivedTeamKeepsItsData(t *testing.T) {
 	}).WithTimeout(timeout).Should(Succeed())
 	tm = eventuallyTeam(t, "north-hillside", func(g Gomega, tm *teamsv1alpha1.NeighbourhoodTeam) {
 		conditionIs(g, tm, teamsv1alpha1.ReadyCondition, teamsv1alpha1.ArchivedReason, metav1.ConditionTrue)
+		conditionIs(g, tm, teamsv1alpha1.DatabaseReadyCondition, teamsv1alpha1.ArchivedReason, metav1.ConditionTrue)
 	})
 	g.Expect(tm.Status.Credentials.RotationPending).To(Equal(teamsv1alpha1.RotationUnarchived))
 	// Its role cannot log in, and the session it had is ended.

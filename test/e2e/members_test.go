@@ -20,7 +20,6 @@ import (
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -123,15 +122,7 @@ func TestMembersJoinAndLeave(t *testing.T) {
 
 	blueprint := sharedBlueprint("north")
 	blueprint.Spec.Database.PasswordRotation = &teamsv1alpha1.PasswordRotation{EveryDays: 90}
-	g.Expect(admin.Create(ctx, blueprint)).To(Succeed())
-	team := newTeam("north-riverside", "north", user("anna@care.example.org"), user("bram@care.example.org"))
-	g.Expect(admin.Create(ctx, team)).To(Succeed())
-	t.Cleanup(func() {
-		_ = admin.Delete(context.Background(), team)
-		reallyGone(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
-		_ = admin.Delete(context.Background(), blueprint)
-	})
-	eventuallyTeam(t, "north-riverside", ready)
+	readyTeam(t, blueprint, newTeam("north-riverside", "north", user("anna@care.example.org"), user("bram@care.example.org")))
 	anna := as(t, "anna@care.example.org")
 	asAnna := shellAs(t, "anna@care.example.org")
 	secret := func(g Gomega) *corev1.Secret {
