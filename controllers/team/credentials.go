@@ -131,8 +131,8 @@ func passwordKept(s *scope, secret *corev1.Secret) {
 
 // pendingRotation is what status.credentials says after a pass that did not
 // make the password it was to make, and, for an Archived team with a
-// database, that coming back will make one (RotationUnarchived): the reason stays, in the status, until a
-// pass does. A member who left is such a reason even when the pass did not
+// database, that coming back will make one (RotationUnarchived): the reason
+// stays, in the status, until a pass does. A member who left is such a reason even when the pass did not
 // get to the database (a namespace not buurt's): status.members forgets
 // them after this pass.
 func pendingRotation(s *scope) *teamsv1alpha1.CredentialsStatus {

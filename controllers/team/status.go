@@ -94,17 +94,17 @@ func setStatus(s *scope) {
 	case s.failed[teamsv1alpha1.ReadyCondition] != nil:
 		f := failure(s.failed[teamsv1alpha1.ReadyCondition])
 		set(teamsv1alpha1.ReadyCondition, f.status, f.reason, f.message)
-		team.Status.Phase = phaseOf(team, s)
+		team.Status.Phase = phaseOf(s)
 		return
 	case s.blueprint == nil:
 		set(teamsv1alpha1.ReadyCondition, metav1.ConditionFalse, teamsv1alpha1.BlueprintNotFoundReason,
 			fmt.Sprintf("TeamBlueprint %q does not exist; the workspace is made when it is created", team.Spec.Blueprint))
-		team.Status.Phase = phaseOf(team, s)
+		team.Status.Phase = phaseOf(s)
 		return
 	}
 	setSize(s)
 	setReady(s)
-	team.Status.Phase = phaseOf(team, s)
+	team.Status.Phase = phaseOf(s)
 	if len(s.failed) == 0 {
 		team.Status.ObservedGeneration = s.generation
 	}
@@ -211,7 +211,8 @@ func setReady(s *scope) {
 // phaseOf summarises Ready: Active when ready (Dormant when ready and
 // asleep, Archived when ready and archived), Degraded when it was one of
 // those before, Forming until it first is.
-func phaseOf(team *teamsv1alpha1.NeighbourhoodTeam, s *scope) teamsv1alpha1.TeamPhase {
+func phaseOf(s *scope) teamsv1alpha1.TeamPhase {
+	team := s.team
 	ready := meta.IsStatusConditionTrue(team.Status.Conditions, teamsv1alpha1.ReadyCondition)
 	switch {
 	case ready && s.archived:

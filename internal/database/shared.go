@@ -396,12 +396,11 @@ func (s *SharedServer) EndSessions(ctx context.Context, name string) (int64, err
 }
 
 // Lock takes the password and the right to log in off the team's role and
-// ends its sessions, for a database kept after its team is gone or while
-// it is Archived: nobody who could read the team's Secret logs in with it
-// any more, and the data stays. A team made again
-// under the name gets a new password (Ensure and SetPassword). A role that
-// is gone is not an error; one buurt did not make for the team is a
-// *ConflictError, and left alone.
+// ends its sessions, for a database kept after its team is gone or while it
+// is Archived: nobody who could read the team's Secret logs in with it any
+// more, and the data stays. A team made again under the name gets a new
+// password (Ensure and SetPassword). A role that is gone is not an error; one
+// buurt did not make for the team is a *ConflictError, and left alone.
 func (s *SharedServer) Lock(ctx context.Context, t Tenant) error {
 	if exists, err := s.teamsRole(ctx, t); err != nil || !exists {
 		return err

@@ -48,11 +48,11 @@ func MemberRole(team *teamsv1alpha1.NeighbourhoodTeam, blueprint *teamsv1alpha1.
 }
 
 // SelfServiceClusterRole lets a team's members read and edit (only read,
-// while it is Archived) their own NeighbourhoodTeam and no other (admission keeps their edits inside the
-// blueprint's guardrails), and read the TeamBlueprint and the Coach it names,
-// so they can see what their workspace is made of and who supports them. The
-// names follow the team's spec: a new blueprint or coach takes the place of
-// the old in the next reconcile.
+// while it is Archived) their own NeighbourhoodTeam and no other (admission
+// keeps their edits inside the blueprint's guardrails), and read the
+// TeamBlueprint and the Coach it names, so they can see what their workspace
+// is made of and who supports them. The names follow the team's spec: a new
+// blueprint or coach takes the place of the old in the next reconcile.
 func SelfServiceClusterRole(team *teamsv1alpha1.NeighbourhoodTeam) *rbacv1ac.ClusterRoleApplyConfiguration {
 	verbs := []string{"get", "update", "patch"}
 	if team.Spec.Lifecycle == teamsv1alpha1.LifecycleArchived {
