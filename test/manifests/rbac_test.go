@@ -94,6 +94,9 @@ func TestOperatorClusterWideAccess(t *testing.T) {
 	team := typed[rbacv1.ClusterRole](g, objects, "ClusterRole", "buurt:operator-in-team")
 	g.Expect(team.Rules).To(Equal([]rbacv1.PolicyRule{{
 		APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get", "list", "watch", "create", "patch"},
+	}, {
+		// The team's own CronJobs, suspended while it sleeps.
+		APIGroups: []string{"batch"}, Resources: []string{"cronjobs"}, Verbs: []string{"list", "patch"},
 	}}))
 }
 
