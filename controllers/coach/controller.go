@@ -156,8 +156,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	s := &scope{coach: coach}
 	defer func() {
 		setStatus(s, reterr)
+		// The teams accepted and released are announced once the status
+		// that records them is written over the status they were decided
+		// from: a read older than the last write would announce them again.
+		if err := patch.StatusIfCurrent(ctx, r.Client, before, coach); err != nil {
+			reterr = errors.Join(reterr, err)
+			return
+		}
 		r.recordChanges(before, coach)
-		reterr = errors.Join(reterr, patch.Status(ctx, r.Client, before, coach))
 	}()
 	return reconcile.Result{}, r.reconcileNormal(ctx, s)
 }

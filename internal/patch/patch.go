@@ -26,6 +26,21 @@ func Status(ctx context.Context, c client.Client, before, obj client.Object) err
 	return nil
 }
 
+// StatusIfCurrent is Status, written only if obj is still as before was
+// read (its resourceVersion): for a status whose change is announced (an
+// Event), which a read older than the last write would announce again.
+// A stale read is a Conflict, and the next reconcile reads again.
+func StatusIfCurrent(ctx context.Context, c client.Client, before, obj client.Object) error {
+	if equality.Semantic.DeepEqual(status(before), status(obj)) {
+		return nil
+	}
+	err := c.Status().Patch(ctx, obj, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
+	if client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("failed to update status of %T %s: %w", obj, klog.KObj(obj), err)
+	}
+	return nil
+}
+
 // status is the Status field of one of buurt's kinds.
 func status(obj client.Object) any {
 	return reflect.ValueOf(obj).Elem().FieldByName("Status").Interface()
