@@ -38,9 +38,13 @@ chart-docs: ## Write the values table of charts/buurt/README.md from values.yaml
 	go run ./hack/genchartdocs charts/buurt
 
 .PHONY: generate
-generate: ## Generate deepcopy code for the API types.
-	@cg=$$(hack/tools.sh controller-gen) && set -x && \
-	$$cg object paths=./api/...
+generate: ## Generate deepcopy code for the API types, and the OpenAPI of the aggregated API (api/my).
+	@cg=$$(hack/tools.sh controller-gen) && og=$$(hack/tools.sh openapi-gen) && set -x && \
+	$$cg object paths=./api/... && \
+	$$og --output-dir internal/myapi/openapi --output-pkg github.com/buurt-dev/buurt/internal/myapi/openapi \
+		--output-file zz_generated.openapi.go --go-header-file /dev/null --report-filename internal/myapi/openapi/api-rule-violations.list \
+		k8s.io/apimachinery/pkg/apis/meta/v1 k8s.io/apimachinery/pkg/runtime k8s.io/apimachinery/pkg/version \
+		github.com/buurt-dev/buurt/api/my/v1alpha1
 
 .PHONY: fmt
 fmt: ## Format the Go code (gofmt and goimports, as lint checks it).

@@ -6,7 +6,7 @@
 #   hack/tools.sh envtest        kube-apiserver, etcd and kubectl; prints their directory
 #   hack/tools.sh cluster        envtest's binaries plus kube-controller-manager,
 #                                kube-scheduler, kwok and kwokctl; prints the directory
-#   hack/tools.sh NAME           one of controller-gen, golangci-lint, helm; prints its path
+#   hack/tools.sh NAME           one of controller-gen, openapi-gen, golangci-lint, helm; prints its path
 #
 # The Kubernetes binaries live in setup-envtest's store layout
 # (${XDG_DATA_HOME:-~/.local/share}/kubebuilder-envtest/k8s/<version>-<os>-<arch>),
@@ -95,6 +95,10 @@ controller-gen)
 	build controller-gen "$bin_dir" 1 1 "~1 min the first time" sigs.k8s.io/controller-tools/cmd/controller-gen
 	echo "$bin_dir/controller-gen"
 	;;
+openapi-gen)
+	build openapi-gen "$bin_dir" 1 1 "~1 min the first time" k8s.io/kube-openapi/cmd/openapi-gen
+	echo "$bin_dir/openapi-gen"
+	;;
 golangci-lint)
 	build golangci-lint "$bin_dir" 1 1 "with kube-api-linter, ~3 min the first time" sigs.k8s.io/kube-api-linter/cmd/golangci-lint-kube-api-linter golangci-lint
 	echo "$bin_dir/golangci-lint"
@@ -104,7 +108,7 @@ helm)
 	echo "$bin_dir/helm"
 	;;
 *)
-	say "usage: $0 envtest|cluster|controller-gen|golangci-lint|helm"
+	say "usage: $0 envtest|cluster|controller-gen|openapi-gen|golangci-lint|helm"
 	exit 2
 	;;
 esac

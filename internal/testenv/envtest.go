@@ -120,6 +120,17 @@ func (e *Env) Kubectl(stdin []byte, args ...string) (stdout, stderr string, err 
 	return out.String(), errOut.String(), err
 }
 
+// UserConfig adds a user who authenticates with a client certificate the
+// control plane trusts (its client CA), and returns their configuration:
+// for a server that delegates authentication to this control plane.
+func (e *Env) UserConfig(name string, groups ...string) (*rest.Config, error) {
+	u, err := e.env.AddUser(envtest.User{Name: name, Groups: groups}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("failed to add user %s: %w", name, err)
+	}
+	return u.Config(), nil
+}
+
 // WriteKubeconfig writes a kubeconfig for a cluster admin of the control
 // plane into dir and returns its path, for programs the tests start.
 func (e *Env) WriteKubeconfig(dir string) (string, error) {
