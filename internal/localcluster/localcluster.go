@@ -54,6 +54,13 @@ var binaries = []struct{ name, flag string }{
 // Service range is a /16 rather than the apiserver's default /24 (254
 // addresses), which a benchmark of 1,000 teams with an app each would fill;
 // it holds the default range, so the kubernetes Service keeps its address.
+//
+// The apiserver also runs its aggregation layer as kubeadm sets it up:
+// requests it proxies to an aggregated API server (buurt-api) carry the
+// requester in front-proxy headers, vouched for by its proxy client
+// certificate (kwokctl's admin certificate, kwok-admin, from the cluster's
+// CA), and it reaches such a server at its endpoints' addresses, there
+// being no kube-proxy for a Service's address. %[1]s is the cluster's CA.
 const kwokctlConfig = `apiVersion: config.kwok.x-k8s.io/v1alpha1
 kind: KwokctlConfiguration
 componentsPatches:
@@ -65,6 +72,18 @@ componentsPatches:
   extraArgs:
   - key: service-cluster-ip-range
     value: 10.0.0.0/16
+  - key: requestheader-client-ca-file
+    value: %[1]s
+  - key: requestheader-allowed-names
+    value: kwok-admin
+  - key: requestheader-username-headers
+    value: X-Remote-User
+  - key: requestheader-group-headers
+    value: X-Remote-Group
+  - key: requestheader-extra-headers-prefix
+    value: X-Remote-Extra-
+  - key: enable-aggregator-routing
+    value: "true"
 `
 
 // Create starts a new cluster, or starts again the one of that name in
@@ -86,7 +105,8 @@ func Create(ctx context.Context, opts Options) (*Cluster, error) {
 	// plane's controllers by those names (buurt's allow only them to write
 	// EndpointSlices in team namespaces).
 	config := filepath.Join(opts.WorkDir, "kwokctl-config.yaml")
-	if err := os.WriteFile(config, []byte(kwokctlConfig), 0o600); err != nil {
+	ca := filepath.Join(opts.WorkDir, "clusters", opts.Name, "pki", "ca.crt")
+	if err := os.WriteFile(config, fmt.Appendf(nil, kwokctlConfig, ca), 0o600); err != nil {
 		return nil, err
 	}
 	args = append(args, "--config", config)

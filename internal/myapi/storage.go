@@ -101,7 +101,8 @@ func (s *TeamStorage) parts(ctx context.Context) ([]myteams.Part, error) {
 	teams := &teamsv1alpha1.NeighbourhoodTeamList{}
 	coaches := &teamsv1alpha1.CoachList{}
 	for _, list := range []client.ObjectList{teams, coaches} {
-		if err := s.reader.List(ctx, list); err != nil {
+		// Read only: View copies what it keeps.
+		if err := s.reader.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
 			return nil, apierrors.NewInternalError(err)
 		}
 	}
