@@ -9,12 +9,14 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/apiserver/pkg/authentication/user"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
@@ -178,6 +180,7 @@ func (s *TeamStorage) ConvertToTable(_ context.Context, object runtime.Object, _
 		{Name: "Namespace", Type: "string", Description: "The team's namespace"},
 		{Name: "Coach", Type: "string", Description: "The coach the team chose"},
 		{Name: "Members", Type: "integer", Description: "Member entries"},
+		{Name: "Age", Type: "string", Description: "Since the team was made"},
 		{Name: "Neighbourhood", Type: "string", Priority: 1, Description: "The area the team serves"},
 		{Name: "Reason", Type: "string", Priority: 1, Description: "Why the team is or is not ready"},
 	}}
@@ -195,7 +198,7 @@ func (s *TeamStorage) ConvertToTable(_ context.Context, object runtime.Object, _
 		t := &teams[i]
 		table.Rows = append(table.Rows, metav1.TableRow{
 			Cells: []any{t.Name, string(t.Status.Role), t.Status.Phase, string(t.Status.Ready), t.Status.Namespace,
-				t.Status.Coach, int64(t.Status.MemberCount), t.Status.Neighbourhood, t.Status.Reason},
+				t.Status.Coach, int64(t.Status.MemberCount), age(t.CreationTimestamp), t.Status.Neighbourhood, t.Status.Reason},
 			Object: runtime.RawExtension{Object: t},
 		})
 	}
@@ -347,6 +350,14 @@ func (w *teamWatch) Stop() {
 			r()
 		}
 	})
+}
+
+// age is how long ago a team was made, as kubectl shows it.
+func age(created metav1.Time) string {
+	if created.IsZero() {
+		return "<unknown>"
+	}
+	return duration.HumanDuration(time.Since(created.Time))
 }
 
 func firstOf(a, b any) any {

@@ -152,6 +152,11 @@ func TestMyTeams(t *testing.T) {
 		WithTimeout(time.Minute).Should(ContainElements("my-harbour/PlatformEngineer", "my-hillside/PlatformEngineer", "my-riverside/PlatformEngineer"))
 	g.Expect(list(g, as(t, "piet@care.example.org", "system:authenticated"))).To(BeEmpty())
 
+	// Plain kubectl finds them by the short name, with a column for her part.
+	g.Expect(shellAs(t, "anna@care.example.org")(g, "kubectl get myteams --as-group hillside-nurses --as-group system:authenticated")).To(
+		MatchRegexp(`^NAME\s+ROLE\s+PHASE\s+READY\s+NAMESPACE\s+COACH\s+MEMBERS\s+AGE\n`+
+			`my-hillside\s+Member\s+.*\n`+`my-riverside\s+Member\s+.*\n$`))
+
 	// Someone else's team is NotFound, as one that does not exist.
 	other := &unstructured.Unstructured{}
 	other.SetAPIVersion("my.buurt.dev/v1alpha1")
