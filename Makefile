@@ -119,8 +119,10 @@ bench: ## Measure buurt at scale against a plain client on a local cluster (test
 ##@ Build
 
 .PHONY: build
-build: ## Build the manager binary into bin/.
+build: ## Build the operator (manager), the aggregated API server (buurt-api) and the kubectl plugin (kubectl-buurt) into bin/.
 	go build -o bin/manager ./cmd/manager
+	go build -o bin/buurt-api ./cmd/buurt-api
+	go build -o bin/kubectl-buurt ./cmd/kubectl-buurt
 
 IMG ?= ghcr.io/buurt-dev/buurt:0.1.0
 CONTAINER_TOOL ?= docker

@@ -154,14 +154,27 @@ func TestMyTeams(t *testing.T) {
 
 	// Plain kubectl finds them by the short name, with a column for her part.
 	g.Expect(shellAs(t, "anna@care.example.org")(g, "kubectl get myteams --as-group hillside-nurses --as-group system:authenticated")).To(
-		MatchRegexp(`^NAME\s+ROLE\s+PHASE\s+READY\s+NAMESPACE\s+COACH\s+MEMBERS\s+AGE\n`+
-			`my-hillside\s+Member\s+.*\n`+`my-riverside\s+Member\s+.*\n$`))
+		MatchRegexp(`^NAME\s+ROLE\s+PHASE\s+READY\s+NAMESPACE\s+COACH\s+MEMBERS\s+AGE\n` +
+			`my-hillside\s+Member\s+.*\n` + `my-riverside\s+Member\s+.*\n$`))
+
+	// kubectl's plugin, found on the PATH, through the real kubectl.
+	pluginDir := t.TempDir()
+	build := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(pluginDir, "kubectl-buurt"), "./cmd/kubectl-buurt")
+	build.Dir = testenv.RepoRoot()
+	out, err := build.CombinedOutput()
+	g.Expect(err).NotTo(HaveOccurred(), "%s", out)
+	g.Expect(shellAs(t, "anna@care.example.org")(g, "PATH="+pluginDir+":$PATH kubectl buurt mine --as-group hillside-nurses --as-group system:authenticated")).To(Equal(
+		"TEAM           ROLE     PHASE     READY   NAMESPACE   COACH   MEMBERS   SLEEP\n" +
+			"my-hillside    Member   Forming   False   -           -       1         -\n" +
+			"my-riverside   Member   Forming   False   -           -       1         -\n"))
+	g.Expect(shellAs(t, "piet@care.example.org")(g, "PATH="+pluginDir+":$PATH kubectl buurt mine")).To(Equal(
+		"You are in no team and coach none. A platform engineer adds you to a team's members.\n"))
 
 	// Someone else's team is NotFound, as one that does not exist.
 	other := &unstructured.Unstructured{}
 	other.SetAPIVersion("my.buurt.dev/v1alpha1")
 	other.SetKind("Team")
-	err := anna.Get(ctx, client.ObjectKey{Name: "my-harbour"}, other)
+	err = anna.Get(ctx, client.ObjectKey{Name: "my-harbour"}, other)
 	g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "%v", err)
 
 	// A new membership is delivered by a watch within seconds.
