@@ -39,6 +39,14 @@ const (
 	// policy becomes Delete.
 	OriginalReclaimPolicyAnnotation = "teams.buurt.dev/original-reclaim-policy"
 
+	// ReconcileRequestAnnotation on a NeighbourhoodTeam asks buurt to look
+	// at the whole team again now, its database on the shared server too,
+	// rather than trust what it found before; any new value (a time, by
+	// convention) asks once, and status.lastHandledReconcileAt says when
+	// it was handled. Members may set it (Flux's reconcile.fluxcd.io/
+	// requestedAt works the same way).
+	ReconcileRequestAnnotation = "teams.buurt.dev/reconcile-requested-at"
+
 	// SleepAnnotation is on the namespace of a team whose workloads buurt
 	// stopped (SleepStopping while it stops them, SleepStopped once all
 	// are); it goes once they are back. It is how a pass knows there is

@@ -195,6 +195,13 @@ type NeighbourhoodTeamStatus struct {
 	// +kubebuilder:validation:Minimum=0
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
+	// lastHandledReconcileAt is the value of the annotation
+	// teams.buurt.dev/reconcile-requested-at that the last reconcile
+	// handled (`kubectl buurt reconcile` waits for it).
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	LastHandledReconcileAt string `json:"lastHandledReconcileAt,omitempty"`
+
 	// phase is Forming, Active, Degraded, Dormant or Terminating.
 	// +optional
 	// +kubebuilder:validation:Enum=Forming;Active;Degraded;Dormant;Archived;Terminating

@@ -1,6 +1,7 @@
 // Command kubectl-buurt is buurt's kubectl plugin: `kubectl buurt mine`
 // lists the teams you are a member of or coach, through buurt's aggregated
-// API (my.buurt.dev), with kubectl's own flags (--context, --as, ...).
+// API (my.buurt.dev), and `kubectl buurt reconcile TEAM` asks buurt to look
+// at a team again now; both with kubectl's own flags (--context, --as, ...).
 package main
 
 import (
@@ -15,11 +16,14 @@ import (
 	"golang.org/x/term"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	myv1alpha1 "github.com/buurt-dev/buurt/api/my/v1alpha1"
+	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
 	"github.com/buurt-dev/buurt/internal/plugin"
 )
 
@@ -67,8 +71,71 @@ func command(out io.Writer) *cobra.Command {
 		},
 	}
 	mine.Flags().StringVarP(&output, "output", "o", "", "Output format: json or yaml; a table when left out")
-	root.AddCommand(mine)
+	var wait time.Duration
+	reconcile := &cobra.Command{
+		Use:   "reconcile TEAM",
+		Short: "Ask buurt to look at your team again now, its database too, and wait until it has",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := teamsClient(flags)
+			if err != nil {
+				return err
+			}
+			return reconcileTeam(cmd.Context(), c, args[0], wait, out)
+		},
+	}
+	reconcile.Flags().DurationVar(&wait, "timeout", time.Minute, "How long to wait for buurt to have looked")
+	root.AddCommand(mine, reconcile)
 	return root
+}
+
+// reconcileTeam sets the team's reconcile-requested-at annotation to now
+// and waits until its status says buurt handled it.
+func reconcileTeam(ctx context.Context, c client.Client, name string, wait time.Duration, out io.Writer) error {
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	team := &teamsv1alpha1.NeighbourhoodTeam{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	requested := time.Now().UTC().Format(time.RFC3339Nano)
+	patch := fmt.Appendf(nil, `{"metadata":{"annotations":{%q:%q}}}`, teamsv1alpha1.ReconcileRequestAnnotation, requested)
+	if err := c.Patch(ctx, team, client.RawPatch(types.MergePatchType, patch)); err != nil {
+		return fmt.Errorf("failed to ask for a reconcile of team %s: %w", name, err)
+	}
+	fmt.Fprintf(out, "asked buurt to reconcile team %s; waiting (usually seconds)\n", name)
+	for {
+		if err := c.Get(ctx, client.ObjectKey{Name: name}, team); err != nil {
+			return fmt.Errorf("failed to read team %s: %w", name, err)
+		}
+		if team.Status.LastHandledReconcileAt == requested {
+			ready := meta.FindStatusCondition(team.Status.Conditions, teamsv1alpha1.ReadyCondition)
+			if ready == nil {
+				_, err := fmt.Fprintf(out, "team %s reconciled\n", name)
+				return err
+			}
+			_, err := fmt.Fprintf(out, "team %s reconciled: Ready %s (%s): %s\n", name, ready.Status, ready.Reason, ready.Message)
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("buurt has not reconciled team %s within %s: is the operator running? "+
+				"(kubectl -n buurt-system get pods)", name, wait)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// teamsClient reads and writes NeighbourhoodTeams with the configuration
+// kubectl's flags give.
+func teamsClient(flags *genericclioptions.ConfigFlags) (client.Client, error) {
+	cfg, err := flags.ToRESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	cfg.Timeout = timeout
+	scheme := runtime.NewScheme()
+	if err := teamsv1alpha1.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	return client.New(cfg, client.Options{Scheme: scheme})
 }
 
 // myClient reads my.buurt.dev with the configuration kubectl's flags give.

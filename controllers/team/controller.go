@@ -241,6 +241,9 @@ type scope struct {
 	// its schedule (sleep.go); archived when its lifecycle is Archived.
 	// Either stops its workloads (workloads.go).
 	dormant, archived bool
+	// reconcileRequest is the ReconcileRequestAnnotation this pass handles;
+	// nil when it handled that value before.
+	reconcileRequest *string
 	// sleepMark is the namespace's SleepAnnotation as this pass read it.
 	sleepMark string
 	// sleep is what status.sleep is to say; nil keeps what it says.
@@ -337,6 +340,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 		return reconcile.Result{}, nil
 	}
 
+	if requested := team.Annotations[teamsv1alpha1.ReconcileRequestAnnotation]; requested != team.Status.LastHandledReconcileAt {
+		// Asked to look again: nothing found before is trusted.
+		r.shared.forget(team.Name)
+		s.reconcileRequest = &requested
+	}
 	r.readSleep(ctx, s)
 	// Each phase runs even when one before it failed: what one part of the
 	// workspace cannot do must not stop the others from being kept.

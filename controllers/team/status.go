@@ -87,6 +87,9 @@ func setStatus(s *scope) {
 		}
 	}
 
+	if s.reconcileRequest != nil && len(s.failed) == 0 {
+		team.Status.LastHandledReconcileAt = *s.reconcileRequest
+	}
 	switch {
 	case s.deleting:
 		team.Status.Phase = teamsv1alpha1.TeamPhaseTerminating

@@ -172,3 +172,21 @@ func TestSoftFailuresKeepTheDatabaseRoute(t *testing.T) {
 	eventuallyCondition(t, "soft", teamsv1alpha1.ReadyCondition, metav1.ConditionTrue, teamsv1alpha1.ReconciledReason)
 	unchanged(g)
 }
+
+// TestReconcileRequest: a new value of the reconcile-requested-at
+// annotation is handled once, and the status says which.
+func TestReconcileRequest(t *testing.T) {
+	g := NewWithT(t)
+	create(t, designBlueprint("reconcile-request"))
+	tm := newTeam("reconcile-request", "reconcile-request", user("anna"))
+	create(t, tm)
+	tm = eventuallyCondition(t, "reconcile-request", teamsv1alpha1.ReadyCondition, metav1.ConditionTrue, teamsv1alpha1.ReconciledReason)
+	g.Expect(tm.Status.LastHandledReconcileAt).To(BeEmpty())
+	edit(t, tm, func() {
+		tm.Annotations = map[string]string{teamsv1alpha1.ReconcileRequestAnnotation: "2026-11-24T07:45:00Z"}
+	})
+	g.Eventually(func(g Gomega) string {
+		g.Expect(env.Client.Get(context.Background(), client.ObjectKeyFromObject(tm), tm)).To(Succeed())
+		return tm.Status.LastHandledReconcileAt
+	}).WithTimeout(timeout).Should(Equal("2026-11-24T07:45:00Z"))
+}

@@ -201,7 +201,8 @@ func TestMembersMayNotChangeLabelsOrAnnotations(t *testing.T) {
 	})
 	const labelRule = "members of the team may not change its labels: other controllers (a GitOps controller's reconciliation, " +
 		"for one) act on them; ask a platform engineer"
-	const annotationRule = "members of the team may not change its annotations, but for kubectl.kubernetes.io/last-applied-configuration: " +
+	const annotationRule = "members of the team may not change its annotations, but for kubectl.kubernetes.io/last-applied-configuration " +
+		"and teams.buurt.dev/reconcile-requested-at: " +
 		"other controllers (a GitOps controller's reconciliation, for one) act on them; ask a platform engineer"
 	g.Expect(err).To(MatchError(`admission webhook "vneighbourhoodteam.teams.buurt.dev" denied the request: ` +
 		`NeighbourhoodTeam.teams.buurt.dev "labelled" is invalid: [` +
@@ -220,4 +221,10 @@ func TestMembersMayNotChangeLabelsOrAnnotations(t *testing.T) {
 	g.Expect(env.Client.Get(context.Background(), client.ObjectKeyFromObject(tm), stored)).To(Succeed())
 	g.Expect(stored.Annotations).To(HaveKeyWithValue("kubectl.kubernetes.io/last-applied-configuration", `{"spec":{"lifecycle":"Dormant"}}`))
 	g.Expect(stored.Spec.Lifecycle).To(Equal(teamsv1alpha1.LifecycleDormant))
+
+	// A member may ask buurt to look at the team again now.
+	mine = waitForSelfService(t, asAnna, "labelled")
+	g.Expect(patchAs(asAnna, mine, func(tm *teamsv1alpha1.NeighbourhoodTeam) {
+		tm.Annotations[teamsv1alpha1.ReconcileRequestAnnotation] = "2026-11-24T07:40:00Z"
+	})).To(Succeed())
 }

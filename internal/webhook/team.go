@@ -271,7 +271,8 @@ func selfServiceChange(old, team *teamsv1alpha1.NeighbourhoodTeam) ([]string, fi
 	for _, key := range changedKeys(old.Labels, team.Labels) {
 		errs = append(errs, field.Forbidden(meta.Child("labels").Key(key), labelRule))
 	}
-	annotationRule := "members of the team may not change its annotations, but for " + lastApplied +
+	annotationRule := "members of the team may not change its annotations, but for " + lastApplied + " and " +
+		teamsv1alpha1.ReconcileRequestAnnotation +
 		": other controllers (a GitOps controller's reconciliation, for one) act on them; ask a platform engineer"
 	for _, key := range changedKeys(memberAnnotations(old, old), memberAnnotations(old, team)) {
 		errs = append(errs, field.Forbidden(meta.Child("annotations").Key(key), annotationRule))
@@ -285,13 +286,14 @@ const lastApplied = corev1.LastAppliedConfigAnnotation
 
 // memberAnnotations are the annotations of team (old, or old as changed)
 // that a member must leave alone. Not among them: the last-applied
-// configuration, and the quota-members annotation where buurt's
+// configuration, the request to reconcile now, and the quota-members annotation where buurt's
 // MutatingAdmissionPolicy pins it on a member's edit of a team that had
 // none, to the member entries the team had before (what the platform
 // engineer who wrote them last set).
 func memberAnnotations(old, team *teamsv1alpha1.NeighbourhoodTeam) map[string]string {
 	out := maps.Clone(team.Annotations)
 	delete(out, lastApplied)
+	delete(out, teamsv1alpha1.ReconcileRequestAnnotation)
 	_, had := old.Annotations[teamsv1alpha1.QuotaMembersAnnotation]
 	if !had && out[teamsv1alpha1.QuotaMembersAnnotation] == strconv.Itoa(len(old.Spec.Members)) {
 		delete(out, teamsv1alpha1.QuotaMembersAnnotation)

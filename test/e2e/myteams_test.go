@@ -170,6 +170,12 @@ func TestMyTeams(t *testing.T) {
 	g.Expect(shellAs(t, "piet@care.example.org")(g, "PATH="+pluginDir+":$PATH kubectl buurt mine")).To(Equal(
 		"You are in no team and coach none. A platform engineer adds you to a team's members.\n"))
 
+	// Anna asks buurt to look at a team of hers again now, and waits.
+	readyTeam(t, testenv.DesignBlueprint("e2e-my"), newTeam("my-north", "e2e-my", user("anna@care.example.org")))
+	g.Expect(shellAs(t, "anna@care.example.org")(g, "PATH="+pluginDir+":$PATH kubectl buurt reconcile my-north")).To(Equal(
+		"asked buurt to reconcile team my-north; waiting (usually seconds)\n" +
+			"team my-north reconciled: Ready True (Reconciled): The team's workspace is ready\n"))
+
 	// Someone else's team is NotFound, as one that does not exist.
 	other := &unstructured.Unstructured{}
 	other.SetAPIVersion("my.buurt.dev/v1alpha1")
