@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -159,7 +160,7 @@ func (s *TeamStorage) Watch(ctx context.Context, options *metainternalversion.Li
 	}
 	w := &teamWatch{
 		storage: s, person: p, all: all, events: make(chan watch.Event, 100), done: make(chan struct{}),
-		seen: map[string]bool{},
+		sent: map[string]*myv1alpha1.Team{},
 	}
 	if options != nil && options.LabelSelector != nil {
 		w.selector = options.LabelSelector.Matches
@@ -220,8 +221,8 @@ type teamWatch struct {
 	mu sync.Mutex
 	// coached is which of the requester's coaches support which team.
 	coached map[string][]string
-	// seen is the teams the requester has been sent as theirs.
-	seen          map[string]bool
+	// sent is each team the requester has been sent as theirs, as sent.
+	sent          map[string]*myv1alpha1.Team
 	registrations []func()
 }
 
@@ -279,9 +280,11 @@ func (w *teamWatch) changed(old, updated any) {
 		if len(before) == 0 && len(after) == 0 {
 			return
 		}
+		// The informer's first adds repeat what start read: take the coach
+		// out everywhere before putting it where it is now.
 		name := o.Name
-		for team := range before {
-			w.coached[team] = slices.DeleteFunc(w.coached[team], func(c string) bool { return c == name })
+		for team, by := range w.coached {
+			w.coached[team] = slices.DeleteFunc(by, func(c string) bool { return c == name })
 		}
 		for team, by := range after {
 			w.coached[team] = append(w.coached[team], by...)
@@ -312,22 +315,27 @@ func (w *teamWatch) send(name string, team *teamsv1alpha1.NeighbourhoodTeam) {
 			}
 		}
 	}
-	was := w.seen[name]
+	last, was := w.sent[name]
 	var event watch.Event
 	switch {
 	case view == nil && !was:
 		return
 	case view == nil:
-		delete(w.seen, name)
+		delete(w.sent, name)
 		gone := &myv1alpha1.Team{ObjectMeta: metav1.ObjectMeta{Name: name}}
 		if team != nil {
 			gone.ResourceVersion = team.ResourceVersion
 		}
 		event = watch.Event{Type: watch.Deleted, Object: gone}
+	case was && equality.Semantic.DeepEqual(last, view):
+		// Nothing the requester sees changed (a coach's event repeats
+		// what the team's said).
+		return
 	case was:
+		w.sent[name] = view
 		event = watch.Event{Type: watch.Modified, Object: view}
 	default:
-		w.seen[name] = true
+		w.sent[name] = view
 		event = watch.Event{Type: watch.Added, Object: view}
 	}
 	select {

@@ -185,3 +185,38 @@ func TestWatchDeliversANewMembership(t *testing.T) {
 	g.Expect(env.Client.Patch(context.Background(), mine, client.MergeFrom(base))).To(Succeed())
 	g.Expect(read()).To(Equal(event{watch.Deleted, "west-polder", ""}))
 }
+
+func TestWatchAsACoach(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	create(t, team("coached-one", user("femke@care.example.org")))
+	create(t, team("coached-two", user("gijs@care.example.org")))
+	coach := &teamsv1alpha1.Coach{ObjectMeta: metav1.ObjectMeta{Name: "hanna"},
+		Spec: teamsv1alpha1.CoachSpec{Subject: group("coaches-west"), MaxTeams: 5}}
+	create(t, coach)
+	coach.Status.Teams = []string{"coached-one"}
+	g.Expect(env.Client.Status().Update(ctx, coach)).To(Succeed())
+	hanna := as("hanna@care.example.org", "coaches-west")
+	g.Eventually(func(g Gomega) map[string]myv1alpha1.Role { return listed(g, hanna) }).WithTimeout(10 * time.Second).Should(HaveLen(1))
+
+	w, err := storage.Watch(hanna, nil)
+	g.Expect(err).NotTo(HaveOccurred())
+	defer w.Stop()
+	next := func() string {
+		select {
+		case e := <-w.ResultChan():
+			tm := e.Object.(*myv1alpha1.Team)
+			return fmt.Sprintf("%s %s %s %v", e.Type, tm.Name, tm.Status.Role, tm.Status.Coaches)
+		case <-time.After(10 * time.Second):
+			return "nothing within 10 s"
+		}
+	}
+	g.Expect(next()).To(Equal("ADDED coached-one Coach [hanna]"))
+	// The coach takes on a second team: it appears; gives up the first: it goes.
+	coach.Status.Teams = []string{"coached-one", "coached-two"}
+	g.Expect(env.Client.Status().Update(ctx, coach)).To(Succeed())
+	g.Expect(next()).To(Equal("ADDED coached-two Coach [hanna]"))
+	coach.Status.Teams = []string{"coached-two"}
+	g.Expect(env.Client.Status().Update(ctx, coach)).To(Succeed())
+	g.Expect(next()).To(Equal("DELETED coached-one  []"))
+}
