@@ -111,9 +111,9 @@ func TestMyTeams(t *testing.T) {
 	ctx := context.Background()
 	startMyTeamsAPI(t)
 	for _, tm := range []*teamsv1alpha1.NeighbourhoodTeam{
-		newTeam("my-riverside", "no-blueprint", user("anna@care.example.org")),
-		newTeam("my-hillside", "no-blueprint", teamsv1alpha1.Subject{Kind: teamsv1alpha1.SubjectKindGroup, Name: "hillside-nurses"}),
-		newTeam("my-harbour", "no-blueprint", user("cor@care.example.org")),
+		newTeam("my-riverside", "no-blueprint", user("anke@care.example.org")),
+		newTeam("my-hillside", "no-blueprint", teamsv1alpha1.Subject{Kind: teamsv1alpha1.SubjectKindGroup, Name: "my-hillside-nurses"}),
+		newTeam("my-harbour", "no-blueprint", user("carla@care.example.org")),
 	} {
 		g.Expect(admin.Create(ctx, tm)).To(Succeed())
 		t.Cleanup(func() { _ = admin.Delete(context.Background(), tm) })
@@ -131,7 +131,7 @@ func TestMyTeams(t *testing.T) {
 		return out
 	}
 	coach := &teamsv1alpha1.Coach{ObjectMeta: metav1.ObjectMeta{Name: "my-jan"},
-		Spec: teamsv1alpha1.CoachSpec{Subject: user("jan@care.example.org"), MaxTeams: 5}}
+		Spec: teamsv1alpha1.CoachSpec{Subject: user("joost@care.example.org"), MaxTeams: 5}}
 	g.Expect(admin.Create(ctx, coach)).To(Succeed())
 	t.Cleanup(func() { _ = admin.Delete(context.Background(), coach) })
 	harbour := teamNamed("my-harbour")
@@ -141,19 +141,19 @@ func TestMyTeams(t *testing.T) {
 	g.Expect(admin.Create(ctx, binding)).To(Succeed())
 	t.Cleanup(func() { _ = admin.Delete(context.Background(), binding) })
 
-	// Anna: her team by her user, one by her group; Jan: the team he
-	// coaches; Pia: all; Piet, in no team: none, and no error.
-	anna := as(t, "anna@care.example.org", "hillside-nurses", "system:authenticated")
-	g.Eventually(func(g Gomega) []string { return list(g, anna) }).WithTimeout(time.Minute).Should(Equal(
+	// Anke: her team by her user, one by her group; Jan: the team he
+	// coaches; Pia: all; Pieter, in no team: none, and no error.
+	anke := as(t, "anke@care.example.org", "my-hillside-nurses", "system:authenticated")
+	g.Eventually(func(g Gomega) []string { return list(g, anke) }).WithTimeout(time.Minute).Should(Equal(
 		[]string{"my-hillside/Member", "my-riverside/Member"}))
-	g.Eventually(func(g Gomega) []string { return list(g, as(t, "jan@care.example.org", "system:authenticated")) }).
+	g.Eventually(func(g Gomega) []string { return list(g, as(t, "joost@care.example.org", "system:authenticated")) }).
 		WithTimeout(time.Minute).Should(Equal([]string{"my-harbour/Coach"}))
 	g.Eventually(func(g Gomega) []string { return list(g, as(t, pia, "system:authenticated")) }).
 		WithTimeout(time.Minute).Should(ContainElements("my-harbour/PlatformEngineer", "my-hillside/PlatformEngineer", "my-riverside/PlatformEngineer"))
-	g.Expect(list(g, as(t, "piet@care.example.org", "system:authenticated"))).To(BeEmpty())
+	g.Expect(list(g, as(t, "pieter@care.example.org", "system:authenticated"))).To(BeEmpty())
 
 	// Plain kubectl finds them by the short name, with a column for her part.
-	g.Expect(shellAs(t, "anna@care.example.org")(g, "kubectl get myteams --as-group hillside-nurses --as-group system:authenticated")).To(
+	g.Expect(shellAs(t, "anke@care.example.org")(g, "kubectl get myteams --as-group my-hillside-nurses --as-group system:authenticated")).To(
 		MatchRegexp(`^NAME\s+ROLE\s+PHASE\s+READY\s+NAMESPACE\s+COACH\s+MEMBERS\s+AGE\n` +
 			`my-hillside\s+Member\s+.*\n` + `my-riverside\s+Member\s+.*\n$`))
 
@@ -163,16 +163,16 @@ func TestMyTeams(t *testing.T) {
 	build.Dir = testenv.RepoRoot()
 	out, err := build.CombinedOutput()
 	g.Expect(err).NotTo(HaveOccurred(), "%s", out)
-	g.Expect(shellAs(t, "anna@care.example.org")(g, "PATH="+pluginDir+":$PATH kubectl buurt mine --as-group hillside-nurses --as-group system:authenticated")).To(Equal(
+	g.Expect(shellAs(t, "anke@care.example.org")(g, "PATH="+pluginDir+":$PATH kubectl buurt mine --as-group my-hillside-nurses --as-group system:authenticated")).To(Equal(
 		"TEAM           ROLE     PHASE     READY   NAMESPACE   COACH   MEMBERS   SLEEP\n" +
 			"my-hillside    Member   Forming   False   -           -       1         -\n" +
 			"my-riverside   Member   Forming   False   -           -       1         -\n"))
-	g.Expect(shellAs(t, "piet@care.example.org")(g, "PATH="+pluginDir+":$PATH kubectl buurt mine")).To(Equal(
+	g.Expect(shellAs(t, "pieter@care.example.org")(g, "PATH="+pluginDir+":$PATH kubectl buurt mine")).To(Equal(
 		"You are in no team and coach none. A platform engineer adds you to a team's members.\n"))
 
-	// Anna asks buurt to look at a team of hers again now, and waits.
-	readyTeam(t, testenv.DesignBlueprint("e2e-my"), newTeam("my-north", "e2e-my", user("anna@care.example.org")))
-	g.Expect(shellAs(t, "anna@care.example.org")(g, "PATH="+pluginDir+":$PATH kubectl buurt reconcile my-north")).To(Equal(
+	// Anke asks buurt to look at a team of hers again now, and waits.
+	readyTeam(t, testenv.DesignBlueprint("e2e-my"), newTeam("my-north", "e2e-my", user("anke@care.example.org")))
+	g.Expect(shellAs(t, "anke@care.example.org")(g, "PATH="+pluginDir+":$PATH kubectl buurt reconcile my-north")).To(Equal(
 		"asked buurt to reconcile team my-north; waiting (usually seconds)\n" +
 			"team my-north reconciled: Ready True (Reconciled): The team's workspace is ready\n"))
 
@@ -180,11 +180,11 @@ func TestMyTeams(t *testing.T) {
 	other := &unstructured.Unstructured{}
 	other.SetAPIVersion("my.buurt.dev/v1alpha1")
 	other.SetKind("Team")
-	err = anna.Get(ctx, client.ObjectKey{Name: "my-harbour"}, other)
+	err = anke.Get(ctx, client.ObjectKey{Name: "my-harbour"}, other)
 	g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "%v", err)
 
 	// A new membership is delivered by a watch within seconds.
-	watcher, err := dynamic.NewForConfig(testenv.ConfigAs(adminConfig, "cor@care.example.org", "system:authenticated"))
+	watcher, err := dynamic.NewForConfig(testenv.ConfigAs(adminConfig, "carla@care.example.org", "system:authenticated"))
 	g.Expect(err).NotTo(HaveOccurred())
 	w, err := watcher.Resource(schema.GroupVersionResource{Group: "my.buurt.dev", Version: "v1alpha1", Resource: "teams"}).
 		Watch(ctx, metav1.ListOptions{})
@@ -202,7 +202,7 @@ func TestMyTeams(t *testing.T) {
 	g.Expect(next()).To(Equal("ADDED my-harbour"))
 	riverside := teamNamed("my-riverside")
 	joined := time.Now()
-	edit(t, riverside, func() { riverside.Spec.Members = append(riverside.Spec.Members, user("cor@care.example.org")) })
+	edit(t, riverside, func() { riverside.Spec.Members = append(riverside.Spec.Members, user("carla@care.example.org")) })
 	g.Expect(next()).To(Equal("ADDED my-riverside"))
 	g.Expect(time.Since(joined)).To(BeNumerically("<", 5*time.Second))
 }
