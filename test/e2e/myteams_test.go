@@ -141,7 +141,7 @@ func TestMyTeams(t *testing.T) {
 	g.Expect(admin.Create(ctx, binding)).To(Succeed())
 	t.Cleanup(func() { _ = admin.Delete(context.Background(), binding) })
 
-	// Anke: her team by her user, one by her group; Jan: the team he
+	// Anke: her team by her user, one by her group; Joost: the team he
 	// coaches; Pia: all; Pieter, in no team: none, and no error.
 	anke := as(t, "anke@care.example.org", "my-hillside-nurses", "system:authenticated")
 	g.Eventually(func(g Gomega) []string { return list(g, anke) }).WithTimeout(time.Minute).Should(Equal(
