@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-
 	"fmt"
 	"io"
 	"os"
@@ -59,7 +58,7 @@ func command(out io.Writer) *cobra.Command {
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
-			c, err := myClient(flags)
+			c, err := clientFor(flags, myv1alpha1.AddToScheme)
 			if err != nil {
 				return err
 			}
@@ -77,7 +76,7 @@ func command(out io.Writer) *cobra.Command {
 		Short: "Ask buurt to look at your team again now, its database too, and wait until it has",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := teamsClient(flags)
+			c, err := clientFor(flags, teamsv1alpha1.AddToScheme)
 			if err != nil {
 				return err
 			}
@@ -123,30 +122,16 @@ func reconcileTeam(ctx context.Context, c client.Client, name string, wait time.
 	}
 }
 
-// teamsClient reads and writes NeighbourhoodTeams with the configuration
-// kubectl's flags give.
-func teamsClient(flags *genericclioptions.ConfigFlags) (client.Client, error) {
+// clientFor reads (and writes) the kinds addToScheme knows with the
+// configuration kubectl's flags give.
+func clientFor(flags *genericclioptions.ConfigFlags, addToScheme func(*runtime.Scheme) error) (client.Client, error) {
 	cfg, err := flags.ToRESTConfig()
 	if err != nil {
 		return nil, err
 	}
 	cfg.Timeout = timeout
 	scheme := runtime.NewScheme()
-	if err := teamsv1alpha1.AddToScheme(scheme); err != nil {
-		return nil, err
-	}
-	return client.New(cfg, client.Options{Scheme: scheme})
-}
-
-// myClient reads my.buurt.dev with the configuration kubectl's flags give.
-func myClient(flags *genericclioptions.ConfigFlags) (client.Client, error) {
-	cfg, err := flags.ToRESTConfig()
-	if err != nil {
-		return nil, err
-	}
-	cfg.Timeout = timeout
-	scheme := runtime.NewScheme()
-	if err := myv1alpha1.AddToScheme(scheme); err != nil {
+	if err := addToScheme(scheme); err != nil {
 		return nil, err
 	}
 	return client.New(cfg, client.Options{Scheme: scheme})
