@@ -140,10 +140,7 @@ func setAppsReady(s *scope, set render.AppSet, unavailable []string) {
 	case len(problems) > 0:
 		s.found(teamsv1alpha1.AppsReadyCondition, metav1.ConditionFalse, reason, upperFirst(strings.Join(problems, "; ")))
 	case s.stopped():
-		state, reason := "Dormant", teamsv1alpha1.DormantReason
-		if s.archived {
-			state, reason = "Archived", teamsv1alpha1.ArchivedReason
-		}
+		state, reason := stoppedState(s), stoppedReason(s)
 		if len(unavailable) > 0 {
 			s.found(teamsv1alpha1.AppsReadyCondition, metav1.ConditionFalse, teamsv1alpha1.AppsUnavailableReason,
 				fmt.Sprintf("The team is %s; still scaling to zero: %s", state, strings.Join(unavailable, ", ")))

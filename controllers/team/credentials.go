@@ -132,27 +132,22 @@ func passwordKept(s *scope, secret *corev1.Secret) {
 // pendingRotation is what status.credentials says after a pass that did not
 // make the password it was to make, and, for an Archived team with a
 // database, that coming back will make one (RotationUnarchived): the reason
-// stays, in the status, until a pass does. A member who left is such a reason even when the pass did not
-// get to the database (a namespace not buurt's): status.members forgets
-// them after this pass.
+// stays, in the status, until a pass does. A member who left is such a
+// reason even when the pass did not get to the database (a namespace not
+// buurt's): status.members forgets them after this pass.
 func pendingRotation(s *scope) *teamsv1alpha1.CredentialsStatus {
 	team := s.team
 	if s.statusBehind || s.credentials != nil && s.credentials.LastRotationReason != teamsv1alpha1.RotationCreated {
 		return nil
 	}
-	if s.archived {
+	due := s.rotationDue
+	switch {
+	case s.archived:
 		if team.Status.Database == nil && (s.database == nil || *s.database == nil) {
 			return nil
 		}
-		pending := &teamsv1alpha1.CredentialsStatus{}
-		if c := s.credentialsNow(); c != nil {
-			pending = c.DeepCopy()
-		}
-		pending.RotationPending = teamsv1alpha1.RotationUnarchived
-		return pending
-	}
-	due := s.rotationDue
-	if due == "" && team.Status.Database != nil && len(removedMembers(team)) > 0 {
+		due = teamsv1alpha1.RotationUnarchived
+	case due == "" && team.Status.Database != nil && len(removedMembers(team)) > 0:
 		due = teamsv1alpha1.RotationMemberRemoved
 	}
 	if due == "" {

@@ -142,13 +142,22 @@ func (a *Applier) applyOver(ctx context.Context, d desiredObject, current, live 
 
 // send applies d and fills live with the server's answer.
 func (a *Applier) send(ctx context.Context, d desiredObject, live client.Object) error {
-	u := &unstructured.Unstructured{Object: d.fields}
-	if err := a.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
-		return fmt.Errorf("failed to apply %s: %w", d.key, err)
+	return a.applyFields(ctx, FieldOwner, d.fields, d.key, live)
+}
+
+// applyFields applies fields as field manager owner, forcing its ownership
+// of them, and fills live, when not nil, with the object as it now is.
+func (a *Applier) applyFields(ctx context.Context, owner string, fields map[string]any, key string, live client.Object) error {
+	u := &unstructured.Unstructured{Object: fields}
+	if err := a.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(owner), client.ForceOwnership); err != nil {
+		return fmt.Errorf("failed to apply %s: %w", key, err)
+	}
+	if live == nil {
+		return nil
 	}
 	// Apply decoded the server's answer into u.
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, live); err != nil {
-		return fmt.Errorf("failed to decode applied %s: %w", d.key, err)
+		return fmt.Errorf("failed to decode applied %s: %w", key, err)
 	}
 	return nil
 }
@@ -241,15 +250,5 @@ func (a *Applier) ApplyAs(ctx context.Context, owner string, desired runtime.App
 	if err := json.Unmarshal(data, &u.Object); err != nil {
 		return fmt.Errorf("failed to decode %T: %w", desired, err)
 	}
-	key := fmt.Sprintf("%s %s", u.GetKind(), klog.KObj(u))
-	if err := a.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(owner), client.ForceOwnership); err != nil {
-		return fmt.Errorf("failed to apply %s: %w", key, err)
-	}
-	if live == nil {
-		return nil
-	}
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, live); err != nil {
-		return fmt.Errorf("failed to decode applied %s: %w", key, err)
-	}
-	return nil
+	return a.applyFields(ctx, owner, u.Object, fmt.Sprintf("%s %s", u.GetKind(), klog.KObj(u)), live)
 }

@@ -304,11 +304,7 @@ func (w *teamWatch) changed(old, updated any) {
 func (w *teamWatch) send(name string, team *teamsv1alpha1.NeighbourhoodTeam) {
 	var view *myv1alpha1.Team
 	if team != nil {
-		if role := myteams.RoleIn(w.person, team, w.coached, w.all); role != "" {
-			part := myteams.Part{Team: team, Role: role}
-			if role == myv1alpha1.RoleCoach {
-				part.Coaches = w.coached[team.Name]
-			}
+		if part, ok := myteams.PartIn(w.person, team, w.coached, w.all); ok {
 			v := myteams.View(part)
 			if w.selector == nil || w.selector(labels.Set(v.Labels)) {
 				view = &v

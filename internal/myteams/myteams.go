@@ -78,18 +78,26 @@ func Coached(p Person, coaches []teamsv1alpha1.Coach) map[string][]string {
 	return out
 }
 
+// PartIn is the person's part in team (RoleIn), with the coaches that
+// make it theirs for a coach; false for none.
+func PartIn(p Person, team *teamsv1alpha1.NeighbourhoodTeam, coached map[string][]string, all bool) (Part, bool) {
+	switch role := RoleIn(p, team, coached, all); role {
+	case "":
+		return Part{}, false
+	case myv1alpha1.RoleCoach:
+		return Part{Team: team, Role: role, Coaches: coached[team.Name]}, true
+	default:
+		return Part{Team: team, Role: role}, true
+	}
+}
+
 // Parts are the person's parts in teams, in the order of teams.
 func Parts(p Person, teams []teamsv1alpha1.NeighbourhoodTeam, coaches []teamsv1alpha1.Coach, all bool) []Part {
 	coached := Coached(p, coaches)
 	var out []Part
 	for i := range teams {
-		t := &teams[i]
-		switch role := RoleIn(p, t, coached, all); role {
-		case "":
-		case myv1alpha1.RoleCoach:
-			out = append(out, Part{Team: t, Role: role, Coaches: coached[t.Name]})
-		default:
-			out = append(out, Part{Team: t, Role: role})
+		if part, ok := PartIn(p, &teams[i], coached, all); ok {
+			out = append(out, part)
 		}
 	}
 	return out
