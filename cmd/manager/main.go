@@ -46,6 +46,7 @@ type options struct {
 	webhookService          string
 	webhookCertificates     string
 	webhookDNSNames         string
+	myTeamsAPIService       string
 	kubeAPIQPS              float64
 	kubeAPIBurst            int
 	concurrency             int
@@ -109,6 +110,9 @@ Flags:
 		"Name of the Service in front of the webhooks; the certificate is for <service>.<namespace>.svc.")
 	fs.StringVar(&o.webhookDNSNames, "webhook-dns-names", "",
 		"More names for the self-issued webhook certificate, comma-separated (localhost for an operator outside the cluster).")
+	fs.StringVar(&o.myTeamsAPIService, "my-teams-api-service", "",
+		"The APIService of buurt-api (v1alpha1.my.buurt.dev), which serves the webhook certificate too: buurt injects "+
+			"the CA into it. Its Service's name goes in --webhook-dns-names. Empty when buurt-api is not installed.")
 	fs.StringVar(&o.webhookCertSecret, "webhook-cert-secret", "buurt-webhook-server-cert",
 		"Secret in the operator's namespace that holds the webhook serving certificate (ca.crt, tls.crt, tls.key).")
 	fs.StringVar(&o.webhookCertDir, "webhook-cert-dir", filepath.Join(os.TempDir(), "buurt-webhook-certs"),
@@ -186,6 +190,7 @@ func newManager(ctx context.Context, cfg *rest.Config, o *options) (ctrl.Manager
 			Namespace: o.namespace, CertSecret: o.webhookCertSecret, CertDir: o.webhookCertDir,
 			DNSNames:          dnsNames(o),
 			ManageCertificate: o.webhookCertificates == "self",
+			APIServices:       nonEmpty(o.myTeamsAPIService),
 		})
 		opts.WebhookServer = webhooks.Server(o.webhookHost, o.webhookPort)
 	}
@@ -207,7 +212,7 @@ func newManager(ctx context.Context, cfg *rest.Config, o *options) (ctrl.Manager
 			if err != nil {
 				return nil, err
 			}
-			if err := webhook.EnsureCertSecret(ctx, c, o.namespace, o.webhookCertSecret); err != nil {
+			if err := webhook.EnsureCertSecret(ctx, c, o.namespace, o.webhookCertSecret, dnsNames(o)); err != nil {
 				return nil, fmt.Errorf("%w; does namespace %s exist? (--namespace)", err, o.namespace)
 			}
 		}
@@ -231,6 +236,14 @@ func dnsNames(o *options) []string {
 		}
 	}
 	return names
+}
+
+// nonEmpty is s alone, or nothing when it is empty.
+func nonEmpty(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return []string{s}
 }
 
 func restConfig(kubeconfig string) (*rest.Config, error) {

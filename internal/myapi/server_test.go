@@ -30,7 +30,7 @@ func TestServerDelegatesToTheCluster(t *testing.T) {
 	create(t, team("server-riverside", user("sanne@care.example.org")))
 	create(t, team("server-hillside", user("someone@care.example.org")))
 	// Everyone authenticated may ask (the role the chart installs).
-	g.Expect(testenv.CreateFromFile(ctx, env.Client, filepath.Join(testenv.RepoRoot(), "config", "rbac", "my_teams.yaml"))).To(Succeed())
+	g.Expect(testenv.CreateFromFile(ctx, env.Client, filepath.Join(testenv.RepoRoot(), "config", "my-teams", "user_role.yaml"))).To(Succeed())
 
 	kubeconfig, err := env.WriteKubeconfig(t.TempDir())
 	g.Expect(err).NotTo(HaveOccurred())

@@ -57,7 +57,23 @@ type Options struct {
 	// Profiles serves the operator's profiles (PprofURL). Off for an
 	// operator built from an earlier commit, which may not know the flag.
 	Profiles bool
+	// MyTeamsAPI makes the webhook certificate name buurt-api's Service too
+	// and the operator inject its CA into buurt-api's APIService, as an
+	// installation's operator does (CertDir has the certificate for
+	// buurt-api). Off for an operator from before buurt-api.
+	MyTeamsAPI bool
 }
+
+// MyTeamsService and MyTeamsAPIService are buurt-api's Service and
+// APIService, as config/my-teams names them.
+const (
+	MyTeamsService    = "buurt-api"
+	MyTeamsAPIService = "v1alpha1.my.buurt.dev"
+)
+
+// CertDir is where the operator keeps its webhook certificate (tls.crt,
+// tls.key), for an operator made with Options' Dir.
+func CertDir(dir string) string { return filepath.Join(dir, "webhook-certs") }
 
 // Process is the operator binary, ready to start, stop and start again.
 // Its metrics are served on a free port of 127.0.0.1 (Metrics).
@@ -90,16 +106,23 @@ func New(o Options) (*Process, error) {
 		return nil, err
 	}
 	metricsAddr := "127.0.0.1:" + strconv.Itoa(metricsPort)
+	dnsNames := "localhost"
+	if o.MyTeamsAPI {
+		dnsNames += "," + MyTeamsService + "." + localcluster.OperatorNamespace + ".svc"
+	}
 	p := &Process{
 		bin: o.Bin,
 		args: []string{
 			"--kubeconfig", kubeconfig, "--namespace", localcluster.OperatorNamespace,
 			"--metrics-bind-address", metricsAddr, "--metrics-secure=false", "--health-probe-bind-address", "0",
-			"--webhook-host", "127.0.0.1", "--webhook-port", strconv.Itoa(o.WebhookPort), "--webhook-dns-names", "localhost",
-			"--webhook-cert-dir", filepath.Join(o.Dir, "webhook-certs"),
+			"--webhook-host", "127.0.0.1", "--webhook-port", strconv.Itoa(o.WebhookPort), "--webhook-dns-names", dnsNames,
+			"--webhook-cert-dir", CertDir(o.Dir),
 		},
 		log:        filepath.Join(o.Dir, "operator.log"),
 		metricsURL: "http://" + metricsAddr + "/metrics",
+	}
+	if o.MyTeamsAPI {
+		p.args = append(p.args, "--my-teams-api-service", MyTeamsAPIService)
 	}
 	if o.Profiles {
 		pprofPort, err := freeport.Get()

@@ -5,10 +5,12 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -49,10 +51,17 @@ type Options struct {
 	// RotatorName names the certificate rotator's controller; empty is its
 	// default. Two managers in one process (tests) need two names.
 	RotatorName string
+	// APIServices are the APIServices (v1alpha1.my.buurt.dev, buurt-api's)
+	// the CA is injected into too, when buurt manages its certificate:
+	// buurt-api serves the same certificate, which names its Service too
+	// (DNSNames).
+	APIServices []string
 }
 
 // +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations,verbs=get;list;watch
 // +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations,verbs=update,resourceNames=buurt-validating-webhook-configuration
+// +kubebuilder:rbac:groups=apiregistration.k8s.io,resources=apiservices,verbs=get;list;watch
+// +kubebuilder:rbac:groups=apiregistration.k8s.io,resources=apiservices,verbs=update,resourceNames=v1alpha1.my.buurt.dev
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
 // +kubebuilder:rbac:groups=teams.buurt.dev,resources=neighbourhoodteams,verbs=manage
 // +kubebuilder:rbac:groups="",namespace=buurt-system,resources=secrets,verbs=create;update
@@ -110,7 +119,7 @@ func (w *Webhooks) Setup(mgr ctrl.Manager) error {
 		DNSName:        o.DNSNames[0],
 		ExtraDNSNames:  o.DNSNames[1:],
 		IsReady:        make(chan struct{}),
-		Webhooks:       []rotator.WebhookInfo{{Name: ConfigurationName, Type: rotator.Validating}},
+		Webhooks:       w.injectInto(),
 		FieldOwner:     "buurt",
 		ControllerName: o.RotatorName,
 		ExtKeyUsages:   &[]x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
@@ -121,6 +130,15 @@ func (w *Webhooks) Setup(mgr ctrl.Manager) error {
 		return fmt.Errorf("failed to set up the webhook certificate: %w", err)
 	}
 	return nil
+}
+
+// injectInto are the objects the rotator injects the CA into.
+func (w *Webhooks) injectInto() []rotator.WebhookInfo {
+	out := []rotator.WebhookInfo{{Name: ConfigurationName, Type: rotator.Validating}}
+	for _, name := range w.opts.APIServices {
+		out = append(out, rotator.WebhookInfo{Name: name, Type: rotator.APIService})
+	}
+	return out
 }
 
 // Ready is a readiness check: it fails until the webhooks have a
@@ -208,14 +226,31 @@ func (c *certificate) sync(ctx context.Context) error {
 }
 
 // EnsureCertSecret makes the empty Secret the certificate rotator fills, if
-// it does not exist: the rotator only updates one.
-func EnsureCertSecret(ctx context.Context, c client.Client, namespace, name string) error {
+// it does not exist: the rotator only updates one. When the Secret holds a
+// certificate that does not name each of dnsNames (an installation from
+// before buurt-api, whose Service the certificate names now, or names
+// changed by --webhook-dns-names), the certificate and its key are removed
+// from it, so that the rotator issues a new one from the same CA: the
+// rotator itself checks only the first name.
+func EnsureCertSecret(ctx context.Context, c client.Client, namespace, name string, dnsNames []string) error {
 	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name, Labels: map[string]string{
 		teamsv1alpha1.ManagedByLabel: teamsv1alpha1.ManagedByValue,
 	}}}
 	// Looked up first: a restart, which finds it, writes nothing.
-	switch err := c.Get(ctx, client.ObjectKeyFromObject(secret), &corev1.Secret{}); {
+	current := &corev1.Secret{}
+	switch err := c.Get(ctx, client.ObjectKeyFromObject(secret), current); {
 	case err == nil:
+		if namesAll(current.Data[corev1.TLSCertKey], dnsNames) {
+			return nil
+		}
+		delete(current.Data, corev1.TLSCertKey)
+		delete(current.Data, corev1.TLSPrivateKeyKey)
+		if err := c.Update(ctx, current); err != nil {
+			return fmt.Errorf("failed to clear the webhook certificate in Secret %s/%s, which does not name %v, for a new one: %w",
+				namespace, name, dnsNames, err)
+		}
+		ctrl.LoggerFrom(ctx).Info("The webhook certificate did not name every DNS name: a new one is issued",
+			"secret", client.ObjectKeyFromObject(current), "dnsNames", dnsNames)
 		return nil
 	case !apierrors.IsNotFound(err):
 		return fmt.Errorf("failed to read the webhook certificate Secret %s/%s: %w", namespace, name, err)
@@ -224,4 +259,23 @@ func EnsureCertSecret(ctx context.Context, c client.Client, namespace, name stri
 		return fmt.Errorf("failed to create the webhook certificate Secret %s/%s: %w", namespace, name, err)
 	}
 	return nil
+}
+
+// namesAll says whether the PEM certificate names each of dnsNames; no
+// certificate yet (the rotator is to issue it) counts as naming them.
+func namesAll(certPEM []byte, dnsNames []string) bool {
+	block, _ := pem.Decode(certPEM)
+	if block == nil {
+		return true
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return true // the rotator replaces what it cannot read
+	}
+	for _, n := range dnsNames {
+		if !slices.Contains(cert.DNSNames, n) {
+			return false
+		}
+	}
+	return true
 }

@@ -204,7 +204,7 @@ func startOperator(ctx context.Context) (ctrl.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := buurtwebhook.EnsureCertSecret(ctx, env.Client, testenv.OperatorNamespace, certSecret); err != nil {
+	if err := buurtwebhook.EnsureCertSecret(ctx, env.Client, testenv.OperatorNamespace, certSecret, []string{serviceName, "localhost"}); err != nil {
 		return nil, err
 	}
 	return mgr, webhooks.Setup(mgr)

@@ -15,6 +15,7 @@ import (
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
 	"github.com/buurt-dev/buurt/internal/render"
 	"github.com/buurt-dev/buurt/internal/testenv"
+	buurtwebhook "github.com/buurt-dev/buurt/internal/webhook"
 )
 
 const anna = "anna@care.example.org"
@@ -295,4 +296,31 @@ func TestCertificateFromColdStartAndRestart(t *testing.T) {
 	g.Expect(first.Data).To(HaveKey("tls.key"))
 	g.Expect(again.Data).To(Equal(first.Data), "the restarted operator reused the stored certificate")
 	g.Expect(certificates.caBundle).To(Equal(first.Data["ca.crt"]), "the CA was injected into the webhook configuration")
+}
+
+// A certificate that does not name every DNS name the operator is given (an
+// installation from before buurt-api, whose Service it must name too) is
+// cleared for the rotator to issue a new one from the same CA; one that
+// does is left alone.
+func TestCertificateThatMissesANameIsRenewed(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	old := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: testenv.OperatorNamespace, Name: "renewal-test"},
+		Data:       certificates.first.Data,
+	}
+	g.Expect(env.Client.Create(ctx, old)).To(Succeed())
+	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), old) })
+
+	g.Expect(buurtwebhook.EnsureCertSecret(ctx, env.Client, old.Namespace, old.Name, []string{serviceName, "localhost"})).To(Succeed())
+	kept := &corev1.Secret{}
+	g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(old), kept)).To(Succeed())
+	g.Expect(kept.ResourceVersion).To(Equal(old.ResourceVersion), "a certificate naming every name is not touched")
+
+	const api = "buurt-api.buurt-system.svc"
+	g.Expect(buurtwebhook.EnsureCertSecret(ctx, env.Client, old.Namespace, old.Name, []string{serviceName, "localhost", api})).To(Succeed())
+	renewed := &corev1.Secret{}
+	g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(old), renewed)).To(Succeed())
+	g.Expect(renewed.Data).To(Equal(map[string][]byte{"ca.crt": old.Data["ca.crt"], "ca.key": old.Data["ca.key"]}),
+		"the serving certificate and key are cleared for the rotator; the CA stays")
 }

@@ -143,11 +143,12 @@ func newHelmInstallation(t *testing.T, name string) *helmInstallation {
 }
 
 // region writes region.yaml: what the local cluster needs (one replica, the
-// webhooks at the operator outside the cluster, no database server) and the
-// region's own values.
+// webhooks at the operator outside the cluster, no database server, no
+// buurt-api, whose pods would not really run here: TestMyTeams runs it) and
+// the region's own values.
 func (h *helmInstallation) region(values string) {
 	h.t.Helper()
-	h.writeRegion(fmt.Sprintf("replicaCount: 1\nwebhook: {url: \"https://localhost:%d\"}\n", h.port) + values)
+	h.writeRegion(fmt.Sprintf("replicaCount: 1\nwebhook: {url: \"https://localhost:%d\"}\nmyTeams: {enabled: false}\n", h.port) + values)
 }
 
 func (h *helmInstallation) writeRegion(values string) {
@@ -363,7 +364,8 @@ func TestHelmUpgradeFromPreviousChart(t *testing.T) {
 		testenv.RepoRoot(), previousChart, previous, previous))
 	g.Expect(err).NotTo(HaveOccurred(), "the test needs this repository's history (not a shallow clone):\n%s", out)
 
-	h.region("region: {defaultBlueprint: {database: {class: None}}}\n")
+	// The previous chart knows no myTeams.
+	h.writeRegion(fmt.Sprintf("replicaCount: 1\nwebhook: {url: \"https://localhost:%d\"}\nregion: {defaultBlueprint: {database: {class: None}}}\n", h.port))
 	out, err = h.sh(fmt.Sprintf("helm install buurt %q --namespace buurt-system --create-namespace --values region.yaml",
 		filepath.Join(previous, "charts", "buurt")))
 	g.Expect(err).NotTo(HaveOccurred(), out)
@@ -379,6 +381,7 @@ func TestHelmUpgradeFromPreviousChart(t *testing.T) {
 	g.Expect(h.c.Get(ctx, client.ObjectKeyFromObject(pulling), pulling)).To(Succeed())
 	g.Expect(pulling.Spec.ImagePullPolicy).To(BeEmpty())
 
+	h.region("region: {defaultBlueprint: {database: {class: None}}}\n")
 	h.doc(docUpgrade)
 	h.startOperator(operatorBin)
 

@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -63,6 +64,18 @@ func fencedBlocks(t *testing.T, doc, until string) []docBlock {
 // and its kubeconfig the admin's, impersonating user.
 func shellAs(t *testing.T, user string) func(g Gomega, command string) string {
 	t.Helper()
+	run := commandAs(t, user)
+	return func(g Gomega, command string) string {
+		stdout, stderr, err := run(command)
+		g.Expect(err).NotTo(HaveOccurred(), "%s: %s%s", command, stdout, stderr)
+		return stdout + stderr
+	}
+}
+
+// commandAs is shellAs for a command that may fail: it returns what the
+// command printed to stdout and to stderr apart, and how it ended.
+func commandAs(t *testing.T, user string) func(command string) (stdout, stderr string, err error) {
+	t.Helper()
 	g := NewWithT(t)
 	cfg, err := clientcmd.LoadFromFile(adminKubeconfig)
 	g.Expect(err).NotTo(HaveOccurred())
@@ -71,13 +84,14 @@ func shellAs(t *testing.T, user string) func(g Gomega, command string) string {
 	}
 	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
 	g.Expect(clientcmd.WriteToFile(*cfg, kubeconfig)).To(Succeed())
-	return func(g Gomega, command string) string {
+	return func(command string) (string, string, error) {
 		cmd := exec.CommandContext(context.Background(), "sh", "-c", command)
 		cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig,
 			"PATH="+os.Getenv("KUBEBUILDER_ASSETS")+string(os.PathListSeparator)+os.Getenv("PATH"))
-		out, err := cmd.CombinedOutput()
-		g.Expect(err).NotTo(HaveOccurred(), "%s: %s", command, out)
-		return string(out)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		return stdout.String(), stderr.String(), err
 	}
 }
 

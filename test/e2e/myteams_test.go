@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,13 +22,15 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
 	"github.com/buurt-dev/buurt/internal/freeport"
+	"github.com/buurt-dev/buurt/internal/localcluster"
+	"github.com/buurt-dev/buurt/internal/manifests"
+	"github.com/buurt-dev/buurt/internal/operatorprocess"
 	"github.com/buurt-dev/buurt/internal/testenv"
 )
 
@@ -47,9 +50,13 @@ func hostAddress() (string, error) {
 	return "", errors.New("this machine has no IPv4 address but loopback")
 }
 
-// startMyTeamsAPI builds and runs buurt-api on this machine and registers it
-// with the cluster's apiserver (Service, EndpointSlice, APIService).
-func startMyTeamsAPI(t *testing.T) {
+// startMyTeamsAPI builds buurt-api and runs it on this machine as
+// config/my-teams installs it: as its ServiceAccount, with its roles,
+// serving the operator's webhook certificate (which names its Service),
+// registered by the APIService the operator injects its CA into, so the
+// apiserver checks who it talks to. Only the Deployment is left out: the
+// Service leads to this machine. It returns a func that stops buurt-api.
+func startMyTeamsAPI(t *testing.T) (stop func()) {
 	t.Helper()
 	g := NewWithT(t)
 	ctx := context.Background()
@@ -64,44 +71,69 @@ func startMyTeamsAPI(t *testing.T) {
 	free, err := freeport.Get()
 	g.Expect(err).NotTo(HaveOccurred())
 	port := int32(free) //nolint:gosec // a TCP port
-	// config/rbac/my_teams.yaml, which lets everyone authenticated ask, is
-	// installed with the rest of config/rbac.
-	cmd := exec.Command(bin, "--kubeconfig", adminKubeconfig, "--authentication-kubeconfig", adminKubeconfig,
-		"--authorization-kubeconfig", adminKubeconfig, "--bind-address", host, "--secure-port", strconv.Itoa(free),
-		"--cert-dir", dir, "--certificate-hosts", host)
+
+	var installed []client.Object
+	for _, file := range []string{"user_role.yaml", "rbac.yaml", "api.yaml"} {
+		g.Expect(manifests.Each(filepath.Join(testenv.RepoRoot(), "config", "my-teams", file), func(obj *unstructured.Unstructured) error {
+			if obj.GetKind() == "Service" {
+				// No pods: the endpoints below lead to this machine.
+				unstructured.RemoveNestedField(obj.Object, "spec", "selector")
+				if err := unstructured.SetNestedSlice(obj.Object, []any{map[string]any{
+					"name": "https", "port": int64(443), "targetPort": int64(port), "protocol": "TCP",
+				}}, "spec", "ports"); err != nil {
+					return err
+				}
+			}
+			installed = append(installed, obj)
+			return nil
+		})).To(Succeed())
+	}
+	installed = append(installed, &discoveryv1.EndpointSlice{
+		ObjectMeta: metav1.ObjectMeta{Namespace: localcluster.OperatorNamespace, Name: operatorprocess.MyTeamsService,
+			Labels: map[string]string{discoveryv1.LabelServiceName: operatorprocess.MyTeamsService}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{host}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}},
+		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("https"), Port: ptr.To(port), Protocol: ptr.To(corev1.ProtocolTCP)}},
+	})
+	for _, obj := range installed {
+		g.Expect(admin.Create(ctx, obj)).To(Succeed(), "%T %s", obj, obj.GetName())
+		t.Cleanup(func() { _ = admin.Delete(context.Background(), obj) })
+	}
+	// The operator injects its CA, as in an installation.
+	g.Eventually(func(g Gomega) {
+		api := &unstructured.Unstructured{}
+		api.SetAPIVersion("apiregistration.k8s.io/v1")
+		api.SetKind("APIService")
+		g.Expect(admin.Get(ctx, client.ObjectKey{Name: operatorprocess.MyTeamsAPIService}, api)).To(Succeed())
+		ca, _, _ := unstructured.NestedString(api.Object, "spec", "caBundle")
+		g.Expect(ca).NotTo(BeEmpty())
+	}).WithTimeout(time.Minute).Should(Succeed(), "the operator injects its CA into the APIService")
+
+	saConfig, err := localcluster.ServiceAccountConfig(ctx, adminConfig, localcluster.OperatorNamespace, "buurt-api", time.Hour)
+	g.Expect(err).NotTo(HaveOccurred())
+	kubeconfig := filepath.Join(dir, "buurt-api.kubeconfig")
+	g.Expect(localcluster.WriteKubeconfig(saConfig, kubeconfig)).To(Succeed())
+	certs := operatorprocess.CertDir(operatorDir)
+	cmd := exec.Command(bin, "--kubeconfig", kubeconfig, "--authentication-kubeconfig", kubeconfig,
+		"--authorization-kubeconfig", kubeconfig, "--bind-address", host, "--secure-port", strconv.Itoa(free),
+		"--tls-cert-file", filepath.Join(certs, "tls.crt"), "--tls-private-key-file", filepath.Join(certs, "tls.key"))
 	logs, err := os.Create(filepath.Join(dir, "buurt-api.log"))
 	g.Expect(err).NotTo(HaveOccurred())
 	cmd.Stdout, cmd.Stderr = logs, logs
 	g.Expect(cmd.Start()).To(Succeed())
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			_ = cmd.Process.Kill()
+			_, _ = cmd.Process.Wait()
+		})
+	}
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_, _ = cmd.Process.Wait()
+		stop()
 		data, _ := os.ReadFile(logs.Name())
 		t.Logf("buurt-api's log:\n%s", data)
 	})
-
-	service := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "buurt-api"}, Spec: corev1.ServiceSpec{
-		Ports: []corev1.ServicePort{{Name: "https", Port: 443, TargetPort: intstr.FromInt32(port)}},
-	}}
-	slice := &discoveryv1.EndpointSlice{
-		ObjectMeta:  metav1.ObjectMeta{Namespace: "default", Name: "buurt-api", Labels: map[string]string{discoveryv1.LabelServiceName: "buurt-api"}},
-		AddressType: discoveryv1.AddressTypeIPv4,
-		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{host}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}},
-		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("https"), Port: ptr.To(port), Protocol: ptr.To(corev1.ProtocolTCP)}},
-	}
-	apiService := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
-		"metadata": map[string]any{"name": "v1alpha1.my.buurt.dev"},
-		"spec": map[string]any{
-			"group": "my.buurt.dev", "version": "v1alpha1", "groupPriorityMinimum": int64(1000), "versionPriority": int64(15),
-			"service":               map[string]any{"namespace": "default", "name": "buurt-api", "port": int64(443)},
-			"insecureSkipTLSVerify": true,
-		},
-	}}
-	for _, obj := range []client.Object{service, slice, apiService} {
-		g.Expect(admin.Create(ctx, obj)).To(Succeed())
-		t.Cleanup(func() { _ = admin.Delete(context.Background(), obj) })
-	}
+	return stop
 }
 
 // TestMyTeams: through the cluster's apiserver, each person lists exactly
@@ -109,7 +141,7 @@ func startMyTeamsAPI(t *testing.T) {
 func TestMyTeams(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
-	startMyTeamsAPI(t)
+	stopAPI := startMyTeamsAPI(t)
 	for _, tm := range []*teamsv1alpha1.NeighbourhoodTeam{
 		newTeam("my-riverside", "no-blueprint", user("anke@care.example.org")),
 		newTeam("my-hillside", "no-blueprint", teamsv1alpha1.Subject{Kind: teamsv1alpha1.SubjectKindGroup, Name: "my-hillside-nurses"}),
@@ -205,6 +237,33 @@ func TestMyTeams(t *testing.T) {
 	edit(t, riverside, func() { riverside.Spec.Members = append(riverside.Spec.Members, user("carla@care.example.org")) })
 	g.Expect(next()).To(Equal("ADDED my-riverside"))
 	g.Expect(time.Since(joined)).To(BeNumerically("<", 5*time.Second))
+
+	// With buurt-api down, the rest of the cluster works on, and the plugin
+	// says what is missing and whom to ask.
+	stopAPI()
+	asAdmin := commandAs(t, "")
+	_, stderr, err := asAdmin("kubectl get pods -A")
+	g.Expect(err).NotTo(HaveOccurred(), stderr)
+	stdout, stderr, err := asAdmin("kubectl create namespace e2e-my-api-down")
+	g.Expect(err).NotTo(HaveOccurred(), stderr)
+	g.Expect(stdout).To(Equal("namespace/e2e-my-api-down created\n"))
+	t.Cleanup(func() {
+		_ = admin.Delete(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "e2e-my-api-down"}})
+	})
+	stdout, stderr, err = commandAs(t, "anke@care.example.org")("PATH=" + pluginDir + ":$PATH kubectl buurt mine")
+	g.Expect(err).To(HaveOccurred())
+	g.Expect(stdout).To(BeEmpty())
+	g.Expect(stderr).To(HavePrefix("Error: buurt's API my.buurt.dev is not available on this cluster"), stderr)
+	t.Logf("kubectl buurt mine with buurt-api down: %s", stderr)
+
+	// Namespaces being deleted wait while a registered API does not answer
+	// (the namespace controller must see every kind): the teams this test
+	// made go once buurt-api is unregistered.
+	api := &unstructured.Unstructured{}
+	api.SetAPIVersion("apiregistration.k8s.io/v1")
+	api.SetKind("APIService")
+	api.SetName(operatorprocess.MyTeamsAPIService)
+	g.Expect(admin.Delete(ctx, api)).To(Succeed())
 }
 
 // teamNamed reads a team as the cluster admin.

@@ -20,6 +20,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -47,6 +50,8 @@ var (
 	operator *operatorprocess.Process
 	// operatorBin is the operator built from this checkout.
 	operatorBin string
+	// operatorDir holds the operator's kubeconfig, log and certificate.
+	operatorDir string
 	// operatorProxy counts the requests the operator sends to the
 	// apiserver, and only those.
 	operatorProxy *countingproxy.Proxy
@@ -67,6 +72,9 @@ func run(m *testing.M) int {
 
 func setUpAndRun(m *testing.M) (code int, err error) {
 	ctx := context.Background()
+	// The tests' clients log nothing worth reading; the operator's log is
+	// kept (keepLogs).
+	ctrllog.SetLogger(logr.Discard())
 	binDir := os.Getenv("KUBEBUILDER_ASSETS")
 	if binDir == "" {
 		return 0, testenv.ErrNoAssets
@@ -126,6 +134,7 @@ func setUpAndRun(m *testing.M) (code int, err error) {
 		return 0, err
 	}
 	operatorBin = filepath.Join(workDir, "manager")
+	operatorDir = workDir
 	if err := operatorprocess.Build(ctx, operatorBin); err != nil {
 		return 0, err
 	}
@@ -134,7 +143,7 @@ func setUpAndRun(m *testing.M) (code int, err error) {
 	}
 	defer operatorProxy.Close()
 	operator, err = operatorprocess.New(operatorprocess.Options{
-		Bin: operatorBin, Config: operatorProxy.ClientConfig(operatorCfg), Dir: workDir, WebhookPort: port,
+		Bin: operatorBin, Config: operatorProxy.ClientConfig(operatorCfg), Dir: workDir, WebhookPort: port, MyTeamsAPI: true,
 	})
 	if err != nil {
 		return 0, err

@@ -3,6 +3,7 @@ package manifests
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -601,4 +602,64 @@ func TestChartClientSettings(t *testing.T) {
 	g.Expect(args(template(t))).To(ContainElements("--max-concurrent-reconciles=4", "--kube-api-qps=-1", "--kube-api-burst=0"))
 	g.Expect(args(template(t, "--set", "maxConcurrentReconciles=8", "--set", "kubeAPI.qps=50", "--set", "kubeAPI.burst=100"))).
 		To(ContainElements("--max-concurrent-reconciles=8", "--kube-api-qps=50", "--kube-api-burst=100"))
+}
+
+// The chart runs buurt-api as kustomize does (the same objects, but for
+// Helm's labels), and none of it with myTeams.enabled=false.
+func TestChartMyTeamsAPI(t *testing.T) {
+	g := NewWithT(t)
+	objects := template(t)
+	manager := typed[appsv1.Deployment](g, objects, "Deployment", "buurt-controller-manager").Spec.Template.Spec.Containers[0]
+	g.Expect(manager.Args).To(ContainElements("--webhook-dns-names=buurt-api.buurt-system.svc", "--my-teams-api-service=v1alpha1.my.buurt.dev"))
+	expectMyTeamsAPI(g, objects, manager.Image)
+
+	kustomized := render(t, "config/my-teams")
+	g.Expect(names(kustomized)).To(ContainElement("Deployment buurt-system/buurt-api"))
+	for _, want := range append(kustomized, typed[unstructured.Unstructured](g, render(t, "config/network-policy"), "NetworkPolicy", "buurt-allow-api")) {
+		got := typed[unstructured.Unstructured](g, objects, want.GetKind(), want.GetName())
+		g.Expect(got.GetNamespace()).To(Equal(want.GetNamespace()), "%s %s", want.GetKind(), want.GetName())
+		w, h := jsonValue(g, want.Object).(map[string]any), jsonValue(g, got.Object).(map[string]any)
+		if want.GetKind() == "Deployment" {
+			// The image is the chart's appVersion, the pull policy a value.
+			wc, hc := firstContainer(w), firstContainer(h)
+			wc["image"] = hc["image"]
+			delete(hc, "imagePullPolicy")
+		}
+		for _, field := range []string{"spec", "rules", "roleRef", "subjects"} {
+			if w[field] == nil {
+				g.Expect(h[field]).To(BeNil(), "%s %s: %s", want.GetKind(), want.GetName(), field)
+			} else {
+				g.Expect(h[field]).To(Equal(w[field]), "%s %s: %s", want.GetKind(), want.GetName(), field)
+			}
+		}
+	}
+
+	without := template(t, "--set", "myTeams.enabled=false")
+	for _, o := range without {
+		g.Expect(o.GetName()).NotTo(Or(ContainSubstring("buurt-api"), Equal("buurt:my-teams"), Equal("v1alpha1.my.buurt.dev")), o.GetKind())
+	}
+	manager = typed[appsv1.Deployment](g, without, "Deployment", "buurt-controller-manager").Spec.Template.Spec.Containers[0]
+	g.Expect(manager.Args).NotTo(ContainElement(HavePrefix("--my-teams-api-service")))
+
+	certManager := template(t, "--set", "webhook.certificates=cert-manager")
+	api := typed[unstructured.Unstructured](g, certManager, "APIService", "v1alpha1.my.buurt.dev")
+	g.Expect(api.GetAnnotations()).To(HaveKeyWithValue("cert-manager.io/inject-ca-from", "buurt-system/buurt-webhook-serving-cert"))
+	cert := typed[unstructured.Unstructured](g, certManager, "Certificate", "buurt-webhook-serving-cert")
+	dnsNames, _, _ := unstructured.NestedStringSlice(cert.Object, "spec", "dnsNames")
+	g.Expect(dnsNames).To(ContainElement("buurt-api.buurt-system.svc"))
+}
+
+// jsonValue is v as JSON decodes it: kustomize's and Helm's numbers compare.
+func jsonValue(g Gomega, v any) any {
+	data, err := json.Marshal(v)
+	g.Expect(err).NotTo(HaveOccurred())
+	var out any
+	g.Expect(json.Unmarshal(data, &out)).To(Succeed())
+	return out
+}
+
+// firstContainer is the first container of a Deployment as JSON decodes it.
+func firstContainer(deployment map[string]any) map[string]any {
+	spec := deployment["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)
+	return spec["containers"].([]any)[0].(map[string]any)
 }

@@ -12,6 +12,7 @@ import (
 	. "github.com/onsi/gomega"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -69,26 +70,37 @@ func TestDefaultInstallation(t *testing.T) {
 	g := NewWithT(t)
 	objects := render(t, "config/default")
 	g.Expect(names(objects)).To(Equal([]string{
+		"APIService v1alpha1.my.buurt.dev",
+		"ClusterRole buurt-api",
 		"ClusterRole buurt-manager",
 		"ClusterRole buurt:coach",
+		"ClusterRole buurt:my-teams",
 		"ClusterRole buurt:operator-in-team",
 		"ClusterRole buurt:platform-engineer",
 		"ClusterRole buurt:team-member",
+		"ClusterRoleBinding buurt-api",
+		"ClusterRoleBinding buurt-api:system:auth-delegator",
 		"ClusterRoleBinding buurt-manager",
+		"ClusterRoleBinding buurt:my-teams",
 		"CustomResourceDefinition coaches.teams.buurt.dev",
 		"CustomResourceDefinition neighbourhoodteams.teams.buurt.dev",
 		"CustomResourceDefinition teamblueprints.teams.buurt.dev",
+		"Deployment buurt-system/buurt-api",
 		"Deployment buurt-system/buurt-controller-manager",
-		// kustomize does not know these kinds are cluster-scoped and gives
-		// them the namespace; the apiserver drops it (see the test below).
-		"MutatingAdmissionPolicy buurt-system/buurt-team-quota-members",
-		"MutatingAdmissionPolicyBinding buurt-system/buurt-team-quota-members",
+		"MutatingAdmissionPolicy buurt-team-quota-members",
+		"MutatingAdmissionPolicyBinding buurt-team-quota-members",
 		"Namespace buurt-system",
+		"NetworkPolicy buurt-system/buurt-allow-api",
 		"NetworkPolicy buurt-system/buurt-allow-metrics",
 		"NetworkPolicy buurt-system/buurt-allow-webhook",
+		"PodDisruptionBudget buurt-system/buurt-api",
 		"Role buurt-system/buurt-manager",
 		"RoleBinding buurt-system/buurt-manager",
+		// An aggregated API server reads the front proxy's CA there.
+		"RoleBinding kube-system/buurt-api:extension-apiserver-authentication-reader",
+		"Service buurt-system/buurt-api",
 		"Service buurt-system/buurt-webhook-service",
+		"ServiceAccount buurt-system/buurt-api",
 		"ServiceAccount buurt-system/buurt-controller-manager",
 		"ValidatingAdmissionPolicy buurt-operator-bounds",
 		"ValidatingAdmissionPolicy buurt-tenant-cronjob-images",
@@ -121,6 +133,9 @@ func TestDefaultInstallation(t *testing.T) {
 	g.Expect(c.Resources.Requests).NotTo(BeEmpty())
 	g.Expect(c.LivenessProbe.HTTPGet.Path).To(Equal("/healthz"))
 	g.Expect(c.ReadinessProbe.HTTPGet.Path).To(Equal("/readyz"))
+	g.Expect(c.Args).To(ContainElements("--webhook-dns-names=buurt-api.buurt-system.svc", "--my-teams-api-service=v1alpha1.my.buurt.dev"),
+		"the operator's certificate names buurt-api's Service, and its CA goes into buurt-api's APIService")
+	expectMyTeamsAPI(g, objects, c.Image)
 
 	vwc := typed[admissionregistrationv1.ValidatingWebhookConfiguration](g, objects, "ValidatingWebhookConfiguration",
 		"buurt-validating-webhook-configuration")
@@ -158,6 +173,47 @@ func TestOptionalParts(t *testing.T) {
 		"buurt-validating-webhook-configuration")
 	g.Expect(vwc.Annotations).To(HaveKeyWithValue("cert-manager.io/inject-ca-from", "buurt-system/buurt-webhook-serving-cert"))
 	g.Expect(names(objects)).To(ContainElements("Certificate buurt-system/buurt-webhook-serving-cert", "Issuer buurt-system/buurt-selfsigned"))
+	api := typed[unstructured.Unstructured](g, objects, "APIService", "v1alpha1.my.buurt.dev")
+	g.Expect(api.GetAnnotations()).To(HaveKeyWithValue("cert-manager.io/inject-ca-from", "buurt-system/buurt-webhook-serving-cert"))
+	cert := typed[unstructured.Unstructured](g, objects, "Certificate", "buurt-webhook-serving-cert")
+	dnsNames, _, _ := unstructured.NestedStringSlice(cert.Object, "spec", "dnsNames")
+	g.Expect(dnsNames).To(ContainElement("buurt-api.buurt-system.svc"))
+}
+
+// expectMyTeamsAPI checks buurt-api as an installation runs it: from the
+// operator's image, as its own ServiceAccount that may read teams and
+// coaches only, serving the webhook certificate but never the CA's key,
+// registered for my.buurt.dev through its Service.
+func expectMyTeamsAPI(g Gomega, objects []*unstructured.Unstructured, image string) {
+	deployment := typed[appsv1.Deployment](g, objects, "Deployment", "buurt-api")
+	pod := deployment.Spec.Template.Spec
+	g.Expect(pod.ServiceAccountName).To(Equal("buurt-api"))
+	c := pod.Containers[0]
+	g.Expect(c.Image).To(Equal(image))
+	g.Expect(c.Command).To(Equal([]string{"/buurt-api"}))
+	g.Expect(c.Args).To(ContainElements("--tls-cert-file=/certs/tls.crt", "--tls-private-key-file=/certs/tls.key"))
+	g.Expect(c.SecurityContext.ReadOnlyRootFilesystem).To(Equal(ptr.To(true)))
+	g.Expect(pod.Volumes).To(HaveLen(1))
+	g.Expect(pod.Volumes[0].Secret.SecretName).To(Equal("buurt-webhook-server-cert"))
+	g.Expect(pod.Volumes[0].Secret.Items).To(Equal([]corev1.KeyToPath{{Key: "tls.crt", Path: "tls.crt"}, {Key: "tls.key", Path: "tls.key"}}),
+		"the CA's key stays with the operator")
+
+	role := typed[rbacv1.ClusterRole](g, objects, "ClusterRole", "buurt-api")
+	g.Expect(role.Rules).To(Equal([]rbacv1.PolicyRule{{
+		APIGroups: []string{"teams.buurt.dev"}, Resources: []string{"neighbourhoodteams", "coaches"}, Verbs: []string{"get", "list", "watch"},
+	}}))
+	for _, name := range []string{"buurt-api", "buurt-api:system:auth-delegator"} {
+		binding := typed[rbacv1.ClusterRoleBinding](g, objects, "ClusterRoleBinding", name)
+		g.Expect(binding.Subjects).To(Equal([]rbacv1.Subject{{Kind: "ServiceAccount", Name: "buurt-api", Namespace: "buurt-system"}}))
+	}
+	g.Expect(typed[rbacv1.ClusterRoleBinding](g, objects, "ClusterRoleBinding", "buurt-api:system:auth-delegator").RoleRef.Name).
+		To(Equal("system:auth-delegator"))
+
+	api := typed[unstructured.Unstructured](g, objects, "APIService", "v1alpha1.my.buurt.dev")
+	g.Expect(api.Object["spec"]).To(Equal(map[string]any{
+		"group": "my.buurt.dev", "version": "v1alpha1", "groupPriorityMinimum": int64(1000), "versionPriority": int64(15),
+		"service": map[string]any{"name": "buurt-api", "namespace": "buurt-system", "port": int64(443)},
+	}), "the apiserver checks buurt-api's certificate (no insecureSkipTLSVerify)")
 }
 
 // TestDefaultInstallationIsAcceptedByTheAPIServer sends every rendered

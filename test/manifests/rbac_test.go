@@ -81,6 +81,9 @@ func TestOperatorClusterWideAccess(t *testing.T) {
 		// certificate rotator watches them all).
 		"admissionregistration.k8s.io validatingwebhookconfigurations: get,list,watch",
 		"admissionregistration.k8s.io validatingwebhookconfigurations: update (buurt-validating-webhook-configuration)",
+		// The CA goes into buurt-api's APIService too.
+		"apiregistration.k8s.io apiservices: get,list,watch",
+		"apiregistration.k8s.io apiservices: update (v1alpha1.my.buurt.dev)",
 	}
 	slices.Sort(got)
 	slices.Sort(want)

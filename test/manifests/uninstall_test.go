@@ -14,7 +14,7 @@ import (
 // one deletes every team of its kind), the roles teams' and platform
 // engineers' bindings name, and the admission policies that guard team
 // namespaces and members' quota without an operator.
-func keptOnUninstall(mutatingNamespace string) []string {
+func keptOnUninstall() []string {
 	kept := []string{
 		"ClusterRole buurt:coach",
 		"ClusterRole buurt:operator-in-team",
@@ -23,8 +23,8 @@ func keptOnUninstall(mutatingNamespace string) []string {
 		"CustomResourceDefinition coaches.teams.buurt.dev",
 		"CustomResourceDefinition neighbourhoodteams.teams.buurt.dev",
 		"CustomResourceDefinition teamblueprints.teams.buurt.dev",
-		"MutatingAdmissionPolicy " + mutatingNamespace + policies.QuotaMembers,
-		"MutatingAdmissionPolicyBinding " + mutatingNamespace + policies.QuotaMembers,
+		"MutatingAdmissionPolicy " + policies.QuotaMembers,
+		"MutatingAdmissionPolicyBinding " + policies.QuotaMembers,
 	}
 	for _, name := range policies.Names() {
 		kept = append(kept, "ValidatingAdmissionPolicy "+name, "ValidatingAdmissionPolicyBinding "+name)
@@ -54,11 +54,9 @@ func expectKeptOnUninstall(g Gomega, objects []*unstructured.Unstructured, kept 
 }
 
 func TestKustomizeKeepsWhatTeamsNeedOnUninstall(t *testing.T) {
-	// kustomize does not know MutatingAdmissionPolicy is cluster-scoped and
-	// gives it a namespace, which the apiserver ignores.
-	expectKeptOnUninstall(NewWithT(t), render(t, "config/default"), keptOnUninstall("buurt-system/"))
+	expectKeptOnUninstall(NewWithT(t), render(t, "config/default"), keptOnUninstall())
 }
 
 func TestChartKeepsWhatTeamsNeedOnUninstall(t *testing.T) {
-	expectKeptOnUninstall(NewWithT(t), template(t, "--include-crds"), keptOnUninstall(""))
+	expectKeptOnUninstall(NewWithT(t), template(t, "--include-crds"), keptOnUninstall())
 }

@@ -10,3 +10,8 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 app.kubernetes.io/name: buurt
 app.kubernetes.io/component: controller-manager
 {{- end }}
+
+{{- define "buurt.apiSelector" -}}
+app.kubernetes.io/name: buurt
+app.kubernetes.io/component: api
+{{- end }}
