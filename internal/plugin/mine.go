@@ -11,10 +11,12 @@ import (
 	"text/tabwriter"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/duration"
 	"sigs.k8s.io/yaml"
 
 	myv1alpha1 "github.com/buurt-dev/buurt/api/my/v1alpha1"
+	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
 )
 
 // Format is how a command prints: Text (the default), JSON or YAML.
@@ -95,14 +97,20 @@ func Mine(w io.Writer, list *myv1alpha1.TeamList, format Format, style Style, no
 
 // sleep says what the team's schedule does next.
 func sleep(s myv1alpha1.TeamStatus, now time.Time) string {
-	if s.Sleep == "" || s.NextSleepTransition == nil {
+	return sleepText(s.Sleep, s.NextSleepTransition, now)
+}
+
+// sleepText says whether a team is awake or asleep by its own hours and
+// when that changes; - for a team without hours.
+func sleepText(state string, next *metav1.Time, now time.Time) string {
+	if state == "" || next == nil {
 		return "-"
 	}
-	next := "wakes"
-	if s.Sleep == "Awake" {
-		next = "sleeps"
+	change := "wakes"
+	if state == string(teamsv1alpha1.SleepStateAwake) {
+		change = "sleeps"
 	}
-	return fmt.Sprintf("%s, %s in %s", s.Sleep, next, duration.HumanDuration(s.NextSleepTransition.Sub(now)))
+	return fmt.Sprintf("%s, %s in %s", state, change, duration.HumanDuration(next.Sub(now)))
 }
 
 func dash(s string) string {
