@@ -22,10 +22,13 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
 	"github.com/buurt-dev/buurt/internal/localcluster"
+	"github.com/buurt-dev/buurt/internal/myapiprocess"
 	"github.com/buurt-dev/buurt/internal/testenv"
 	"github.com/buurt-dev/buurt/internal/testpg"
 	"github.com/buurt-dev/buurt/internal/webhook"
@@ -34,8 +37,12 @@ import (
 // clusterName is the one local cluster `make dev` uses.
 const clusterName = "buurt-dev"
 
-// webhookPort is where the local operator serves its webhooks.
-const webhookPort = 9443
+// webhookPort is where the local operator serves its webhooks, and
+// myTeamsPort where buurt-api serves.
+const (
+	webhookPort = 9443
+	myTeamsPort = 9444
+)
 
 func main() {
 	if err := run(os.Args[1:]); err != nil {
@@ -146,6 +153,16 @@ func up(ctx context.Context, o options) error {
 		<-stopped
 	}()
 
+	step("Building and starting buurt-api, which serves kubectl get myteams (its log: %s)", filepath.Join(o.workDir, "buurt-api.log"))
+	api, err := startMyTeamsAPI(ctx, c, admin, o.workDir)
+	if err != nil {
+		return err
+	}
+	defer api.Stop()
+	// Unregistered when it stops, so that the cluster stays usable after
+	// Ctrl-C: namespaces being deleted would wait for it.
+	defer func() { _ = unregisterMyTeamsAPI(c) }()
+
 	step("Applying the samples: blueprints, a coach and teams")
 	for _, file := range []string{"teams_v1alpha1_teamblueprint.yaml", "teams_v1alpha1_teamblueprint_dedicated.yaml",
 		"teams_v1alpha1_coach.yaml", "teams_v1alpha1_neighbourhoodteam.yaml"} {
@@ -160,15 +177,53 @@ func up(ctx context.Context, o options) error {
 		fmt.Printf("\nNot every team is Ready yet; `kubectl describe nt` says why, and the operator's log is %s\n",
 			filepath.Join(o.workDir, "operator.log"))
 	}
-	fmt.Printf("\nExplore it with:\n  export KUBECONFIG=%s\n  %s get buurt\n\nThe operator runs until Ctrl-C; `make dev-down` removes cluster and database.\n",
-		cluster.Kubeconfig(), filepath.Join(o.binDir, "kubectl"))
+	kubectl := filepath.Join(o.binDir, "kubectl")
+	fmt.Printf("\nExplore it with:\n  export KUBECONFIG=%s\n  %s get buurt\n  %s get myteams --as anna@care.example.org\n\n"+
+		"The operator and buurt-api run until Ctrl-C; `make dev-down` removes cluster and database.\n",
+		cluster.Kubeconfig(), kubectl, kubectl)
 	select {
 	case <-ctx.Done():
-		fmt.Println("\nStopping the operator")
+		fmt.Println("\nStopping the operator and buurt-api")
 	case <-stopped:
 		return fmt.Errorf("the operator stopped; see %s", filepath.Join(o.workDir, "operator.log"))
+	case <-api.Done():
+		return fmt.Errorf("buurt-api stopped; see %s", api.Log)
 	}
 	return nil
+}
+
+// startMyTeamsAPI builds buurt-api and runs it as a local process,
+// registered as config/my-teams registers it, serving the operator's
+// certificate.
+func startMyTeamsAPI(ctx context.Context, c client.Client, admin *rest.Config, workDir string) (*myapiprocess.Process, error) {
+	bin := filepath.Join(workDir, "bin", "buurt-api")
+	if err := myapiprocess.Build(ctx, testenv.RepoRoot(), bin); err != nil {
+		return nil, err
+	}
+	host, err := myapiprocess.HostAddress()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := myapiprocess.Register(ctx, c, testenv.RepoRoot(), host, myTeamsPort); err != nil {
+		return nil, err
+	}
+	if err := myapiprocess.WaitForCA(ctx, c, time.Minute); err != nil {
+		return nil, err
+	}
+	return myapiprocess.Start(ctx, myapiprocess.Options{
+		Bin: bin, Admin: admin, Dir: workDir, Host: host, Port: myTeamsPort, CertDir: filepath.Join(workDir, "webhook-certs"),
+	})
+}
+
+// unregisterMyTeamsAPI deletes buurt-api's APIService.
+func unregisterMyTeamsAPI(c client.Client) error {
+	api := &unstructured.Unstructured{}
+	api.SetAPIVersion("apiregistration.k8s.io/v1")
+	api.SetKind("APIService")
+	api.SetName(myapiprocess.APIService)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return client.IgnoreNotFound(c.Delete(ctx, api))
 }
 
 // startOperator builds and starts the operator; stopped is closed when it
@@ -186,7 +241,9 @@ func startOperator(ctx context.Context, workDir, kubeconfig string) (cmd *exec.C
 	}
 	cmd = exec.Command(bin, "--kubeconfig", kubeconfig, "--namespace", localcluster.OperatorNamespace,
 		"--metrics-bind-address", "0", "--health-probe-bind-address", "0",
-		"--webhook-host", "127.0.0.1", "--webhook-port", strconv.Itoa(webhookPort), "--webhook-dns-names", "localhost",
+		"--webhook-host", "127.0.0.1", "--webhook-port", strconv.Itoa(webhookPort),
+		"--webhook-dns-names", "localhost,"+myapiprocess.Service+"."+localcluster.OperatorNamespace+".svc",
+		"--my-teams-api-service", myapiprocess.APIService,
 		"--webhook-cert-dir", filepath.Join(workDir, "webhook-certs"), "--zap-devel")
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {

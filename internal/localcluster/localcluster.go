@@ -106,6 +106,10 @@ func Create(ctx context.Context, opts Options) (*Cluster, error) {
 	// EndpointSlices in team namespaces).
 	config := filepath.Join(opts.WorkDir, "kwokctl-config.yaml")
 	ca := filepath.Join(opts.WorkDir, "clusters", opts.Name, "pki", "ca.crt")
+	// make dev's work directory does not exist on a new machine.
+	if err := os.MkdirAll(opts.WorkDir, 0o750); err != nil {
+		return nil, err
+	}
 	if err := os.WriteFile(config, fmt.Appendf(nil, kwokctlConfig, ca), 0o600); err != nil {
 		return nil, err
 	}
@@ -118,7 +122,11 @@ func Create(ctx context.Context, opts Options) (*Cluster, error) {
 	if _, err := c.kwokctl(ctx, args...); err != nil {
 		return nil, err
 	}
-	if _, err := c.kwokctl(ctx, "scale", "node", "--replicas", strconv.Itoa(opts.Nodes)); err != nil {
+	// kwok's nodes have no ephemeral storage by default, and a blueprint
+	// that bounds it (the chart's default and the samples' do) requests
+	// some for every container: such pods would never be scheduled.
+	if _, err := c.kwokctl(ctx, "scale", "node", "--replicas", strconv.Itoa(opts.Nodes),
+		"--param", `.allocatable["ephemeral-storage"]="1Ti"`); err != nil {
 		return nil, errors.Join(err, c.Delete(context.WithoutCancel(ctx)))
 	}
 	return c, nil

@@ -198,12 +198,21 @@ func (s *TeamStorage) ConvertToTable(_ context.Context, object runtime.Object, _
 	for i := range teams {
 		t := &teams[i]
 		table.Rows = append(table.Rows, metav1.TableRow{
-			Cells: []any{t.Name, string(t.Status.Role), t.Status.Phase, string(t.Status.Ready), t.Status.Namespace,
-				t.Status.Coach, int64(t.Status.MemberCount), age(t.CreationTimestamp), t.Status.Neighbourhood, t.Status.Reason},
+			Cells: []any{t.Name, string(t.Status.Role), orNone(t.Status.Phase), orNone(string(t.Status.Ready)), orNone(t.Status.Namespace),
+				orNone(t.Status.Coach), int64(t.Status.MemberCount), age(t.CreationTimestamp), orNone(t.Status.Neighbourhood), orNone(t.Status.Reason)},
 			Object: runtime.RawExtension{Object: t},
 		})
 	}
 	return table, nil
+}
+
+// orNone is a cell for s: <none> when it is empty, as Kubernetes's own
+// tables say (a pod's NOMINATED NODE).
+func orNone(s string) string {
+	if s == "" {
+		return "<none>"
+	}
+	return s
 }
 
 // teamWatch is one requester's watch.

@@ -140,8 +140,8 @@ func TestEachSeesTheirOwnTeams(t *testing.T) {
 		rows = append(rows, append(r.Cells[:7:7], r.Cells[8:]...))
 	}
 	g.Expect(rows).To(Equal([][]any{
-		{"north-hillside", "Member", "", "", "", "", int64(1), "riverside", ""},
-		{"north-riverside", "Member", "", "", "", "", int64(2), "riverside", ""},
+		{"north-hillside", "Member", "<none>", "<none>", "<none>", "<none>", int64(1), "riverside", "<none>"},
+		{"north-riverside", "Member", "<none>", "<none>", "<none>", "<none>", int64(2), "riverside", "<none>"},
 	}))
 }
 

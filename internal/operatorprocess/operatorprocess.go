@@ -23,6 +23,7 @@ import (
 
 	"github.com/buurt-dev/buurt/internal/freeport"
 	"github.com/buurt-dev/buurt/internal/localcluster"
+	"github.com/buurt-dev/buurt/internal/myapiprocess"
 	"github.com/buurt-dev/buurt/internal/testenv"
 )
 
@@ -64,13 +65,6 @@ type Options struct {
 	MyTeamsAPI bool
 }
 
-// MyTeamsService and MyTeamsAPIService are buurt-api's Service and
-// APIService, as config/my-teams names them.
-const (
-	MyTeamsService    = "buurt-api"
-	MyTeamsAPIService = "v1alpha1.my.buurt.dev"
-)
-
 // CertDir is where the operator keeps its webhook certificate (tls.crt,
 // tls.key), for an operator made with Options' Dir.
 func CertDir(dir string) string { return filepath.Join(dir, "webhook-certs") }
@@ -108,7 +102,7 @@ func New(o Options) (*Process, error) {
 	metricsAddr := "127.0.0.1:" + strconv.Itoa(metricsPort)
 	dnsNames := "localhost"
 	if o.MyTeamsAPI {
-		dnsNames += "," + MyTeamsService + "." + localcluster.OperatorNamespace + ".svc"
+		dnsNames += "," + myapiprocess.Service + "." + localcluster.OperatorNamespace + ".svc"
 	}
 	p := &Process{
 		bin: o.Bin,
@@ -122,7 +116,7 @@ func New(o Options) (*Process, error) {
 		metricsURL: "http://" + metricsAddr + "/metrics",
 	}
 	if o.MyTeamsAPI {
-		p.args = append(p.args, "--my-teams-api-service", MyTeamsAPIService)
+		p.args = append(p.args, "--my-teams-api-service", myapiprocess.APIService)
 	}
 	if o.Profiles {
 		pprofPort, err := freeport.Get()

@@ -82,8 +82,8 @@ func coachTree(c Coaching, style Style, now time.Time) node {
 		if s := t.Status.Sleep; s != nil {
 			sleeping = sleepText(string(s.State), s.NextTransitionTime, now)
 		}
-		teams.add(fmt.Sprintf("%s\t%s\tReady %s\t%s\t%d members\t%s", t.Name, dash(string(t.Status.Phase)),
-			style.status(ready), reason, t.Status.MemberCount, sleeping))
+		teams.add(fmt.Sprintf("%s\t%s\tReady %s\t%s\t%s\t%s", t.Name, dash(string(t.Status.Phase)),
+			style.status(ready), reason, counted(int(t.Status.MemberCount), "member"), sleeping))
 	}
 	waiting := node{text: fmt.Sprintf("Waiting (%d): teams that chose this coach, beyond its capacity, oldest first", len(co.Status.WaitingTeams))}
 	for _, name := range co.Status.WaitingTeams {
@@ -91,4 +91,12 @@ func coachTree(c Coaching, style Style, now time.Time) node {
 	}
 	root.children = append(root.children, conditions, teams, waiting)
 	return root
+}
+
+// counted is n of a thing, in the plural unless there is one.
+func counted(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }

@@ -3,6 +3,8 @@ package plugin_test
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -149,4 +151,17 @@ func stripServerFields(out []byte) []byte {
 		}
 	}
 	return bytes.Join(kept, nil)
+}
+
+// docs/myteams.md shows describe's and coach's output as the golden files
+// have it.
+func TestDocShowsTheGoldenOutput(t *testing.T) {
+	g := NewWithT(t)
+	doc, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "docs", "myteams.md"))
+	g.Expect(err).NotTo(HaveOccurred())
+	for _, file := range []string{"describe.txt", "coach.txt"} {
+		want, err := os.ReadFile(filepath.Join("testdata", file)) //nolint:gosec // a golden file of this package
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(string(doc)).To(ContainSubstring("```\n"+string(want)+"```\n"), "docs/myteams.md shows testdata/%s", file)
+	}
 }

@@ -62,9 +62,9 @@ func fencedBlocks(t *testing.T, doc, until string) []docBlock {
 
 // shellAs runs a doc's command with sh, as user: kubectl is the cluster's,
 // and its kubeconfig the admin's, impersonating user.
-func shellAs(t *testing.T, user string) func(g Gomega, command string) string {
+func shellAs(t *testing.T, user string, groups ...string) func(g Gomega, command string) string {
 	t.Helper()
-	run := commandAs(t, user)
+	run := commandAs(t, user, groups...)
 	return func(g Gomega, command string) string {
 		stdout, stderr, err := run(command)
 		g.Expect(err).NotTo(HaveOccurred(), "%s: %s%s", command, stdout, stderr)
@@ -74,13 +74,13 @@ func shellAs(t *testing.T, user string) func(g Gomega, command string) string {
 
 // commandAs is shellAs for a command that may fail: it returns what the
 // command printed to stdout and to stderr apart, and how it ended.
-func commandAs(t *testing.T, user string) func(command string) (stdout, stderr string, err error) {
+func commandAs(t *testing.T, user string, groups ...string) func(command string) (stdout, stderr string, err error) {
 	t.Helper()
 	g := NewWithT(t)
 	cfg, err := clientcmd.LoadFromFile(adminKubeconfig)
 	g.Expect(err).NotTo(HaveOccurred())
 	for _, auth := range cfg.AuthInfos {
-		auth.Impersonate = user
+		auth.Impersonate, auth.ImpersonateGroups = user, groups
 	}
 	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
 	g.Expect(clientcmd.WriteToFile(*cfg, kubeconfig)).To(Succeed())
