@@ -197,5 +197,8 @@ func (p *Process) Stop() {
 	<-p.done
 }
 
+// PID is its process id.
+func (p *Process) PID() int { return p.cmd.Process.Pid }
+
 // Done is closed when it has exited.
 func (p *Process) Done() <-chan struct{} { return p.done }

@@ -183,7 +183,7 @@ type bench struct {
 func (b *bench) run(ctx context.Context) error {
 	blueprint := benchBlueprint(b.p)
 	if b.p.noFloor {
-		say("phase 1/6, floor: left out (BENCH_FLOOR=none), and phase 3/6 with it")
+		say("phase 1/7, floor: left out (BENCH_FLOOR=none), and phase 3/7 with it")
 	} else if err := b.floorBurst(ctx, blueprint); err != nil {
 		return err
 	}
@@ -204,8 +204,11 @@ func (b *bench) run(ctx context.Context) error {
 	if err := b.restart(ctx); err != nil {
 		return err
 	}
+	if err := b.myTeams(ctx); err != nil {
+		return err
+	}
 	b.r.peakMiB = b.memory.peakMiB()
-	say("phase 6/6, memory: the operator's resident memory, read every second: %s after the burst, %s after the restart, peak %.0f MiB",
+	say("phase 7/7, memory: the operator's resident memory, read every second: %s after the burst, %s after the restart, peak %.0f MiB",
 		b.r.memoryAfterBurst, b.r.memoryAfterRestart, b.r.peakMiB)
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -18,11 +19,16 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
+	myv1alpha1 "github.com/buurt-dev/buurt/api/my/v1alpha1"
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
+	"github.com/buurt-dev/buurt/internal/freeport"
 	"github.com/buurt-dev/buurt/internal/kinds"
+	"github.com/buurt-dev/buurt/internal/myapiprocess"
 	"github.com/buurt-dev/buurt/internal/operatorprocess"
 	"github.com/buurt-dev/buurt/internal/testenv"
 )
@@ -50,7 +56,7 @@ func (b *bench) floorBurst(ctx context.Context, blueprint *teamsv1alpha1.TeamBlu
 	if b.p.database == teamsv1alpha1.DatabaseClassShared {
 		database = " and a role and a database on the shared server"
 	}
-	say("phase 1/6, floor: a plain client creates the objects buurt makes for %s%s, %d teams at a time, "+
+	say("phase 1/7, floor: a plain client creates the objects buurt makes for %s%s, %d teams at a time, "+
 		"and waits until every Deployment is Available; %s",
 		plural(n, "team"), database, b.p.concurrency, about(time.Duration(n)*floorPerTeam))
 	f, err := newFloor(ctx, b.env, blueprint, b.p.concurrency)
@@ -197,10 +203,10 @@ func (b *bench) buurtBurst(ctx context.Context) error {
 		if b.p.apps > 0 || b.p.database != teamsv1alpha1.DatabaseClassNone {
 			perTeam = 250 * time.Millisecond
 		}
-		say("phase 2/6, buurt: %s of blueprint bench created, %d at a time, until every one is Ready; %s",
+		say("phase 2/7, buurt: %s of blueprint bench created, %d at a time, until every one is Ready; %s",
 			plural(n, "team"), b.p.concurrency, about(time.Duration(n)*perTeam))
 	} else {
-		say("phase 2/6, buurt: %s of blueprint bench created, %d at a time, until every one is Ready; %s (the floor took %s)",
+		say("phase 2/7, buurt: %s of blueprint bench created, %d at a time, until every one is Ready; %s (the floor took %s)",
 			plural(n, "team"), b.p.concurrency, about(b.r.floor.wall*3/2), b.r.floor.wall.Round(time.Second))
 	}
 	names := teamNames(buurtTeamPrefix, n)
@@ -290,7 +296,7 @@ func (b *bench) countObjects(ctx context.Context, team string) (int, string, err
 func (b *bench) steadyRate(ctx context.Context) error {
 	rate := 0.8 * b.r.floorRate()
 	count := max(1, int(math.Round(rate*b.p.steady.Seconds())))
-	say("phase 3/6, steady: %s at %.2f/s (80%% of the floor's throughput) for %s, each timed from create to Ready; %s",
+	say("phase 3/7, steady: %s at %.2f/s (80%% of the floor's throughput) for %s, each timed from create to Ready; %s",
 		plural(count, "team"), rate, b.p.steady, about(b.p.steady+30*time.Second))
 	names := teamNames(buurtTeamPrefix+"steady-", count)
 	created := make([]time.Time, count)
@@ -336,7 +342,7 @@ func (b *bench) steadyRate(ctx context.Context) error {
 // rest: it should write nothing and reconcile nothing.
 func (b *bench) idleWindow(ctx context.Context) error {
 	teams := b.p.teams + b.r.steady.teams
-	say("phase 4/6, idle: waiting until the operator is quiet, then %s with %s in which it should write and reconcile nothing; %s",
+	say("phase 4/7, idle: waiting until the operator is quiet, then %s with %s in which it should write and reconcile nothing; %s",
 		b.p.idle, plural(teams, "team"), about(b.p.idle+30*time.Second))
 	if _, err := b.env.waitQuiet(ctx, time.Now(), false, 10*time.Minute); err != nil {
 		say("idle: %v; watching it anyway", err)
@@ -366,7 +372,7 @@ func (b *bench) idleWindow(ctx context.Context) error {
 // soon.
 func (b *bench) restart(ctx context.Context) error {
 	teams := b.p.teams + b.r.steady.teams
-	say("phase 5/6, restart: stopping the operator (SIGTERM) and starting it again with %s unchanged; "+
+	say("phase 5/7, restart: stopping the operator (SIGTERM) and starting it again with %s unchanged; "+
 		"counting what it sends until it is idle (%s without a reconcile or a write); %s",
 		plural(teams, "team"), quietFor, about(30*time.Second+time.Duration(teams)*30*time.Millisecond))
 	b.env.operator.Stop()
@@ -441,3 +447,98 @@ func (b *bench) keepProfile(ctx context.Context, path, name string) {
 	}
 	say("the operator's %s profile is in %s", name, file)
 }
+
+// myTeams starts buurt-api over every team, registered as an installation
+// registers it, and measures how soon it serves and how long listing
+// my.buurt.dev teams through the apiserver takes: as Anna, a member of
+// every team (the most a member can have), as the cluster's admin (a
+// platform engineer: every team), and as someone in no team; then its
+// memory.
+func (b *bench) myTeams(ctx context.Context) error {
+	teams := b.p.teams + b.r.steady.teams
+	say("phase 6/7, my teams: starting buurt-api over %s, listing my.buurt.dev teams %d times as each of three people; about 30 s",
+		plural(teams, "team"), myTeamsLists)
+	dir := filepath.Join(b.env.workDir, "buurt-api")
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return err
+	}
+	bin := filepath.Join(dir, "buurt-api")
+	if err := myapiprocess.Build(ctx, testenv.RepoRoot(), bin); err != nil {
+		return err
+	}
+	host, err := myapiprocess.HostAddress()
+	if err != nil {
+		return err
+	}
+	port, err := freeport.Get()
+	if err != nil {
+		return err
+	}
+	if _, err := myapiprocess.Register(ctx, b.env.admin, testenv.RepoRoot(), host, int32(port)); err != nil { //nolint:gosec // a TCP port
+		return err
+	}
+	if err := myapiprocess.WaitForCA(ctx, b.env.admin, time.Minute); err != nil {
+		return err
+	}
+	started := time.Now()
+	api, err := myapiprocess.Start(ctx, myapiprocess.Options{Bin: bin, Admin: b.env.adminConfig, Dir: dir, Host: host, Port: port,
+		CertDir: operatorprocess.CertDir(b.env.workDir)})
+	if err != nil {
+		return err
+	}
+	defer api.Stop()
+	people := []struct {
+		who    string
+		config *rest.Config
+	}{
+		{"a member of every team", testenv.ConfigAs(b.env.adminConfig, "anna@care.example.org", "system:authenticated")},
+		{"a platform engineer", b.env.adminConfig},
+		{"someone in no team", testenv.ConfigAs(b.env.adminConfig, "pieter@care.example.org", "system:authenticated")},
+	}
+	b.r.myTeams = myTeams{teams: teams}
+	scheme := runtime.NewScheme()
+	if err := myv1alpha1.AddToScheme(scheme); err != nil {
+		return err
+	}
+	for i, person := range people {
+		c, err := client.New(person.config, client.Options{Scheme: scheme})
+		if err != nil {
+			return err
+		}
+		var times []time.Duration
+		items := 0
+		for len(times) < myTeamsLists {
+			list := &myv1alpha1.TeamList{}
+			begin := time.Now()
+			if err := c.List(ctx, list); err != nil {
+				// Until it serves, the apiserver says the API is unavailable.
+				if i > 0 || time.Since(started) > 2*time.Minute {
+					return fmt.Errorf("buurt-api did not list teams for %s: %w (its log: %s)", person.who, err, api.Log)
+				}
+				if err := sleep(ctx, 100*time.Millisecond); err != nil {
+					return err
+				}
+				continue
+			}
+			if i == 0 && len(times) == 0 {
+				b.r.myTeams.servingAfter = time.Since(started)
+			}
+			times = append(times, time.Since(begin))
+			items = len(list.Items)
+		}
+		slices.Sort(times)
+		b.r.myTeams.lists = append(b.r.myTeams.lists, listTimes{who: person.who, items: items,
+			p50: times[len(times)/2], max: times[len(times)-1]})
+	}
+	rss, _, err := readMemory(api.PID())
+	if err != nil {
+		return err
+	}
+	b.r.myTeams.rssMiB = float64(rss) / 1024
+	say("my teams: serving after %s; %d lists each; RSS %.0f MiB", b.r.myTeams.servingAfter.Round(100*time.Millisecond),
+		myTeamsLists, b.r.myTeams.rssMiB)
+	return nil
+}
+
+// myTeamsLists is how many times each person lists their teams.
+const myTeamsLists = 20

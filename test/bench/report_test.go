@@ -38,6 +38,7 @@ type results struct {
 	steady  steady
 	idle    idle
 	restart restart
+	myTeams myTeams
 
 	memoryAfterBurst, memoryAfterRestart memoryNow
 	peakMiB                              float64
@@ -73,6 +74,23 @@ type restart struct {
 	idleAfter  time.Duration
 	requests   countingproxy.Counts
 	reconciles float64
+}
+
+// myTeams is what buurt-api did over every team: how soon it served, how
+// long a list took through the apiserver for each requester, and its
+// memory then.
+type myTeams struct {
+	teams        int
+	servingAfter time.Duration
+	lists        []listTimes
+	rssMiB       float64
+}
+
+// listTimes are the times of one requester's lists.
+type listTimes struct {
+	who      string
+	items    int
+	p50, max time.Duration
 }
 
 func newResults(p params) *results {
@@ -163,6 +181,15 @@ func (r *results) report() string {
 		r.memoryAfterRestart.String(), "—", "—", "—")
 	row(fmt.Sprintf("idle, %s teams, %s", thousands(r.idle.teams), window(r.idle.window)),
 		fmt.Sprintf("%d writes, %.0f reconciles", r.idle.requests.Mutating(), r.idle.reconciles), "—", "—", "keep")
+	var lists []string
+	for _, l := range r.myTeams.lists {
+		lists = append(lists, fmt.Sprintf("%s (%s) p50 %s, max %s", l.who, plural(l.items, "team"),
+			l.p50.Round(time.Millisecond), l.max.Round(time.Millisecond)))
+	}
+	row(fmt.Sprintf("buurt-api over %s teams: my.buurt.dev list through the apiserver", thousands(r.myTeams.teams)),
+		strings.Join(lists, "; "), "—", "—", "≤ 0.5 s")
+	row("… serving after its start; its memory (RSS)",
+		fmt.Sprintf("%s; %.0f MiB", seconds(r.myTeams.servingAfter), r.myTeams.rssMiB), "—", "—", "≤ 10 s; ≤ 100 MiB")
 	row("objects per team (the floor makes buurt's)",
 		fmt.Sprintf("%d (%s)", r.buurtObjects, r.buurtObjectKinds), fmt.Sprintf("%d", r.floorObjects), "—", "the same")
 

@@ -158,6 +158,7 @@ func setUp(ctx context.Context, p params) (e *env, err error) {
 	}
 	if e.operator, err = operatorprocess.New(operatorprocess.Options{
 		Bin: bin, Config: e.operatorProxy.ClientConfig(operatorConfig), Dir: e.workDir, WebhookPort: webhookPort, Profiles: true,
+		MyTeamsAPI: true,
 	}); err != nil {
 		return e, err
 	}
