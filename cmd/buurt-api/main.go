@@ -64,9 +64,11 @@ func run(ctx context.Context, args []string) error {
 	if err := teamsv1alpha1.AddToScheme(scheme); err != nil {
 		return err
 	}
-	teams, err := cache.New(cfg, cache.Options{Scheme: scheme, ByObject: map[client.Object]cache.ByObject{
-		&teamsv1alpha1.NeighbourhoodTeam{}: {}, &teamsv1alpha1.Coach{}: {},
-	}})
+	// Without their managed fields, which buurt-api never reads: the
+	// cache holds every team.
+	teams, err := cache.New(cfg, cache.Options{Scheme: scheme, DefaultTransform: cache.TransformStripManagedFields(),
+		ByObject: map[client.Object]cache.ByObject{&teamsv1alpha1.NeighbourhoodTeam{}: {}, &teamsv1alpha1.Coach{}: {}},
+	})
 	if err != nil {
 		return fmt.Errorf("failed to make the cache of teams: %w", err)
 	}

@@ -41,67 +41,55 @@ func Command(out io.Writer, now func() time.Time) *cobra.Command {
 		SilenceUsage: true,
 	}
 	flags.AddFlags(root.PersistentFlags())
-	mine := &cobra.Command{
-		Use:   "mine",
-		Short: "List the teams you are a member of or coach (all of them for a platform engineer)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+	// printing is the RunE of a command that reads with a client for the
+	// kinds addToScheme knows, within the timeout, and prints as -o says.
+	printing := func(read func(ctx context.Context, c client.Client, args []string, p printer) error,
+		addToScheme ...func(*runtime.Scheme) error) func(*cobra.Command, []string) error {
+		return func(cmd *cobra.Command, args []string) error {
 			format, err := ParseFormat(output)
 			if err != nil {
 				return err
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
-			c, err := clientFor(flags, myv1alpha1.AddToScheme)
+			c, err := clientFor(flags, addToScheme...)
 			if err != nil {
 				return err
 			}
+			return read(ctx, c, args, printer{out: out, format: format, style: Style{Colour: isTerminal(out)}, now: now()})
+		}
+	}
+	mine := &cobra.Command{
+		Use:   "mine",
+		Short: "List the teams you are a member of or coach (all of them for a platform engineer)",
+		Args:  cobra.NoArgs,
+		RunE: printing(func(ctx context.Context, c client.Client, _ []string, p printer) error {
 			list := &myv1alpha1.TeamList{}
 			if err := c.List(ctx, list); err != nil {
 				return explain(err)
 			}
-			return Mine(out, list, format, Style{Colour: isTerminal(out)}, now())
-		},
+			return Mine(p.out, list, p.format, p.style, p.now)
+		}, myv1alpha1.AddToScheme),
 	}
 	describe := &cobra.Command{
 		Use:   "describe TEAM",
 		Short: "Show a team as a tree: its conditions, namespace, members and their access, quota use, database, apps, coach and hours",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := ParseFormat(output)
-			if err != nil {
-				return err
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
-			defer cancel()
-			c, err := clientFor(flags, teamsv1alpha1.AddToScheme, corev1.AddToScheme)
-			if err != nil {
-				return err
-			}
+		RunE: printing(func(ctx context.Context, c client.Client, args []string, p printer) error {
 			d, err := describeTeam(ctx, c, args[0])
 			if err != nil {
 				return err
 			}
-			return Describe(out, d, format, Style{Colour: isTerminal(out)}, now())
-		},
+			return Describe(p.out, d, p.format, p.style, p.now)
+		}, teamsv1alpha1.AddToScheme, corev1.AddToScheme),
 	}
 	coach := &cobra.Command{
 		Use:   "coach [NAME]",
 		Short: "Show a coach's teams with their health, the teams waiting for the coach, and its capacity (yours without NAME)",
 		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := ParseFormat(output)
-			if err != nil {
-				return err
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
-			defer cancel()
-			c, err := clientFor(flags, teamsv1alpha1.AddToScheme, myv1alpha1.AddToScheme)
-			if err != nil {
-				return err
-			}
-			names := args
+		RunE: printing(func(ctx context.Context, c client.Client, names []string, p printer) error {
 			if len(names) == 0 {
+				var err error
 				if names, err = myCoaches(ctx, c); err != nil {
 					return err
 				}
@@ -110,8 +98,8 @@ func Command(out io.Writer, now func() time.Time) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return Coach(out, coachings, format, Style{Colour: isTerminal(out)}, now())
-		},
+			return Coach(p.out, coachings, p.format, p.style, p.now)
+		}, teamsv1alpha1.AddToScheme, myv1alpha1.AddToScheme),
 	}
 	for _, cmd := range []*cobra.Command{mine, describe, coach} {
 		cmd.Flags().StringVarP(&output, "output", "o", "", "Output format: json or yaml; for a terminal when left out")
@@ -166,6 +154,14 @@ func reconcileTeam(ctx context.Context, c client.Client, name string, wait time.
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// printer is where and how a command prints.
+type printer struct {
+	out    io.Writer
+	format Format
+	style  Style
+	now    time.Time
 }
 
 // describeTeam reads a team and its quota, as the requester may.

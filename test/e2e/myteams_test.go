@@ -181,13 +181,23 @@ func TestMyTeams(t *testing.T) {
 	g.Expect(next()).To(Equal("ADDED east-riverside"))
 	g.Expect(time.Since(joined)).To(BeNumerically("<", 5*time.Second))
 
-	// With buurt-api down, the rest of the cluster works on, and the plugin
-	// says what is missing and whom to ask.
-	stopAPI()
+	// The platform engineer's check of docs/upgrading.md.
 	asAdmin := commandAs(t, "")
-	_, stderr, err := asAdmin("kubectl get pods -A")
+	stdout, stderr, err := asAdmin("kubectl get apiservice v1alpha1.my.buurt.dev")
 	g.Expect(err).NotTo(HaveOccurred(), stderr)
-	stdout, stderr, err := asAdmin("kubectl create namespace e2e-my-api-down")
+	g.Expect(stdout).To(MatchRegexp(`^NAME +SERVICE +AVAILABLE +AGE\nv1alpha1\.my\.buurt\.dev +buurt-system/buurt-api +True +\S+\n$`))
+
+	// With the operator and buurt-api down, the rest of the cluster works
+	// on, and the plugin says what is missing and whom to ask.
+	operator.Stop()
+	t.Cleanup(func() {
+		NewWithT(t).Expect(operator.Start()).To(Succeed())
+		NewWithT(t).Expect(operatorprocess.WaitForWebhooks(context.Background(), admin)).To(Succeed())
+	})
+	stopAPI()
+	_, stderr, err = asAdmin("kubectl get pods -A")
+	g.Expect(err).NotTo(HaveOccurred(), stderr)
+	stdout, stderr, err = asAdmin("kubectl create namespace e2e-my-api-down")
 	g.Expect(err).NotTo(HaveOccurred(), stderr)
 	g.Expect(stdout).To(Equal("namespace/e2e-my-api-down created\n"))
 	t.Cleanup(func() {

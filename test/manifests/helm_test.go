@@ -541,7 +541,7 @@ func TestChartNotesPaste(t *testing.T) {
 	g := NewWithT(t)
 	_, notes := installDryRun(t, "buurt", "charts/buurt", "--namespace", "buurt-system")
 	commands := notesCommands(t, notes)
-	g.Expect(commands).To(HaveLen(4))
+	g.Expect(commands).To(HaveLen(5))
 
 	dir := t.TempDir()
 	script := `kubectl() { n=$((n+1)); printf '%s\n' "$@" >"$DIR/$n.args"; if [[ "$*" == *"-f -"* ]]; then cat >"$DIR/$n.stdin"; fi; }
@@ -573,6 +573,7 @@ n=0
 		Members:       []teamsv1alpha1.Subject{{Kind: "User", Name: "anna@care.example.org"}},
 	}))
 	g.Expect(args(4)).To(Equal([]string{"get", "teams"}))
+	g.Expect(args(5)).To(Equal([]string{"get", "myteams", "--as", "anna@care.example.org"}))
 	// The chart's RBAC has the role the notes bind.
 	g.Expect(names(template(t))).To(ContainElement("ClusterRole buurt:platform-engineer"))
 }
