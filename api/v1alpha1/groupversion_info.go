@@ -1,6 +1,6 @@
-// Package v1alpha1 holds the buurt API: TeamBlueprint, NeighbourhoodTeam and
-// Coach in the teams.buurt.dev group. All three kinds are cluster-scoped, since a
-// team owns a namespace rather than living in one.
+// Package v1alpha1 holds the buurt API: TeamBlueprint, NeighbourhoodTeam,
+// Coach and TeamSplit in the teams.buurt.dev group. All of them are
+// cluster-scoped, since a team owns a namespace rather than living in one.
 //
 // Each kind's CRD carries the metadata:annotations and metadata:labels markers
 // that keep it when buurt is uninstalled (Helm's resource-policy, Argo CD's
@@ -37,6 +37,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&TeamBlueprint{}, &TeamBlueprintList{},
 		&NeighbourhoodTeam{}, &NeighbourhoodTeamList{},
 		&Coach{}, &CoachList{},
+		&TeamSplit{}, &TeamSplitList{},
 	)
 	metav1.AddToGroupVersion(scheme, GroupVersion)
 	return nil

@@ -680,3 +680,54 @@ func fields(out string) [][]string {
 	}
 	return rows
 }
+
+// A split cannot make a team of the source's own name, and once approved it
+// is a record: neither it nor its source may change.
+func TestTeamSplitRules(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	anna := []teamsv1alpha1.Subject{{Kind: teamsv1alpha1.SubjectKindUser, Name: "anna@care.example.org"}}
+	self := &teamsv1alpha1.TeamSplit{ObjectMeta: metav1.ObjectMeta{Name: "into-itself"}, Spec: teamsv1alpha1.TeamSplitSpec{
+		Source: "north-riverside", NewTeam: teamsv1alpha1.TeamSplitNewTeam{Name: "north-riverside"}, Members: anna,
+	}}
+	g.Expect(env.Client.Create(ctx, self)).To(MatchError(ContainSubstring("the new team needs a name of its own, not the source team's")))
+
+	s := &teamsv1alpha1.TeamSplit{ObjectMeta: metav1.ObjectMeta{Name: "grows"}, Spec: teamsv1alpha1.TeamSplitSpec{
+		Source: "north-riverside", NewTeam: teamsv1alpha1.TeamSplitNewTeam{Name: "north-hillside"}, Members: anna,
+	}}
+	g.Expect(env.Client.Create(ctx, s)).To(Succeed())
+	t.Cleanup(func() { _ = env.Client.Delete(ctx, s) })
+	g.Expect(s.Spec.Database).To(Equal(teamsv1alpha1.SplitDatabaseEmpty), "the default")
+
+	// Before approval the team may change its mind, but not the team.
+	s.Spec.Apps = []string{"rota"}
+	g.Expect(env.Client.Update(ctx, s)).To(Succeed())
+	moved := s.DeepCopy()
+	moved.Spec.Source = "south-harbour"
+	g.Expect(env.Client.Update(ctx, moved)).To(MatchError(ContainSubstring("spec.source cannot be changed: make a new split for another team")))
+
+	s.Spec.Approved = ptr.To(true)
+	g.Expect(env.Client.Update(ctx, s)).To(Succeed())
+	const approved = "an approved split cannot be changed: delete it (the teams stay as they are) and make a new one"
+	for _, change := range []func(*teamsv1alpha1.TeamSplit){
+		func(s *teamsv1alpha1.TeamSplit) { s.Spec.Apps = nil },
+		func(s *teamsv1alpha1.TeamSplit) { s.Spec.Approved = ptr.To(false) },
+		func(s *teamsv1alpha1.TeamSplit) { s.Spec.Database = teamsv1alpha1.SplitDatabaseCopy },
+	} {
+		changed := s.DeepCopy()
+		change(changed)
+		g.Expect(env.Client.Update(ctx, changed)).To(MatchError(ContainSubstring(approved)))
+	}
+	// Its status is buurt's to write.
+	s.Status = teamsv1alpha1.TeamSplitStatus{Phase: teamsv1alpha1.TeamSplitPhasePlanned, Plan: &teamsv1alpha1.TeamSplitPlan{
+		Summary: "1 of 2 members and 1 of 1 apps move to north-hillside; database Empty",
+	}}
+	g.Expect(env.Client.Status().Update(ctx, s)).To(Succeed())
+	stdout, stderr, err := env.Kubectl(nil, "get", "split", "grows")
+	g.Expect(err).NotTo(HaveOccurred(), stderr)
+	g.Expect(fields(stdout)).To(HaveExactElements(
+		[]string{"NAME", "SOURCE", "NEW", "PHASE", "APPROVED", "PLAN", "AGE"},
+		HaveExactElements("grows", "north-riverside", "north-hillside", "Planned", "true",
+			"1", "of", "2", "members", "and", "1", "of", "1", "apps", "move", "to", "north-hillside;", "database", "Empty", Not(BeEmpty())),
+	))
+}

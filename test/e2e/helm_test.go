@@ -451,7 +451,7 @@ func TestKustomizeUninstallAndMoveToHelm(t *testing.T) {
 // expectKept checks that the CRDs and the roles teams' bindings name exist.
 func expectKept(g Gomega, c client.Client) {
 	ctx := context.Background()
-	for _, crd := range []string{"neighbourhoodteams", "teamblueprints", "coaches"} {
+	for _, crd := range []string{"neighbourhoodteams", "teamblueprints", "coaches", "teamsplits"} {
 		g.Expect(c.Get(ctx, client.ObjectKey{Name: crd + ".teams.buurt.dev"}, &apiextensionsv1.CustomResourceDefinition{})).To(Succeed())
 	}
 	for _, role := range []string{"buurt:team-member", "buurt:coach", "buurt:platform-engineer", "buurt:operator-in-team"} {

@@ -85,6 +85,7 @@ func TestDefaultInstallation(t *testing.T) {
 		"CustomResourceDefinition coaches.teams.buurt.dev",
 		"CustomResourceDefinition neighbourhoodteams.teams.buurt.dev",
 		"CustomResourceDefinition teamblueprints.teams.buurt.dev",
+		"CustomResourceDefinition teamsplits.teams.buurt.dev",
 		"Deployment buurt-system/buurt-api",
 		"Deployment buurt-system/buurt-controller-manager",
 		"MutatingAdmissionPolicy buurt-team-quota-members",

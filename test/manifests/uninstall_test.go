@@ -23,6 +23,7 @@ func keptOnUninstall() []string {
 		"CustomResourceDefinition coaches.teams.buurt.dev",
 		"CustomResourceDefinition neighbourhoodteams.teams.buurt.dev",
 		"CustomResourceDefinition teamblueprints.teams.buurt.dev",
+		"CustomResourceDefinition teamsplits.teams.buurt.dev",
 		"MutatingAdmissionPolicy " + policies.QuotaMembers,
 		"MutatingAdmissionPolicyBinding " + policies.QuotaMembers,
 	}
