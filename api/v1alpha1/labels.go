@@ -39,6 +39,11 @@ const (
 	// policy becomes Delete.
 	OriginalReclaimPolicyAnnotation = "teams.buurt.dev/original-reclaim-policy"
 
+	// SplitLabel on a NeighbourhoodTeam names the TeamSplit that made it:
+	// a split recognises its own new team (and a crashed split its half
+	// made work) by it, and never takes another team of that name.
+	SplitLabel = "teams.buurt.dev/split"
+
 	// ReconcileRequestAnnotation on a NeighbourhoodTeam asks buurt to look
 	// at the whole team again now, its database on the shared server too,
 	// rather than trust what it found before; any new value (a time, by

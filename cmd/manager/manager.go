@@ -7,6 +7,7 @@ import (
 
 	"github.com/buurt-dev/buurt/controllers/blueprint"
 	"github.com/buurt-dev/buurt/controllers/coach"
+	"github.com/buurt-dev/buurt/controllers/split"
 	"github.com/buurt-dev/buurt/controllers/team"
 )
 
@@ -25,6 +26,9 @@ func setupControllers(mgr ctrl.Manager, namespace string, concurrency int) error
 	}
 	if err := blueprint.NewReconciler(mgr, namespace, teams.Databases).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the blueprint controller: %w", err)
+	}
+	if err := split.NewReconciler(mgr).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("failed to set up the split controller: %w", err)
 	}
 	return nil
 }

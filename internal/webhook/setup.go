@@ -101,6 +101,11 @@ func (w *Webhooks) Setup(mgr ctrl.Manager) error {
 	}).Complete(); err != nil {
 		return fmt.Errorf("failed to register the TeamBlueprint webhook: %w", err)
 	}
+	if err := ctrl.NewWebhookManagedBy(mgr, &teamsv1alpha1.TeamSplit{}).WithValidator(&SplitValidator{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(),
+	}).Complete(); err != nil {
+		return fmt.Errorf("failed to register the TeamSplit webhook: %w", err)
+	}
 	// The certificate always comes from the Secret, kept by buurt's rotator
 	// or by cert-manager.
 	w.cert.reader = mgr.GetAPIReader()

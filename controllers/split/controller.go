@@ -1,0 +1,113 @@
+// Package split reconciles TeamSplits: it plans each split from the teams
+// as they are (status.plan) and says in its phase and Ready condition
+// whether it can be carried out.
+package split
+
+import (
+	"context"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+
+	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
+	"github.com/buurt-dev/buurt/internal/conditions"
+	"github.com/buurt-dev/buurt/internal/patch"
+	"github.com/buurt-dev/buurt/internal/split"
+)
+
+// Reasons of a split's Ready condition and Events.
+const (
+	// AwaitingApprovalReason: the plan holds; spec.approved carries it out.
+	AwaitingApprovalReason = "AwaitingApproval"
+	// PlanRefusedReason: the result would break a rule (the message lists
+	// them).
+	PlanRefusedReason = "PlanRefused"
+)
+
+// Reconciler plans TeamSplits.
+type Reconciler struct {
+	// Client reads through the manager's cache.
+	Client client.Client
+	// APIReader reads past the cache: whether the new team's namespace
+	// exists, which the cache (buurt's namespaces only) cannot say.
+	APIReader client.Reader
+	// Recorder records Events on splits.
+	Recorder recorder.EventRecorder
+}
+
+// NewReconciler wires a Reconciler to the manager.
+func NewReconciler(mgr ctrl.Manager) *Reconciler {
+	return &Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("buurt")}
+}
+
+// +kubebuilder:rbac:groups=teams.buurt.dev,resources=teamsplits,verbs=get;list;watch
+// +kubebuilder:rbac:groups=teams.buurt.dev,resources=teamsplits/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get
+
+// SetupWithManager registers the controller: a split is planned again when
+// its source team, or a team of its new team's name, changes.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&teamsv1alpha1.TeamSplit{}).
+		Watches(&teamsv1alpha1.NeighbourhoodTeam{}, handler.EnqueueRequestsFromMapFunc(r.splitsOf)).
+		Complete(r)
+}
+
+// splitsOf are the splits that name the team, as source or new team.
+func (r *Reconciler) splitsOf(ctx context.Context, team client.Object) []reconcile.Request {
+	splits := &teamsv1alpha1.TeamSplitList{}
+	if err := r.Client.List(ctx, splits); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Failed to list TeamSplits for a team", "team", team.GetName())
+		return nil
+	}
+	var out []reconcile.Request
+	for _, s := range splits.Items {
+		if s.Spec.Source == team.GetName() || s.Spec.NewTeam.Name == team.GetName() {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&s)})
+		}
+	}
+	return out
+}
+
+// Reconcile plans the split and writes the plan, its phase and Ready.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	s := &teamsv1alpha1.TeamSplit{}
+	if err := r.Client.Get(ctx, req.NamespacedName, s); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	world, err := split.Read(ctx, r.Client, r.APIReader, s)
+	if err != nil {
+		// Not seen is not absent: the plan stays as it was.
+		return ctrl.Result{}, err
+	}
+	before := s.DeepCopy()
+	plan := split.Plan(s, world)
+	s.Status.Plan = &plan
+	s.Status.ObservedGeneration = s.Generation
+	if len(plan.Problems) > 0 {
+		s.Status.Phase = teamsv1alpha1.TeamSplitPhaseRefused
+		conditions.Set(&s.Status.Conditions, s.Generation, teamsv1alpha1.ReadyCondition, metav1.ConditionFalse, PlanRefusedReason,
+			"The split would break a rule: "+strings.Join(plan.Problems, "; ")+". Change the split; nothing is done until then")
+	} else {
+		s.Status.Phase = teamsv1alpha1.TeamSplitPhasePlanned
+		conditions.Set(&s.Status.Conditions, s.Generation, teamsv1alpha1.ReadyCondition, metav1.ConditionFalse, AwaitingApprovalReason,
+			"Planned: "+plan.Summary+". status.plan says what changes; nothing does until spec.approved is true")
+	}
+	if err := patch.StatusIfCurrent(ctx, r.Client, before, s); err != nil {
+		return ctrl.Result{}, err
+	}
+	if before.Status.Phase != s.Status.Phase || before.Status.Plan == nil || before.Status.Plan.Summary != plan.Summary {
+		eventType, reason := corev1.EventTypeNormal, "Planned"
+		if s.Status.Phase == teamsv1alpha1.TeamSplitPhaseRefused {
+			eventType, reason = corev1.EventTypeWarning, PlanRefusedReason
+		}
+		r.Recorder.Eventf(s, nil, eventType, reason, "Plan", "%s", plan.Summary)
+	}
+	return ctrl.Result{}, nil
+}

@@ -1,0 +1,124 @@
+package split_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
+	"github.com/buurt-dev/buurt/controllers/split"
+	"github.com/buurt-dev/buurt/internal/testenv"
+)
+
+var env *testenv.Env
+
+const timeout = 30 * time.Second
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	var err error
+	if env, err = testenv.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = env.Stop() }()
+	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.UseDevMode(true)))
+	if err := testenv.InstallOperatorRBAC(context.Background(), env.Client); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	// The manager runs with exactly the permissions config/rbac grants.
+	mgr, err := testenv.OperatorManager(env.Config, func(*http.Request) {})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := split.NewReconciler(mgr).SetupWithManager(mgr); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return testenv.RunWithManager(mgr, m)
+}
+
+func create(t *testing.T, obj client.Object) {
+	t.Helper()
+	NewWithT(t).Expect(env.Client.Create(context.Background(), obj)).To(Succeed())
+	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), obj) })
+}
+
+// planned waits until the split's status is for its generation and check
+// holds, and returns it.
+func planned(t *testing.T, name string, check func(Gomega, *teamsv1alpha1.TeamSplit)) {
+	t.Helper()
+	NewWithT(t).Eventually(func(g Gomega) {
+		s := &teamsv1alpha1.TeamSplit{}
+		g.Expect(env.Client.Get(context.Background(), client.ObjectKey{Name: name}, s)).To(Succeed())
+		g.Expect(s.Status.ObservedGeneration).To(Equal(s.Generation))
+		check(g, s)
+	}).WithTimeout(timeout).Should(Succeed())
+}
+
+// A split is planned as soon as it is made, and planned again when its
+// source changes or its new team's name is taken: a plan that breaks a rule
+// is Refused and says which.
+func TestSplitIsPlanned(t *testing.T) {
+	ctx := context.Background()
+	create(t, &teamsv1alpha1.TeamBlueprint{ObjectMeta: metav1.ObjectMeta{Name: "split-bp"},
+		Spec: teamsv1alpha1.TeamBlueprintSpec{MaxMembers: 12, Database: teamsv1alpha1.BlueprintDatabase{Class: teamsv1alpha1.DatabaseClassNone}}})
+	source := &teamsv1alpha1.NeighbourhoodTeam{ObjectMeta: metav1.ObjectMeta{Name: "split-source"}, Spec: teamsv1alpha1.NeighbourhoodTeamSpec{
+		Neighbourhood: "riverside", Blueprint: "split-bp",
+		Apps: []teamsv1alpha1.App{{Name: "rota", Image: "ghcr.io/care/rota:1", Port: 8080, Database: ptr.To(true)}},
+	}}
+	for i := range 12 {
+		source.Spec.Members = append(source.Spec.Members, teamsv1alpha1.Subject{Kind: teamsv1alpha1.SubjectKindUser,
+			Name: fmt.Sprintf("nurse-%02d@care.example.org", i)})
+	}
+	create(t, source)
+	source.Status.Database = &teamsv1alpha1.TeamDatabaseStatus{Class: teamsv1alpha1.DatabaseClassShared}
+	NewWithT(t).Expect(env.Client.Status().Update(ctx, source)).To(Succeed())
+
+	s := &teamsv1alpha1.TeamSplit{ObjectMeta: metav1.ObjectMeta{Name: "split-source-grows"}, Spec: teamsv1alpha1.TeamSplitSpec{
+		Source: "split-source", NewTeam: teamsv1alpha1.TeamSplitNewTeam{Name: "split-new"},
+		Members: source.Spec.Members[7:], Apps: []string{"rota"}, Database: teamsv1alpha1.SplitDatabaseCopy,
+	}}
+	create(t, s)
+	planned(t, s.Name, func(g Gomega, s *teamsv1alpha1.TeamSplit) {
+		g.Expect(s.Status.Phase).To(Equal(teamsv1alpha1.TeamSplitPhasePlanned))
+		g.Expect(s.Status.Plan.Summary).To(Equal("5 of 12 members and 1 of 1 apps move to split-new; database Copy"))
+		g.Expect(s.Status.Plan.NewTeam.Members).To(Equal(source.Spec.Members[7:]))
+		g.Expect(s.Status.Plan.Source.Members).To(Equal(source.Spec.Members[:7]))
+		g.Expect(s.Status.Plan.Source.Apps).To(BeEmpty())
+		ready := meta.FindStatusCondition(s.Status.Conditions, teamsv1alpha1.ReadyCondition)
+		g.Expect(ready).NotTo(BeNil())
+		g.Expect(ready.Reason).To(Equal(split.AwaitingApprovalReason))
+		g.Expect(ready.Message).To(Equal("Planned: 5 of 12 members and 1 of 1 apps move to split-new; database Copy. " +
+			"status.plan says what changes; nothing does until spec.approved is true"))
+	})
+
+	// Someone else takes the name.
+	create(t, &teamsv1alpha1.NeighbourhoodTeam{ObjectMeta: metav1.ObjectMeta{Name: "split-new"}, Spec: teamsv1alpha1.NeighbourhoodTeamSpec{
+		Neighbourhood: "riverside", Blueprint: "split-bp", Members: source.Spec.Members[:1],
+	}})
+	planned(t, s.Name, func(g Gomega, s *teamsv1alpha1.TeamSplit) {
+		g.Expect(s.Status.Phase).To(Equal(teamsv1alpha1.TeamSplitPhaseRefused))
+		g.Expect(s.Status.Plan.Problems).To(Equal([]string{"a team named split-new exists: choose another name for the new team"}))
+		ready := meta.FindStatusCondition(s.Status.Conditions, teamsv1alpha1.ReadyCondition)
+		g.Expect(ready.Reason).To(Equal(split.PlanRefusedReason))
+		g.Expect(ready.Message).To(Equal("The split would break a rule: a team named split-new exists: choose another name for the new team. " +
+			"Change the split; nothing is done until then"))
+	})
+}
