@@ -27,7 +27,7 @@ manifests: chart-docs ## Generate CRDs, RBAC, the webhook configuration and the 
 		output:rbac:artifacts:config=config/rbac output:webhook:artifacts:config=config/webhook
 	rm -f charts/buurt/crds/*.yaml
 	cp config/crd/bases/*.yaml charts/buurt/crds/
-	cp config/rbac/role.yaml config/rbac/team_roles.yaml config/rbac/operator_team_role.yaml charts/buurt/files/
+	cp config/rbac/role.yaml config/rbac/team_roles.yaml config/rbac/operator_team_role.yaml config/rbac/team_splits.yaml charts/buurt/files/
 	cp config/webhook/manifests.yaml charts/buurt/files/webhook.yaml
 	go run ./hack/genpolicies config/policies/tenant.yaml
 	rm -rf charts/buurt/files/policies && mkdir charts/buurt/files/policies

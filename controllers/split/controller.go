@@ -5,9 +5,11 @@ package split
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -16,8 +18,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
+	"github.com/buurt-dev/buurt/internal/apply"
 	"github.com/buurt-dev/buurt/internal/conditions"
 	"github.com/buurt-dev/buurt/internal/patch"
+	"github.com/buurt-dev/buurt/internal/render"
 	"github.com/buurt-dev/buurt/internal/split"
 )
 
@@ -39,14 +43,17 @@ type Reconciler struct {
 	APIReader client.Reader
 	// Recorder records Events on splits.
 	Recorder recorder.EventRecorder
+	// Applier applies the split's access with server-side apply.
+	Applier *apply.Applier
 }
 
 // NewReconciler wires a Reconciler to the manager.
 func NewReconciler(mgr ctrl.Manager) *Reconciler {
-	return &Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("buurt")}
+	return &Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("buurt"),
+		Applier: apply.New(mgr.GetClient())}
 }
 
-// +kubebuilder:rbac:groups=teams.buurt.dev,resources=teamsplits,verbs=get;list;watch
+// +kubebuilder:rbac:groups=teams.buurt.dev,resources=teamsplits,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=teams.buurt.dev,resources=teamsplits/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get
 
@@ -55,6 +62,8 @@ func NewReconciler(mgr ctrl.Manager) *Reconciler {
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&teamsv1alpha1.TeamSplit{}).
+		Owns(&rbacv1.ClusterRole{}).
+		Owns(&rbacv1.ClusterRoleBinding{}).
 		Watches(&teamsv1alpha1.NeighbourhoodTeam{}, handler.EnqueueRequestsFromMapFunc(r.splitsOf)).
 		Complete(r)
 }
@@ -85,6 +94,18 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err != nil {
 		// Not seen is not absent: the plan stays as it was.
 		return ctrl.Result{}, err
+	}
+	// The source's members read and approve their split: RBAC cannot hand
+	// a cluster-scoped object to a team by itself.
+	var members []teamsv1alpha1.Subject
+	if world.Source != nil {
+		members = world.Source.Spec.Members
+	}
+	if err := r.Applier.Apply(ctx, render.SplitAccessClusterRole(s), &rbacv1.ClusterRole{}); err != nil {
+		return ctrl.Result{}, fmt.Errorf("failed to let team %s's members read split %s: %w", s.Spec.Source, s.Name, err)
+	}
+	if err := r.Applier.Apply(ctx, render.SplitAccessClusterRoleBinding(s, members), &rbacv1.ClusterRoleBinding{}); err != nil {
+		return ctrl.Result{}, fmt.Errorf("failed to let team %s's members read split %s: %w", s.Spec.Source, s.Name, err)
 	}
 	before := s.DeepCopy()
 	plan := split.Plan(s, world)

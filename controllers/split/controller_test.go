@@ -9,6 +9,7 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -108,6 +109,18 @@ func TestSplitIsPlanned(t *testing.T) {
 		g.Expect(ready.Message).To(Equal("Planned: 5 of 12 members and 1 of 1 apps move to split-new; database Copy. " +
 			"status.plan says what changes; nothing does until spec.approved is true"))
 	})
+
+	// The source's members may read and approve this split, by name.
+	NewWithT(t).Eventually(func(g Gomega) {
+		binding := &rbacv1.ClusterRoleBinding{}
+		g.Expect(env.Client.Get(ctx, client.ObjectKey{Name: "buurt:split:split-source-grows"}, binding)).To(Succeed())
+		g.Expect(binding.Subjects).To(HaveLen(12))
+		g.Expect(binding.Subjects[0]).To(Equal(rbacv1.Subject{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: "nurse-00@care.example.org"}))
+		role := &rbacv1.ClusterRole{}
+		g.Expect(env.Client.Get(ctx, client.ObjectKey{Name: "buurt:split:split-source-grows"}, role)).To(Succeed())
+		g.Expect(role.Rules).To(Equal([]rbacv1.PolicyRule{{APIGroups: []string{"teams.buurt.dev"}, Resources: []string{"teamsplits"},
+			ResourceNames: []string{"split-source-grows"}, Verbs: []string{"get", "watch", "update", "patch"}}}))
+	}).WithTimeout(timeout).Should(Succeed())
 
 	// Someone else takes the name.
 	create(t, &teamsv1alpha1.NeighbourhoodTeam{ObjectMeta: metav1.ObjectMeta{Name: "split-new"}, Spec: teamsv1alpha1.NeighbourhoodTeamSpec{

@@ -70,9 +70,10 @@ func TestOperatorClusterWideAccess(t *testing.T) {
 		"teams.buurt.dev neighbourhoodteams: get,list,manage,patch,update,watch",
 		"teams.buurt.dev neighbourhoodteams/status: get,patch,update",
 		"teams.buurt.dev teamblueprints: get,list,watch",
-		// TeamSplits are planned (status) from the teams they name.
+		// TeamSplits are planned (status) from the teams they name; the
+		// operator holds what it lets the source's members do with theirs.
 		"teams.buurt.dev teamsplits/status: get,patch,update",
-		"teams.buurt.dev teamsplits: get,list,watch",
+		"teams.buurt.dev teamsplits: get,list,patch,update,watch",
 		"teams.buurt.dev teamblueprints/status: get,patch,update",
 		// Whether the cluster has buurt's admission policies (each
 		// blueprint's TenantRulesEnforced).
