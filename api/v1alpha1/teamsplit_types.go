@@ -133,6 +133,59 @@ type TeamSplitPlan struct {
 	Problems []string `json:"problems,omitempty"`
 }
 
+// TeamSplitStepName names a step of carrying a split out, in order.
+// +kubebuilder:validation:Enum=CreateTeam;WaitForTeam;MoveMembersAndApps
+type TeamSplitStepName string
+
+const (
+	// StepCreateTeam makes the new team from the plan, labelled with the
+	// split's name (SplitLabel).
+	StepCreateTeam TeamSplitStepName = "CreateTeam"
+	// StepWaitForTeam waits until the new team is Ready: its members have
+	// their access and its apps run before anything leaves the source.
+	StepWaitForTeam TeamSplitStepName = "WaitForTeam"
+	// StepMoveMembersAndApps takes the moved members and apps out of the
+	// source team, in one change; members who leave lose their access and
+	// the source's database password is made anew, as for anyone who
+	// leaves.
+	StepMoveMembersAndApps TeamSplitStepName = "MoveMembersAndApps"
+)
+
+// TeamSplitStepState is how far a step is.
+// +kubebuilder:validation:Enum=Pending;Running;Done;Failed
+type TeamSplitStepState string
+
+const (
+	// StepPending has not begun.
+	StepPending TeamSplitStepState = "Pending"
+	// StepRunning has begun and is not done.
+	StepRunning TeamSplitStepState = "Running"
+	// StepDone is done.
+	StepDone TeamSplitStepState = "Done"
+	// StepFailed failed; the split stops there.
+	StepFailed TeamSplitStepState = "Failed"
+)
+
+// TeamSplitStep is one step of carrying a split out.
+type TeamSplitStep struct {
+	// name is the step.
+	// +required
+	Name TeamSplitStepName `json:"name,omitempty"`
+
+	// state is how far it is.
+	// +required
+	State TeamSplitStepState `json:"state,omitempty"`
+
+	// lastTransitionTime is when its state last changed.
+	// +optional
+	LastTransitionTime *metav1.Time `json:"lastTransitionTime,omitempty"`
+
+	// message says what the step is doing or why it failed.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Message string `json:"message,omitempty"`
+}
+
 // TeamSplitStatus is the split's plan and how far it has come.
 // +kubebuilder:validation:MinProperties=1
 type TeamSplitStatus struct {
@@ -156,6 +209,22 @@ type TeamSplitStatus struct {
 	// kept as it was approved.
 	// +optional
 	Plan *TeamSplitPlan `json:"plan,omitempty"`
+
+	// steps are the steps of carrying the split out, in order, once it is
+	// approved.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=8
+	Steps []TeamSplitStep `json:"steps,omitempty"`
+
+	// startTime is when the split began to be carried out.
+	// +optional
+	StartTime *metav1.Time `json:"startTime,omitempty"`
+
+	// completionTime is when it succeeded.
+	// +optional
+	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
 }
 
 // TeamSplit splits a NeighbourhoodTeam in two: some of its members and its

@@ -6,6 +6,7 @@ package split
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -34,7 +35,11 @@ const (
 	PlanRefusedReason = "PlanRefused"
 )
 
-// Reconciler plans TeamSplits.
+// event is an Event to record once the status that it announces is
+// written.
+type event struct{ eventType, reason, note string }
+
+// Reconciler plans TeamSplits and carries out the approved ones.
 type Reconciler struct {
 	// Client reads through the manager's cache.
 	Client client.Client
@@ -56,6 +61,7 @@ func NewReconciler(mgr ctrl.Manager) *Reconciler {
 // +kubebuilder:rbac:groups=teams.buurt.dev,resources=teamsplits,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=teams.buurt.dev,resources=teamsplits/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get
+// +kubebuilder:rbac:groups=teams.buurt.dev,resources=neighbourhoodteams,verbs=get;list;watch;create;update
 
 // SetupWithManager registers the controller: a split is planned again when
 // its source team, or a team of its new team's name, changes.
@@ -96,10 +102,19 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, err
 	}
 	// The source's members read and approve their split: RBAC cannot hand
-	// a cluster-scoped object to a team by itself.
+	// a cluster-scoped object to a team by itself. Once it runs, those who
+	// moved keep reading it.
 	var members []teamsv1alpha1.Subject
 	if world.Source != nil {
-		members = world.Source.Spec.Members
+		members = slices.Clone(world.Source.Spec.Members)
+	}
+	if p := s.Status.Plan; p != nil && p.NewTeam != nil && s.Status.Phase != teamsv1alpha1.TeamSplitPhasePlanned &&
+		s.Status.Phase != teamsv1alpha1.TeamSplitPhaseRefused {
+		for _, m := range p.NewTeam.Members {
+			if !slices.Contains(members, m) {
+				members = append(members, m)
+			}
+		}
 	}
 	if err := r.Applier.Apply(ctx, render.SplitAccessClusterRole(s), &rbacv1.ClusterRole{}); err != nil {
 		return ctrl.Result{}, fmt.Errorf("failed to let team %s's members read split %s: %w", s.Spec.Source, s.Name, err)
@@ -108,27 +123,48 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, fmt.Errorf("failed to let team %s's members read split %s: %w", s.Spec.Source, s.Name, err)
 	}
 	before := s.DeepCopy()
-	plan := split.Plan(s, world)
-	s.Status.Plan = &plan
 	s.Status.ObservedGeneration = s.Generation
-	if len(plan.Problems) > 0 {
-		s.Status.Phase = teamsv1alpha1.TeamSplitPhaseRefused
-		conditions.Set(&s.Status.Conditions, s.Generation, teamsv1alpha1.ReadyCondition, metav1.ConditionFalse, PlanRefusedReason,
-			"The split would break a rule: "+strings.Join(plan.Problems, "; ")+". Change the split; nothing is done until then")
-	} else {
-		s.Status.Phase = teamsv1alpha1.TeamSplitPhasePlanned
-		conditions.Set(&s.Status.Conditions, s.Generation, teamsv1alpha1.ReadyCondition, metav1.ConditionFalse, AwaitingApprovalReason,
-			"Planned: "+plan.Summary+". status.plan says what changes; nothing does until spec.approved is true")
+	var events []event
+	switch s.Status.Phase {
+	case teamsv1alpha1.TeamSplitPhaseSucceeded, teamsv1alpha1.TeamSplitPhaseFailed:
+		// A record: the plan stays as it was carried out.
+	case teamsv1alpha1.TeamSplitPhaseRunning:
+		if events, err = r.run(ctx, s); err != nil {
+			return ctrl.Result{}, err
+		}
+	default:
+		plan := split.Plan(s, world)
+		s.Status.Plan = &plan
+		switch {
+		case len(plan.Problems) > 0:
+			s.Status.Phase = teamsv1alpha1.TeamSplitPhaseRefused
+			conditions.Set(&s.Status.Conditions, s.Generation, teamsv1alpha1.ReadyCondition, metav1.ConditionFalse, PlanRefusedReason,
+				"The split would break a rule: "+strings.Join(plan.Problems, "; ")+". Change the split; nothing is done until then")
+		case s.Spec.Approved != nil && *s.Spec.Approved:
+			// The plan as approved is the one carried out.
+			if events, err = r.run(ctx, s); err != nil {
+				return ctrl.Result{}, err
+			}
+		default:
+			s.Status.Phase = teamsv1alpha1.TeamSplitPhasePlanned
+			conditions.Set(&s.Status.Conditions, s.Generation, teamsv1alpha1.ReadyCondition, metav1.ConditionFalse, AwaitingApprovalReason,
+				"Planned: "+plan.Summary+". status.plan says what changes; nothing does until spec.approved is true")
+		}
+		if before.Status.Phase != s.Status.Phase || before.Status.Plan == nil || before.Status.Plan.Summary != plan.Summary {
+			switch s.Status.Phase {
+			case teamsv1alpha1.TeamSplitPhaseRefused:
+				events = append(events, event{corev1.EventTypeWarning, PlanRefusedReason, plan.Summary})
+			case teamsv1alpha1.TeamSplitPhasePlanned:
+				events = append(events, event{corev1.EventTypeNormal, "Planned", plan.Summary})
+			}
+		}
 	}
 	if err := patch.StatusIfCurrent(ctx, r.Client, before, s); err != nil {
 		return ctrl.Result{}, err
 	}
-	if before.Status.Phase != s.Status.Phase || before.Status.Plan == nil || before.Status.Plan.Summary != plan.Summary {
-		eventType, reason := corev1.EventTypeNormal, "Planned"
-		if s.Status.Phase == teamsv1alpha1.TeamSplitPhaseRefused {
-			eventType, reason = corev1.EventTypeWarning, PlanRefusedReason
-		}
-		r.Recorder.Eventf(s, nil, eventType, reason, "Plan", "%s", plan.Summary)
+	// Announced once written: a stale read, refused above, announces nothing.
+	for _, e := range events {
+		r.Recorder.Eventf(s, nil, e.eventType, e.reason, "Split", "%s", e.note)
 	}
 	return ctrl.Result{}, nil
 }

@@ -9,7 +9,9 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -19,6 +21,7 @@ import (
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
 	"github.com/buurt-dev/buurt/controllers/split"
+	"github.com/buurt-dev/buurt/controllers/team"
 	"github.com/buurt-dev/buurt/internal/testenv"
 )
 
@@ -45,6 +48,11 @@ func run(m *testing.M) int {
 	// The manager runs with exactly the permissions config/rbac grants.
 	mgr, err := testenv.OperatorManager(env.Config, func(*http.Request) {})
 	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	// A split's new team must become Ready: the team controller runs too.
+	if err := team.NewReconciler(mgr, testenv.OperatorNamespace).SetupWithManager(mgr); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -134,4 +142,108 @@ func TestSplitIsPlanned(t *testing.T) {
 		g.Expect(ready.Message).To(Equal("The split would break a rule: a team named split-new exists: choose another name for the new team. " +
 			"Change the split; nothing is done until then"))
 	})
+}
+
+// markAvailable does what the Deployment controller would (envtest runs
+// none): every replica the Deployment wants is available.
+func markAvailable(t *testing.T, namespace, name string) {
+	t.Helper()
+	NewWithT(t).Eventually(func(g Gomega) {
+		d := &appsv1.Deployment{}
+		g.Expect(env.Client.Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: name}, d)).To(Succeed())
+		want := *d.Spec.Replicas
+		d.Status = appsv1.DeploymentStatus{
+			ObservedGeneration: d.Generation, Replicas: want, UpdatedReplicas: want, ReadyReplicas: want, AvailableReplicas: want,
+		}
+		g.Expect(env.Client.Status().Update(context.Background(), d)).To(Succeed())
+	}).WithTimeout(timeout).Should(Succeed())
+}
+
+// An approved split is carried out step by step: the new team is made from
+// the plan (labelled with the split), becomes Ready with the moved app
+// running in its namespace, and only then do the moved members and app
+// leave the source, which keeps everything else. The split is a record
+// that both teams' members read.
+func TestApprovedSplitIsCarriedOut(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	bp := &teamsv1alpha1.TeamBlueprint{ObjectMeta: metav1.ObjectMeta{Name: "split-run"}, Spec: teamsv1alpha1.TeamBlueprintSpec{
+		MaxMembers: 12, Database: teamsv1alpha1.BlueprintDatabase{Class: teamsv1alpha1.DatabaseClassNone},
+		AllowedRegistries: []string{"ghcr.io/care/"},
+	}}
+	create(t, bp)
+	users := func(names ...string) []teamsv1alpha1.Subject {
+		var out []teamsv1alpha1.Subject
+		for _, n := range names {
+			out = append(out, teamsv1alpha1.Subject{Kind: teamsv1alpha1.SubjectKindUser, Name: n + "@care.example.org"})
+		}
+		return out
+	}
+	source := &teamsv1alpha1.NeighbourhoodTeam{ObjectMeta: metav1.ObjectMeta{Name: "run-source"}, Spec: teamsv1alpha1.NeighbourhoodTeamSpec{
+		Neighbourhood: "riverside", Blueprint: bp.Name, Members: users("anna", "bram", "cor", "dirk"),
+		Apps: []teamsv1alpha1.App{{Name: "rota", Image: "ghcr.io/care/rota:1", Port: 8080}, {Name: "wiki", Image: "ghcr.io/care/wiki:2", Port: 8080}},
+	}}
+	create(t, source)
+	t.Cleanup(func() {
+		_ = env.Client.Delete(context.Background(), &teamsv1alpha1.NeighbourhoodTeam{ObjectMeta: metav1.ObjectMeta{Name: "run-new"}})
+	})
+	s := &teamsv1alpha1.TeamSplit{ObjectMeta: metav1.ObjectMeta{Name: "run-source-grows"}, Spec: teamsv1alpha1.TeamSplitSpec{
+		Source: source.Name, NewTeam: teamsv1alpha1.TeamSplitNewTeam{Name: "run-new", Neighbourhood: "hillside"},
+		Members: users("cor", "dirk"), Apps: []string{"rota"},
+	}}
+	create(t, s)
+	planned(t, s.Name, func(g Gomega, s *teamsv1alpha1.TeamSplit) {
+		g.Expect(s.Status.Phase).To(Equal(teamsv1alpha1.TeamSplitPhasePlanned))
+	})
+	g.Expect(apierrors.IsNotFound(env.Client.Get(ctx, client.ObjectKey{Name: "run-new"}, &teamsv1alpha1.NeighbourhoodTeam{}))).
+		To(BeTrue(), "nothing is made before approval")
+
+	approved := s.DeepCopy()
+	g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(s), approved)).To(Succeed())
+	approved.Spec.Approved = ptr.To(true)
+	g.Expect(env.Client.Update(ctx, approved)).To(Succeed())
+
+	// The new team, made from the plan, waits for its app; the source is
+	// untouched until then.
+	planned(t, s.Name, func(g Gomega, s *teamsv1alpha1.TeamSplit) {
+		g.Expect(s.Status.Phase).To(Equal(teamsv1alpha1.TeamSplitPhaseRunning))
+		g.Expect(s.Status.Steps[1].Name).To(Equal(teamsv1alpha1.StepWaitForTeam))
+		g.Expect(s.Status.Steps[1].State).To(Equal(teamsv1alpha1.StepRunning))
+	})
+	made := &teamsv1alpha1.NeighbourhoodTeam{}
+	g.Expect(env.Client.Get(ctx, client.ObjectKey{Name: "run-new"}, made)).To(Succeed())
+	g.Expect(made.Labels).To(HaveKeyWithValue(teamsv1alpha1.SplitLabel, s.Name))
+	g.Expect(made.Spec.Neighbourhood).To(Equal("hillside"))
+	g.Expect(made.Spec.Members).To(Equal(users("cor", "dirk")))
+	g.Expect(made.Spec.Apps).To(Equal(source.Spec.Apps[:1]))
+	unchanged := &teamsv1alpha1.NeighbourhoodTeam{}
+	g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(source), unchanged)).To(Succeed())
+	g.Expect(unchanged.Spec.Members).To(HaveLen(4))
+
+	markAvailable(t, "team-run-new", "rota")
+	planned(t, s.Name, func(g Gomega, s *teamsv1alpha1.TeamSplit) {
+		g.Expect(s.Status.Phase).To(Equal(teamsv1alpha1.TeamSplitPhaseSucceeded))
+		var states []string
+		for _, step := range s.Status.Steps {
+			states = append(states, string(step.Name)+"="+string(step.State))
+		}
+		g.Expect(states).To(Equal([]string{"CreateTeam=Done", "WaitForTeam=Done", "MoveMembersAndApps=Done"}))
+		g.Expect(s.Status.CompletionTime).NotTo(BeNil())
+		ready := meta.FindStatusCondition(s.Status.Conditions, teamsv1alpha1.ReadyCondition)
+		g.Expect(ready.Reason).To(Equal(split.SplitReason))
+	})
+	after := &teamsv1alpha1.NeighbourhoodTeam{}
+	g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(source), after)).To(Succeed())
+	g.Expect(after.Spec.Members).To(Equal(users("anna", "bram")))
+	g.Expect(after.Spec.Apps).To(Equal(source.Spec.Apps[1:]))
+	NewWithT(t).Eventually(func(g Gomega) []string {
+		binding := &rbacv1.ClusterRoleBinding{}
+		g.Expect(env.Client.Get(ctx, client.ObjectKey{Name: "buurt:split:" + s.Name}, binding)).To(Succeed())
+		var names []string
+		for _, subject := range binding.Subjects {
+			names = append(names, subject.Name)
+		}
+		return names
+	}).WithTimeout(timeout).Should(Equal([]string{"anna@care.example.org", "bram@care.example.org", "cor@care.example.org", "dirk@care.example.org"}),
+		"both teams' members read the record")
 }

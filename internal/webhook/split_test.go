@@ -59,8 +59,9 @@ func TestSplitAdmission(t *testing.T) {
 
 	approved := splitting("split-approved", user("cor-split"))
 	approved.Spec.Approved = ptr.To(true)
+	approved.Spec.Database = teamsv1alpha1.SplitDatabaseCopy
 	g.Expect(anna.Create(ctx, approved, client.DryRunAll)).To(MatchError(ContainSubstring(
-		"this version of buurt plans splits but does not carry them out yet; status.plan says what a split would do")))
+		"this version of buurt carries out splits with database: Empty, not yet Copy; status.plan says what a Copy would do")))
 
 	dirk, _, err := clientAs("dirk-split", nil)
 	g.Expect(err).NotTo(HaveOccurred())

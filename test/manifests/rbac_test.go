@@ -67,7 +67,8 @@ func TestOperatorClusterWideAccess(t *testing.T) {
 		// buurt's own kinds.
 		"teams.buurt.dev coaches: get,list,patch,update,watch",
 		"teams.buurt.dev coaches/status: get,patch,update",
-		"teams.buurt.dev neighbourhoodteams: get,list,manage,patch,update,watch",
+		// Creating one: a split's new team.
+		"teams.buurt.dev neighbourhoodteams: create,get,list,manage,patch,update,watch",
 		"teams.buurt.dev neighbourhoodteams/status: get,patch,update",
 		"teams.buurt.dev teamblueprints: get,list,watch",
 		// TeamSplits are planned (status) from the teams they name; the
