@@ -21,6 +21,7 @@ import (
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
 	"github.com/buurt-dev/buurt/internal/apply"
 	"github.com/buurt-dev/buurt/internal/conditions"
+	"github.com/buurt-dev/buurt/internal/metrics"
 	"github.com/buurt-dev/buurt/internal/patch"
 	"github.com/buurt-dev/buurt/internal/render"
 	"github.com/buurt-dev/buurt/internal/split"
@@ -36,8 +37,8 @@ const (
 )
 
 // event is an Event to record once the status that it announces is
-// written.
-type event struct{ eventType, reason, note string }
+// written, and the result it counts (buurt_team_splits_total), if any.
+type event struct{ eventType, reason, note, result string }
 
 // Reconciler plans TeamSplits and carries out the approved ones.
 type Reconciler struct {
@@ -66,6 +67,9 @@ func NewReconciler(mgr ctrl.Manager) *Reconciler {
 // SetupWithManager registers the controller: a split is planned again when
 // its source team, or a team of its new team's name, changes.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := metrics.Register(splitsTotal); err != nil {
+		return fmt.Errorf("failed to register split metrics: %w", err)
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&teamsv1alpha1.TeamSplit{}).
 		Owns(&rbacv1.ClusterRole{}).
@@ -153,9 +157,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		if before.Status.Phase != s.Status.Phase || before.Status.Plan == nil || before.Status.Plan.Summary != plan.Summary {
 			switch s.Status.Phase {
 			case teamsv1alpha1.TeamSplitPhaseRefused:
-				events = append(events, event{corev1.EventTypeWarning, PlanRefusedReason, plan.Summary})
+				events = append(events, event{corev1.EventTypeWarning, PlanRefusedReason, plan.Summary, ""})
 			case teamsv1alpha1.TeamSplitPhasePlanned:
-				events = append(events, event{corev1.EventTypeNormal, "Planned", plan.Summary})
+				events = append(events, event{corev1.EventTypeNormal, "Planned", plan.Summary, ""})
 			}
 		}
 	}
@@ -165,6 +169,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	// Announced once written: a stale read, refused above, announces nothing.
 	for _, e := range events {
 		r.Recorder.Eventf(s, nil, e.eventType, e.reason, "Split", "%s", e.note)
+		if e.result != "" {
+			splitsTotal.WithLabelValues(e.result).Inc()
+		}
 	}
 	return ctrl.Result{}, nil
 }

@@ -18,6 +18,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
 	"github.com/buurt-dev/buurt/controllers/split"
@@ -232,6 +233,9 @@ func TestApprovedSplitIsCarriedOut(t *testing.T) {
 		ready := meta.FindStatusCondition(s.Status.Conditions, teamsv1alpha1.ReadyCondition)
 		g.Expect(ready.Reason).To(Equal(split.SplitReason))
 	})
+	g.Expect(splits(g, "started")).To(Equal(1.0))
+	g.Expect(splits(g, "succeeded")).To(Equal(1.0))
+	g.Expect(splits(g, "failed")).To(Equal(0.0))
 	after := &teamsv1alpha1.NeighbourhoodTeam{}
 	g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(source), after)).To(Succeed())
 	g.Expect(after.Spec.Members).To(Equal(users("anna", "bram")))
@@ -246,4 +250,23 @@ func TestApprovedSplitIsCarriedOut(t *testing.T) {
 		return names
 	}).WithTimeout(timeout).Should(Equal([]string{"anna@care.example.org", "bram@care.example.org", "cor@care.example.org", "dirk@care.example.org"}),
 		"both teams' members read the record")
+}
+
+// splits is buurt_team_splits_total for result, as the operator exports it.
+func splits(g Gomega, result string) float64 {
+	families, err := ctrlmetrics.Registry.Gather()
+	g.Expect(err).NotTo(HaveOccurred())
+	for _, f := range families {
+		if f.GetName() != "buurt_team_splits_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "result" && l.GetValue() == result {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }

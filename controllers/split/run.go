@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -25,6 +26,12 @@ const (
 	// StepFailedReason: a step failed; the message says which and why.
 	StepFailedReason = "StepFailed"
 )
+
+// splitsTotal counts the splits the operator started, and how they ended.
+var splitsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "buurt_team_splits_total",
+	Help: "Team splits by what happened to them: started (approved and begun), succeeded, failed.",
+}, []string{"result"})
 
 // steps are a split's steps, in order.
 var steps = []teamsv1alpha1.TeamSplitStepName{
@@ -49,7 +56,8 @@ func (r *Reconciler) run(ctx context.Context, s *teamsv1alpha1.TeamSplit) ([]eve
 		for _, name := range steps {
 			s.Status.Steps = append(s.Status.Steps, teamsv1alpha1.TeamSplitStep{Name: name, State: teamsv1alpha1.StepPending, LastTransitionTime: &now})
 		}
-		events = append(events, event{corev1.EventTypeNormal, "SplitStarted", "Carrying out the split: " + s.Status.Plan.Summary})
+		events = append(events, event{corev1.EventTypeNormal, "SplitStarted", "Carrying out the split: " + s.Status.Plan.Summary,
+			"started"})
 	}
 	funcs := map[teamsv1alpha1.TeamSplitStepName]stepFunc{
 		teamsv1alpha1.StepCreateTeam:         r.createTeam,
@@ -71,7 +79,7 @@ func (r *Reconciler) run(ctx context.Context, s *teamsv1alpha1.TeamSplit) ([]eve
 			s.Status.Phase = teamsv1alpha1.TeamSplitPhaseFailed
 			conditions.Set(&s.Status.Conditions, s.Generation, teamsv1alpha1.ReadyCondition, metav1.ConditionFalse, StepFailedReason,
 				fmt.Sprintf("Step %s failed: %v. Both teams keep working as they are; delete the split and make a new one", step.Name, failed))
-			events = append(events, event{corev1.EventTypeWarning, "SplitFailed", fmt.Sprintf("Step %s failed: %v", step.Name, failed)})
+			events = append(events, event{corev1.EventTypeWarning, "SplitFailed", fmt.Sprintf("Step %s failed: %v", step.Name, failed), "failed"})
 			return events, nil
 		case !done:
 			setStep(step, teamsv1alpha1.StepRunning, message, now)
@@ -85,7 +93,7 @@ func (r *Reconciler) run(ctx context.Context, s *teamsv1alpha1.TeamSplit) ([]eve
 	s.Status.CompletionTime = &now
 	conditions.Set(&s.Status.Conditions, s.Generation, teamsv1alpha1.ReadyCondition, metav1.ConditionTrue, SplitReason,
 		fmt.Sprintf("Split: %s", s.Status.Plan.Summary))
-	events = append(events, event{corev1.EventTypeNormal, "SplitSucceeded", "Split: " + s.Status.Plan.Summary})
+	events = append(events, event{corev1.EventTypeNormal, "SplitSucceeded", "Split: " + s.Status.Plan.Summary, "succeeded"})
 	return events, nil
 }
 
