@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	. "github.com/onsi/gomega"
@@ -40,38 +41,35 @@ func TestTeamSplitsItself(t *testing.T) {
 		reallyGone(t, &teamsv1alpha1.NeighbourhoodTeam{ObjectMeta: metav1.ObjectMeta{Name: "split-hillside"}})
 	})
 
-	const request = `kubectl create -f - <<'EOF'
-apiVersion: teams.buurt.dev/v1alpha1
-kind: TeamSplit
-metadata: {name: split-riverside-grows}
-spec:
-  source: split-riverside
-  newTeam: {name: split-hillside}
-  members:
-  - {kind: User, name: sofie@care.example.org}
-  apps: [rota]
-EOF`
+	// docs/splitting.md, as Sanne.
+	var commands, outputs []string
+	for _, b := range fencedBlocks(t, "splitting.md", "## The database") {
+		switch b.lang {
+		case "sh":
+			commands = append(commands, strings.TrimSpace(b.body))
+		case "":
+			outputs = append(outputs, b.body)
+		}
+	}
+	g.Expect(commands).To(HaveLen(4), "docs/splitting.md: ask, plan, approve, done")
+	g.Expect(outputs).To(HaveLen(2), "docs/splitting.md: the plan, done")
+
 	// Someone of another team is refused, whatever the plan.
-	_, stderr, err := commandAs(t, "otto@care.example.org")(request)
+	_, stderr, err := commandAs(t, "otto@care.example.org")(commands[0])
 	g.Expect(err).To(HaveOccurred())
 	g.Expect(stderr).To(ContainSubstring(`only team split-riverside's members and platform engineers (verb "manage" on neighbourhoodteams) may split it`))
 
 	sanne := shellAs(t, "sanne@care.example.org")
-	g.Expect(sanne(g, request)).To(Equal("teamsplit.teams.buurt.dev/split-riverside-grows created\n"))
+	g.Expect(sanne(g, commands[0])).To(Equal("teamsplit.teams.buurt.dev/split-riverside-grows created\n"))
 	t.Cleanup(func() {
 		_ = admin.Delete(context.Background(), &teamsv1alpha1.TeamSplit{ObjectMeta: metav1.ObjectMeta{Name: "split-riverside-grows"}})
 	})
 	// The plan, before anything changes.
-	g.Eventually(func(g Gomega) string {
-		return sanne(g, "kubectl get split split-riverside-grows -o jsonpath='{.status.phase}: {.status.plan.summary}'")
-	}).WithTimeout(timeout).Should(Equal("Planned: 1 of 3 members and 1 of 2 apps move to split-hillside; database Empty"))
+	g.Eventually(func(g Gomega) string { return sanne(g, commands[1]) + "\n" }).WithTimeout(timeout).Should(Equal(outputs[0]))
 	g.Expect(apierrors.IsNotFound(admin.Get(ctx, client.ObjectKey{Name: "split-hillside"}, &teamsv1alpha1.NeighbourhoodTeam{}))).To(BeTrue())
 
-	g.Expect(sanne(g, `kubectl patch split split-riverside-grows --type merge -p '{"spec":{"approved":true}}'`)).
-		To(Equal("teamsplit.teams.buurt.dev/split-riverside-grows patched\n"))
-	g.Eventually(func(g Gomega) string {
-		return sanne(g, "kubectl get split split-riverside-grows -o jsonpath='{.status.phase}'")
-	}).WithTimeout(timeout).Should(Equal("Succeeded"))
+	g.Expect(sanne(g, commands[2])).To(Equal("teamsplit.teams.buurt.dev/split-riverside-grows patched\n"))
+	g.Eventually(func(g Gomega) string { return sanne(g, commands[3]) + "\n" }).WithTimeout(timeout).Should(Equal(outputs[1]))
 
 	// Each member in exactly one team's namespace; the moved app in the new
 	// namespace only.
