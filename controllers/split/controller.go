@@ -34,6 +34,9 @@ const (
 	// PlanRefusedReason: the result would break a rule (the message lists
 	// them).
 	PlanRefusedReason = "PlanRefused"
+	// CopyNotCarriedOutReason: approved with database: Copy, which this
+	// version does not carry out.
+	CopyNotCarriedOutReason = "CopyNotCarriedOut"
 )
 
 // event is an Event to record once the status that it announces is
@@ -94,7 +97,8 @@ func (r *Reconciler) splitsOf(ctx context.Context, team client.Object) []reconci
 	return out
 }
 
-// Reconcile plans the split and writes the plan, its phase and Ready.
+// Reconcile plans the split and writes the plan, its phase and Ready, and
+// carries out an approved one.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	s := &teamsv1alpha1.TeamSplit{}
 	if err := r.Client.Get(ctx, req.NamespacedName, s); err != nil {
@@ -144,6 +148,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			s.Status.Phase = teamsv1alpha1.TeamSplitPhaseRefused
 			conditions.Set(&s.Status.Conditions, s.Generation, teamsv1alpha1.ReadyCondition, metav1.ConditionFalse, PlanRefusedReason,
 				"The split would break a rule: "+strings.Join(plan.Problems, "; ")+". Change the split; nothing is done until then")
+		case s.Spec.Approved != nil && *s.Spec.Approved && s.Spec.Database == teamsv1alpha1.SplitDatabaseCopy:
+			// Admission refuses this approval; should one get past it, the
+			// new team must not start with an empty database unnoticed.
+			s.Status.Phase = teamsv1alpha1.TeamSplitPhasePlanned
+			conditions.Set(&s.Status.Conditions, s.Generation, teamsv1alpha1.ReadyCondition, metav1.ConditionFalse, CopyNotCarriedOutReason,
+				"Approved with database: Copy, which this version of buurt does not carry out: nothing is done. "+
+					"Delete the split and make one with database: Empty")
 		case s.Spec.Approved != nil && *s.Spec.Approved:
 			// The plan as approved is the one carried out.
 			if events, err = r.run(ctx, s); err != nil {

@@ -233,9 +233,10 @@ func TestApprovedSplitIsCarriedOut(t *testing.T) {
 		ready := meta.FindStatusCondition(s.Status.Conditions, teamsv1alpha1.ReadyCondition)
 		g.Expect(ready.Reason).To(Equal(split.SplitReason))
 	})
-	g.Expect(splits(g, "started")).To(Equal(1.0))
-	g.Expect(splits(g, "succeeded")).To(Equal(1.0))
-	g.Expect(splits(g, "failed")).To(Equal(0.0))
+	// Counted right after the status is written.
+	g.Eventually(func(g Gomega) []float64 {
+		return []float64{splits(g, "started"), splits(g, "succeeded"), splits(g, "failed")}
+	}).WithTimeout(timeout).Should(Equal([]float64{1, 1, 0}))
 	after := &teamsv1alpha1.NeighbourhoodTeam{}
 	g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(source), after)).To(Succeed())
 	g.Expect(after.Spec.Members).To(Equal(users("anna", "bram")))
@@ -269,4 +270,33 @@ func splits(g Gomega, result string) float64 {
 		}
 	}
 	return 0
+}
+
+// A split approved with database: Copy, which admission refuses in this
+// version, is not carried out with an empty database instead.
+func TestApprovedCopyIsNotCarriedOut(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	create(t, &teamsv1alpha1.TeamBlueprint{ObjectMeta: metav1.ObjectMeta{Name: "split-copy"},
+		Spec: teamsv1alpha1.TeamBlueprintSpec{MaxMembers: 12, Database: teamsv1alpha1.BlueprintDatabase{Class: teamsv1alpha1.DatabaseClassNone}}})
+	source := &teamsv1alpha1.NeighbourhoodTeam{ObjectMeta: metav1.ObjectMeta{Name: "copy-source"}, Spec: teamsv1alpha1.NeighbourhoodTeamSpec{
+		Neighbourhood: "riverside", Blueprint: "split-copy", Members: []teamsv1alpha1.Subject{
+			{Kind: teamsv1alpha1.SubjectKindUser, Name: "anna@care.example.org"}, {Kind: teamsv1alpha1.SubjectKindUser, Name: "bram@care.example.org"}},
+	}}
+	create(t, source)
+	source.Status.Database = &teamsv1alpha1.TeamDatabaseStatus{Class: teamsv1alpha1.DatabaseClassShared}
+	g.Expect(env.Client.Status().Update(ctx, source)).To(Succeed())
+	create(t, &teamsv1alpha1.TeamSplit{ObjectMeta: metav1.ObjectMeta{Name: "copy-source-grows"}, Spec: teamsv1alpha1.TeamSplitSpec{
+		Source: source.Name, NewTeam: teamsv1alpha1.TeamSplitNewTeam{Name: "copy-new"}, Members: source.Spec.Members[1:],
+		Database: teamsv1alpha1.SplitDatabaseCopy, Approved: ptr.To(true),
+	}})
+	planned(t, "copy-source-grows", func(g Gomega, s *teamsv1alpha1.TeamSplit) {
+		g.Expect(s.Status.Phase).To(Equal(teamsv1alpha1.TeamSplitPhasePlanned))
+		ready := meta.FindStatusCondition(s.Status.Conditions, teamsv1alpha1.ReadyCondition)
+		g.Expect(ready).NotTo(BeNil())
+		g.Expect(ready.Reason).To(Equal(split.CopyNotCarriedOutReason))
+	})
+	g.Consistently(func() bool {
+		return apierrors.IsNotFound(env.Client.Get(ctx, client.ObjectKey{Name: "copy-new"}, &teamsv1alpha1.NeighbourhoodTeam{}))
+	}).WithTimeout(2*time.Second).Should(BeTrue(), "no team is made")
 }
