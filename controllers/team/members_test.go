@@ -157,3 +157,38 @@ func TestARotationNotYetInTheCacheIsNotMadeAgain(t *testing.T) {
 	g.Expect(r.rotations.behind(team)).To(BeFalse())
 	g.Expect(r.rotations.byTeam).To(BeEmpty())
 }
+
+// A member who leaves while the cache is behind this operator's last
+// rotation (they left right after it) is not forgotten: the pass that may
+// not rotate keeps status.members as it read it, so the next pass, caught
+// up, still finds them gone and makes the password anew.
+func TestALeaverIsNotForgottenWhileTheCacheIsBehind(t *testing.T) {
+	g := NewWithT(t)
+	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	r := &Reconciler{Clock: clocktesting.NewFakePassiveClock(now)}
+	rotated := metav1.NewTime(now)
+	team := &teamsv1alpha1.NeighbourhoodTeam{
+		Spec: teamsv1alpha1.NeighbourhoodTeamSpec{Members: []teamsv1alpha1.Subject{bram}},
+		Status: teamsv1alpha1.NeighbourhoodTeamStatus{
+			Members: []teamsv1alpha1.MemberStatus{
+				memberStatus(anna, teamsv1alpha1.MemberAccessGranted), memberStatus(bram, teamsv1alpha1.MemberAccessGranted),
+			},
+			Database: &teamsv1alpha1.TeamDatabaseStatus{Class: teamsv1alpha1.DatabaseClassDedicated},
+		},
+	}
+	team.UID = "leaver-uid"
+	r.rotations.made(team, &teamsv1alpha1.CredentialsStatus{LastRotationTime: &rotated, LastRotationReason: teamsv1alpha1.RotationSecretDeleted})
+	s := &scope{team: team, blueprint: &teamsv1alpha1.TeamBlueprint{}, statusBehind: r.rotations.behind(team),
+		findings: map[string]finding{}, failed: map[string]error{}, memberAccess: accessGranted}
+	g.Expect(s.statusBehind).To(BeTrue())
+	g.Expect(r.rotationDue(s)).To(BeEmpty())
+	setStatus(s)
+	g.Expect(team.Status.Members).To(Equal([]teamsv1alpha1.MemberStatus{
+		memberStatus(anna, teamsv1alpha1.MemberAccessGranted), memberStatus(bram, teamsv1alpha1.MemberAccessGranted),
+	}), "Anna, who left, is kept for the next pass")
+
+	// Caught up: the status that recorded the rotation, Anna still in it.
+	team.Status.Credentials = &teamsv1alpha1.CredentialsStatus{LastRotationTime: &rotated, LastRotationReason: teamsv1alpha1.RotationSecretDeleted}
+	s = &scope{team: team, blueprint: &teamsv1alpha1.TeamBlueprint{}, statusBehind: r.rotations.behind(team)}
+	g.Expect(r.rotationDue(s)).To(Equal(teamsv1alpha1.RotationMemberRemoved))
+}

@@ -69,7 +69,13 @@ func setStatus(s *scope) {
 	if pending := pendingRotation(s); pending != nil {
 		s.credentials = pending
 	}
-	team.Status.Members = memberStatuses(team, s.memberAccess)
+	// A pass that read the team older than this operator's last rotation
+	// takes no reason to rotate from it (rotationDue), so it must not
+	// forget one either: a member who left just now stays in
+	// status.members as read, for the next pass to see and rotate for.
+	if !s.statusBehind {
+		team.Status.Members = memberStatuses(team, s.memberAccess)
+	}
 	if s.credentials != nil {
 		team.Status.Credentials = s.credentials
 	}
