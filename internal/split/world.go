@@ -48,8 +48,9 @@ func Read(ctx context.Context, c, live client.Reader, s *teamsv1alpha1.TeamSplit
 	namespace := teamsv1alpha1.NamespacePrefix + s.Spec.NewTeam.Name
 	switch err := live.Get(ctx, client.ObjectKey{Name: namespace}, &corev1.Namespace{}); {
 	case err == nil:
-		// The new team's own namespace, once this split made the team.
-		w.NamespaceTaken = !ours
+		// The new team's own namespace, once this split made the team; the
+		// namespace of another team of that name is said with the team.
+		w.NamespaceTaken = !ours && !w.NewTeamTaken
 	case !apierrors.IsNotFound(err):
 		return w, fmt.Errorf("failed to read namespace %s: %w", namespace, err)
 	}
