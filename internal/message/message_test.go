@@ -27,3 +27,11 @@ func TestList(t *testing.T) {
 		NewWithT(t).Expect(List(tc.names)).To(Equal(tc.want))
 	}
 }
+
+func TestCount(t *testing.T) {
+	for n, want := range map[int]string{0: "0 members", 1: "1 member", 12: "12 members"} {
+		if got := Count(n, "member"); got != want {
+			t.Errorf("Count(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

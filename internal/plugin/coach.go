@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
+	"github.com/buurt-dev/buurt/internal/message"
 )
 
 // Coaching is what kubectl buurt coach shows of a coach: the Coach and the
@@ -83,7 +84,7 @@ func coachTree(c Coaching, style Style, now time.Time) node {
 			sleeping = sleepText(string(s.State), s.NextTransitionTime, now)
 		}
 		teams.add(fmt.Sprintf("%s\t%s\tReady %s\t%s\t%s\t%s", t.Name, dash(string(t.Status.Phase)),
-			style.status(ready), reason, counted(int(t.Status.MemberCount), "member"), sleeping))
+			style.status(ready), reason, message.Count(int(t.Status.MemberCount), "member"), sleeping))
 	}
 	waiting := node{text: fmt.Sprintf("Waiting (%d): teams that chose this coach, beyond its capacity, oldest first", len(co.Status.WaitingTeams))}
 	for _, name := range co.Status.WaitingTeams {
@@ -91,12 +92,4 @@ func coachTree(c Coaching, style Style, now time.Time) node {
 	}
 	root.children = append(root.children, conditions, teams, waiting)
 	return root
-}
-
-// counted is n of a thing, in the plural unless there is one.
-func counted(n int, thing string) string {
-	if n == 1 {
-		return "1 " + thing
-	}
-	return fmt.Sprintf("%d %ss", n, thing)
 }

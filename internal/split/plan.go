@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
+	"github.com/buurt-dev/buurt/internal/message"
 )
 
 // World is what a plan depends on beyond the split itself, as the caller
@@ -168,15 +169,8 @@ func databaseCopy(s *teamsv1alpha1.TeamSplit, source *teamsv1alpha1.Neighbourhoo
 func summary(s *teamsv1alpha1.TeamSplit, source *teamsv1alpha1.NeighbourhoodTeam, moving []teamsv1alpha1.Subject,
 	apps []teamsv1alpha1.App, problems []string) string {
 	if len(problems) > 0 {
-		return fmt.Sprintf("refused: %s", counted(len(problems), "problem"))
+		return fmt.Sprintf("refused: %s", message.Count(len(problems), "problem"))
 	}
 	return fmt.Sprintf("%d of %d members and %d of %d apps move to %s; database %s", len(moving), len(source.Spec.Members),
 		len(apps), len(source.Spec.Apps), s.Spec.NewTeam.Name, cmp.Or(string(s.Spec.Database), string(teamsv1alpha1.SplitDatabaseEmpty)))
-}
-
-func counted(n int, thing string) string {
-	if n == 1 {
-		return "1 " + thing
-	}
-	return fmt.Sprintf("%d %ss", n, thing)
 }
