@@ -191,6 +191,15 @@ const (
 	// DormantReason: the team is Dormant; its apps are scaled to zero.
 	DormantReason = "Dormant"
 
+	// PausedForCopyReason: the team's workloads are stopped for a moment
+	// while a TeamSplit copies its database for the new team.
+	PausedForCopyReason = "PausedForCopy"
+
+	// AwaitingCopyReason: the team's database role and Secret exist, and
+	// its database is to be a copy of another team's, which a TeamSplit
+	// makes; buurt does not make it empty meanwhile.
+	AwaitingCopyReason = "AwaitingCopy"
+
 	// ArchivedReason: the team is Archived; what the condition covers is
 	// kept, stopped or closed until a platform engineer brings it back.
 	ArchivedReason = "Archived"

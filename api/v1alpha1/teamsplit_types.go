@@ -71,8 +71,8 @@ type TeamSplitSpec struct {
 	Apps []string `json:"apps,omitempty"`
 
 	// database is what the new team's database starts as: Empty, or a Copy
-	// of the source's (a Shared database; the source's apps stop while it
-	// is copied, which the plan says).
+	// of the source's (a Shared database; the source's workloads stop while
+	// it is copied, for about as long as status.plan.databaseCopy says).
 	// +optional
 	// +default="Empty"
 	Database SplitDatabase `json:"database,omitempty"`
@@ -134,13 +134,18 @@ type TeamSplitPlan struct {
 }
 
 // TeamSplitStepName names a step of carrying a split out, in order.
-// +kubebuilder:validation:Enum=CreateTeam;WaitForTeam;MoveMembersAndApps
+// +kubebuilder:validation:Enum=CreateTeam;CopyDatabase;WaitForTeam;MoveMembersAndApps
 type TeamSplitStepName string
 
 const (
 	// StepCreateTeam makes the new team from the plan, labelled with the
-	// split's name (SplitLabel).
+	// split's name (SplitLabel). With database: Copy, the new team gets its
+	// database role and Secret and waits for the copy (AwaitingCopy).
 	StepCreateTeam TeamSplitStepName = "CreateTeam"
+	// StepCopyDatabase, with database: Copy only, stops the source's
+	// workloads, ends the sessions on its database, copies it for the new
+	// team (CREATE DATABASE … TEMPLATE) and starts them again.
+	StepCopyDatabase TeamSplitStepName = "CopyDatabase"
 	// StepWaitForTeam waits until the new team is Ready: its members have
 	// their access and its apps run before anything leaves the source.
 	StepWaitForTeam TeamSplitStepName = "WaitForTeam"

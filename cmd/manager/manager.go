@@ -27,7 +27,7 @@ func setupControllers(mgr ctrl.Manager, namespace string, concurrency int) error
 	if err := blueprint.NewReconciler(mgr, namespace, teams.Databases).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the blueprint controller: %w", err)
 	}
-	if err := split.NewReconciler(mgr).SetupWithManager(mgr); err != nil {
+	if err := split.NewReconciler(mgr, namespace, teams.Databases).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the split controller: %w", err)
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -21,6 +22,8 @@ import (
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
 	"github.com/buurt-dev/buurt/internal/apply"
 	"github.com/buurt-dev/buurt/internal/conditions"
+	"github.com/buurt-dev/buurt/internal/database"
+	"github.com/buurt-dev/buurt/internal/index"
 	"github.com/buurt-dev/buurt/internal/metrics"
 	"github.com/buurt-dev/buurt/internal/patch"
 	"github.com/buurt-dev/buurt/internal/render"
@@ -34,9 +37,6 @@ const (
 	// PlanRefusedReason: the result would break a rule (the message lists
 	// them).
 	PlanRefusedReason = "PlanRefused"
-	// CopyNotCarriedOutReason: approved with database: Copy, which this
-	// version does not carry out.
-	CopyNotCarriedOutReason = "CopyNotCarriedOut"
 )
 
 // event is an Event to record once the status that it announces is
@@ -54,12 +54,19 @@ type Reconciler struct {
 	Recorder recorder.EventRecorder
 	// Applier applies the split's access with server-side apply.
 	Applier *apply.Applier
+	// Namespace is the operator's own, where the shared servers' admin
+	// Secrets are.
+	Namespace string
+	// Databases are the shared servers' pools, shared with the team
+	// controller.
+	Databases *database.Pools
 }
 
-// NewReconciler wires a Reconciler to the manager.
-func NewReconciler(mgr ctrl.Manager) *Reconciler {
+// NewReconciler wires a Reconciler to the manager; namespace is the
+// operator's, databases the team controller's pools.
+func NewReconciler(mgr ctrl.Manager, namespace string, databases *database.Pools) *Reconciler {
 	return &Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("buurt"),
-		Applier: apply.New(mgr.GetClient())}
+		Applier: apply.New(mgr.GetClient()), Namespace: namespace, Databases: databases}
 }
 
 // +kubebuilder:rbac:groups=teams.buurt.dev,resources=teamsplits,verbs=get;list;watch;update;patch
@@ -84,15 +91,13 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 // splitsOf are the splits that name the team, as source or new team.
 func (r *Reconciler) splitsOf(ctx context.Context, team client.Object) []reconcile.Request {
 	splits := &teamsv1alpha1.TeamSplitList{}
-	if err := r.Client.List(ctx, splits); err != nil {
+	if err := r.Client.List(ctx, splits, client.MatchingFields{index.SplitTeams: team.GetName()}); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "Failed to list TeamSplits for a team", "team", team.GetName())
 		return nil
 	}
-	var out []reconcile.Request
+	out := make([]reconcile.Request, 0, len(splits.Items))
 	for _, s := range splits.Items {
-		if s.Spec.Source == team.GetName() || s.Spec.NewTeam.Name == team.GetName() {
-			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&s)})
-		}
+		out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&s)})
 	}
 	return out
 }
@@ -133,14 +138,18 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	before := s.DeepCopy()
 	s.Status.ObservedGeneration = s.Generation
 	var events []event
+	var requeue time.Duration
 	switch s.Status.Phase {
 	case teamsv1alpha1.TeamSplitPhaseSucceeded, teamsv1alpha1.TeamSplitPhaseFailed:
 		// A record: the plan stays as it was carried out.
 	case teamsv1alpha1.TeamSplitPhaseRunning:
-		if events, err = r.run(ctx, s); err != nil {
+		if events, requeue, err = r.run(ctx, s); err != nil {
 			return ctrl.Result{}, err
 		}
 	default:
+		if s.Spec.Database == teamsv1alpha1.SplitDatabaseCopy && world.Source != nil {
+			world.DatabaseSize = r.databaseSize(ctx, world.Source)
+		}
 		plan := split.Plan(s, world)
 		s.Status.Plan = &plan
 		switch {
@@ -148,16 +157,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			s.Status.Phase = teamsv1alpha1.TeamSplitPhaseRefused
 			conditions.Set(&s.Status.Conditions, s.Generation, teamsv1alpha1.ReadyCondition, metav1.ConditionFalse, PlanRefusedReason,
 				"The split would break a rule: "+strings.Join(plan.Problems, "; ")+". Change the split; nothing is done until then")
-		case s.Spec.Approved != nil && *s.Spec.Approved && s.Spec.Database == teamsv1alpha1.SplitDatabaseCopy:
-			// Admission refuses this approval; should one get past it, the
-			// new team must not start with an empty database unnoticed.
-			s.Status.Phase = teamsv1alpha1.TeamSplitPhasePlanned
-			conditions.Set(&s.Status.Conditions, s.Generation, teamsv1alpha1.ReadyCondition, metav1.ConditionFalse, CopyNotCarriedOutReason,
-				"Approved with database: Copy, which this version of buurt does not carry out: nothing is done. "+
-					"Delete the split and make one with database: Empty")
 		case s.Spec.Approved != nil && *s.Spec.Approved:
 			// The plan as approved is the one carried out.
-			if events, err = r.run(ctx, s); err != nil {
+			if events, requeue, err = r.run(ctx, s); err != nil {
 				return ctrl.Result{}, err
 			}
 		default:
@@ -184,5 +186,5 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			splitsTotal.WithLabelValues(e.result).Inc()
 		}
 	}
-	return ctrl.Result{}, nil
+	return ctrl.Result{RequeueAfter: requeue}, nil
 }

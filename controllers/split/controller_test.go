@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -24,9 +27,14 @@ import (
 	"github.com/buurt-dev/buurt/controllers/split"
 	"github.com/buurt-dev/buurt/controllers/team"
 	"github.com/buurt-dev/buurt/internal/testenv"
+	"github.com/buurt-dev/buurt/internal/testpg"
 )
 
-var env *testenv.Env
+var (
+	env *testenv.Env
+	// pg is the shared database server of the copy's test.
+	pg *testpg.Server
+)
 
 const timeout = 30 * time.Second
 
@@ -41,6 +49,11 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer func() { _ = env.Stop() }()
+	if pg, err = testpg.Start(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = pg.Stop() }()
 	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.UseDevMode(true)))
 	if err := testenv.InstallOperatorRBAC(context.Background(), env.Client); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -53,11 +66,12 @@ func run(m *testing.M) int {
 		return 1
 	}
 	// A split's new team must become Ready: the team controller runs too.
-	if err := team.NewReconciler(mgr, testenv.OperatorNamespace).SetupWithManager(mgr); err != nil {
+	teams := team.NewReconciler(mgr, testenv.OperatorNamespace)
+	if err := teams.SetupWithManager(mgr); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if err := split.NewReconciler(mgr).SetupWithManager(mgr); err != nil {
+	if err := split.NewReconciler(mgr, testenv.OperatorNamespace, teams.Databases).SetupWithManager(mgr); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -272,31 +286,134 @@ func splits(g Gomega, result string) float64 {
 	return 0
 }
 
-// A split approved with database: Copy, which admission refuses in this
-// version, is not carried out with an empty database instead.
-func TestApprovedCopyIsNotCarriedOut(t *testing.T) {
+// A split with database: Copy gives the new team a copy of the source's
+// Shared database on the real server: the plan says how long the source
+// stops; the new team waits for its copy (never made empty), the source's
+// workloads stop and its sessions end while it is copied, and start again
+// as they were; both databases hold the source's row, each its own.
+func TestCopySplitCopiesTheDatabase(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
-	create(t, &teamsv1alpha1.TeamBlueprint{ObjectMeta: metav1.ObjectMeta{Name: "split-copy"},
-		Spec: teamsv1alpha1.TeamBlueprintSpec{MaxMembers: 12, Database: teamsv1alpha1.BlueprintDatabase{Class: teamsv1alpha1.DatabaseClassNone}}})
+	create(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: testenv.OperatorNamespace, Name: "copy-admin"},
+		StringData: map[string]string{"host": pg.Host, "port": strconv.Itoa(pg.Port), "user": testpg.AdminUser,
+			"password": pg.Password, "sslmode": "disable"}})
+	bp := &teamsv1alpha1.TeamBlueprint{ObjectMeta: metav1.ObjectMeta{Name: "split-copy"}, Spec: teamsv1alpha1.TeamBlueprintSpec{
+		MaxMembers: 12, Database: testenv.SharedDatabase("copy-admin"), AllowedRegistries: []string{"ghcr.io/care/"},
+	}}
+	create(t, bp)
+	members := []teamsv1alpha1.Subject{
+		{Kind: teamsv1alpha1.SubjectKindUser, Name: "anna@care.example.org"}, {Kind: teamsv1alpha1.SubjectKindUser, Name: "bram@care.example.org"}}
 	source := &teamsv1alpha1.NeighbourhoodTeam{ObjectMeta: metav1.ObjectMeta{Name: "copy-source"}, Spec: teamsv1alpha1.NeighbourhoodTeamSpec{
-		Neighbourhood: "riverside", Blueprint: "split-copy", Members: []teamsv1alpha1.Subject{
-			{Kind: teamsv1alpha1.SubjectKindUser, Name: "anna@care.example.org"}, {Kind: teamsv1alpha1.SubjectKindUser, Name: "bram@care.example.org"}},
+		Neighbourhood: "riverside", Blueprint: bp.Name, Members: members,
+		Apps: []teamsv1alpha1.App{
+			{Name: "rota", Image: "ghcr.io/care/rota:1", Port: 8080, Database: ptr.To(true)},
+			{Name: "wiki", Image: "ghcr.io/care/wiki:1", Port: 8080, Database: ptr.To(true), Replicas: ptr.To[int32](2)},
+		},
 	}}
 	create(t, source)
-	source.Status.Database = &teamsv1alpha1.TeamDatabaseStatus{Class: teamsv1alpha1.DatabaseClassShared}
-	g.Expect(env.Client.Status().Update(ctx, source)).To(Succeed())
-	create(t, &teamsv1alpha1.TeamSplit{ObjectMeta: metav1.ObjectMeta{Name: "copy-source-grows"}, Spec: teamsv1alpha1.TeamSplitSpec{
-		Source: source.Name, NewTeam: teamsv1alpha1.TeamSplitNewTeam{Name: "copy-new"}, Members: source.Spec.Members[1:],
-		Database: teamsv1alpha1.SplitDatabaseCopy, Approved: ptr.To(true),
-	}})
-	planned(t, "copy-source-grows", func(g Gomega, s *teamsv1alpha1.TeamSplit) {
-		g.Expect(s.Status.Phase).To(Equal(teamsv1alpha1.TeamSplitPhasePlanned))
-		ready := meta.FindStatusCondition(s.Status.Conditions, teamsv1alpha1.ReadyCondition)
-		g.Expect(ready).NotTo(BeNil())
-		g.Expect(ready.Reason).To(Equal(split.CopyNotCarriedOutReason))
+	t.Cleanup(func() {
+		_ = env.Client.Delete(context.Background(), &teamsv1alpha1.NeighbourhoodTeam{ObjectMeta: metav1.ObjectMeta{Name: "copy-new"}})
 	})
-	g.Consistently(func() bool {
-		return apierrors.IsNotFound(env.Client.Get(ctx, client.ObjectKey{Name: "copy-new"}, &teamsv1alpha1.NeighbourhoodTeam{}))
-	}).WithTimeout(2*time.Second).Should(BeTrue(), "no team is made")
+	g.Eventually(func(g Gomega) {
+		g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(source), source)).To(Succeed())
+		g.Expect(meta.IsStatusConditionTrue(source.Status.Conditions, teamsv1alpha1.DatabaseReadyCondition)).To(BeTrue())
+	}).WithTimeout(timeout).Should(Succeed())
+	session := connectTeam(g, "copy-source")
+	defer func() { _ = session.Close(ctx) }()
+	_, err := session.Exec(ctx, "CREATE TABLE rota (nurse text); INSERT INTO rota VALUES ('Anna')")
+	g.Expect(err).NotTo(HaveOccurred())
+
+	s := &teamsv1alpha1.TeamSplit{ObjectMeta: metav1.ObjectMeta{Name: "copy-source-grows"}, Spec: teamsv1alpha1.TeamSplitSpec{
+		Source: source.Name, NewTeam: teamsv1alpha1.TeamSplitNewTeam{Name: "copy-new"}, Members: members[1:],
+		Apps: []string{"rota"}, Database: teamsv1alpha1.SplitDatabaseCopy,
+	}}
+	create(t, s)
+	planned(t, s.Name, func(g Gomega, s *teamsv1alpha1.TeamSplit) {
+		g.Expect(s.Status.Phase).To(Equal(teamsv1alpha1.TeamSplitPhasePlanned))
+		g.Expect(s.Status.Plan.DatabaseCopy).To(MatchRegexp(`^team copy-source's workloads stop while its database \([0-9]+ MiB\) `+
+			`is copied: about 5s, plus the time they take to stop and start again; every session on its database ends `+
+			`\(CREATE DATABASE … TEMPLATE needs none\)\. The new team's database is then a copy, its own$`))
+	})
+	approved := &teamsv1alpha1.TeamSplit{}
+	g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(s), approved)).To(Succeed())
+	approved.Spec.Approved = ptr.To(true)
+	g.Expect(env.Client.Update(ctx, approved)).To(Succeed())
+
+	// The copy is made, with the source stopped; then the new team waits
+	// for its app.
+	planned(t, s.Name, func(g Gomega, s *teamsv1alpha1.TeamSplit) {
+		g.Expect(steps(s)).To(Equal([]string{"CreateTeam=Done", "CopyDatabase=Done", "WaitForTeam=Running", "MoveMembersAndApps=Pending"}))
+	})
+	g.Expect(session.Ping(ctx)).NotTo(Succeed(), "the source's session was ended for the copy")
+	markAvailable(t, "team-copy-new", "rota")
+	planned(t, s.Name, func(g Gomega, s *teamsv1alpha1.TeamSplit) {
+		g.Expect(s.Status.Phase).To(Equal(teamsv1alpha1.TeamSplitPhaseSucceeded))
+		g.Expect(steps(s)).To(Equal([]string{"CreateTeam=Done", "CopyDatabase=Done", "WaitForTeam=Done", "MoveMembersAndApps=Done"}))
+	})
+
+	// The source's password is made anew as Bram leaves, which ends the
+	// sessions opened before: each team reads with its Secret as it is.
+	for _, team := range []string{"copy-source", "copy-new"} {
+		g.Eventually(func(g Gomega) {
+			conn := connectTeam(g, team)
+			defer func() { _ = conn.Close(ctx) }()
+			var nurses []string
+			rows, err := conn.Query(ctx, "SELECT nurse FROM rota ORDER BY nurse")
+			g.Expect(err).NotTo(HaveOccurred())
+			nurses, err = pgx.CollectRows(rows, pgx.RowTo[string])
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(nurses).To(Equal([]string{"Anna"}))
+			_, err = conn.Exec(ctx, "CREATE TABLE IF NOT EXISTS visits (day date)")
+			g.Expect(err).NotTo(HaveOccurred(), "%s's role works in its own database", team)
+		}).WithTimeout(timeout).Should(Succeed(), team)
+	}
+	// The source's workloads run again, as they were.
+	g.Eventually(func(g Gomega) {
+		ns := &corev1.Namespace{}
+		g.Expect(env.Client.Get(ctx, client.ObjectKey{Name: "team-copy-source"}, ns)).To(Succeed())
+		g.Expect(ns.Annotations).NotTo(HaveKey(teamsv1alpha1.SleepAnnotation))
+		d := &appsv1.Deployment{}
+		g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: "team-copy-source", Name: "wiki"}, d)).To(Succeed())
+		g.Expect(*d.Spec.Replicas).To(Equal(int32(2)))
+	}).WithTimeout(timeout).Should(Succeed())
+	g.Expect(eventNotes(g, "copy-source", teamsv1alpha1.FellAsleepReason)).To(ContainElement(
+		"Stopped 1 workload (Deployment rota); each carries what it had (annotation teams.buurt.dev/awake-replicas "+
+			"or teams.buurt.dev/awake-suspend) and gets it back when the team wakes"), "the source stopped for the copy (wiki, whose replicas buurt declares, in its own apply)")
+	g.Expect(eventNotes(g, "copy-source", teamsv1alpha1.WokeUpReason)).To(ContainElement(
+		"Brought back 1 workload as they were: Deployment rota"))
+	g.Expect(eventNotes(g, s.Name, "DatabaseCopied")).To(ConsistOf(MatchRegexp(`^Copied team copy-source's database \([0-9]+ MiB\) for team copy-new in [0-9]+s, `+
+		`with team copy-source's workloads stopped for [0-9]+s; they start again$`)))
+}
+
+// eventNotes are the notes of the Events of reason about the object of
+// name.
+func eventNotes(g Gomega, name, reason string) []string {
+	events := &corev1.EventList{}
+	g.Expect(env.Client.List(context.Background(), events, client.MatchingFields{"involvedObject.name": name})).To(Succeed())
+	var notes []string
+	for _, e := range events.Items {
+		if e.Reason == reason {
+			notes = append(notes, e.Message)
+		}
+	}
+	return notes
+}
+
+// steps are the split's steps as name=state.
+func steps(s *teamsv1alpha1.TeamSplit) []string {
+	var out []string
+	for _, step := range s.Status.Steps {
+		out = append(out, string(step.Name)+"="+string(step.State))
+	}
+	return out
+}
+
+// connectTeam connects to the team's database as the team, with its
+// Secret.
+func connectTeam(g Gomega, team string) *pgx.Conn {
+	secret := &corev1.Secret{}
+	g.Expect(env.Client.Get(context.Background(), client.ObjectKey{Namespace: "team-" + team, Name: team + "-db"}, secret)).To(Succeed())
+	conn, err := pgx.Connect(context.Background(), string(secret.Data["uri"]))
+	g.Expect(err).NotTo(HaveOccurred())
+	return conn
 }

@@ -163,6 +163,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		// A coach's status says which teams it accepted.
 		Watches(&teamsv1alpha1.Coach{}, handler.EnqueueRequestsFromMapFunc(r.teamsOf(index.TeamCoach))).
+		// A split copying a database stops its source and holds its new team.
+		Watches(&teamsv1alpha1.TeamSplit{}, handler.EnqueueRequestsFromMapFunc(teamsOfSplit)).
 		WatchesRawSource(source.Channel(watch.events, &handler.TypedEnqueueRequestForObject[*teamsv1alpha1.NeighbourhoodTeam]{})).
 		WatchesRawSource(source.Channel(r.secrets.events, &handler.TypedEnqueueRequestForObject[*teamsv1alpha1.NeighbourhoodTeam]{})).
 		Complete(r)
@@ -241,6 +243,13 @@ type scope struct {
 	// its schedule (sleep.go); archived when its lifecycle is Archived.
 	// Either stops its workloads (workloads.go).
 	dormant, archived bool
+	// pausedFor names the TeamSplit whose database copy stops the team's
+	// workloads this pass (split.go); "" when it does not, or when the team
+	// is stopped anyway.
+	pausedFor string
+	// awaitingCopy is the TeamSplit whose copy is to be the team's
+	// database; nil when there is none.
+	awaitingCopy *teamsv1alpha1.TeamSplit
 	// reconcileRequest is the ReconcileRequestAnnotation this pass handles;
 	// nil when it handled that value before.
 	reconcileRequest *string
@@ -345,7 +354,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 		r.shared.forget(team.Name)
 		s.reconcileRequest = &requested
 	}
+	if err := r.readSplits(ctx, s); err != nil {
+		return reconcile.Result{}, err
+	}
 	r.readSleep(ctx, s)
+	if s.pausedFor != "" {
+		if s.stopped() {
+			s.pausedFor = ""
+		} else {
+			s.dormant = true
+		}
+	}
 	// Each phase runs even when one before it failed: what one part of the
 	// workspace cannot do must not stop the others from being kept.
 	var errs []error

@@ -111,7 +111,7 @@ func (r *Reconciler) reconcileShared(ctx context.Context, s *scope) error {
 	serverState, admin, answering := r.servers.answering(s.blueprint.Spec.Database.Shared.AdminSecretName)
 	s.rotationDue = r.rotationDue(s)
 	if uid, version, ok := r.secrets.version(team.NamespaceName(), render.DatabaseSecretName(team)); ok &&
-		s.rotationDue == "" && team.Status.Credentials != nil {
+		s.rotationDue == "" && team.Status.Credentials != nil && s.awaitingCopy == nil {
 		if found, ok := r.shared.inPlace(team, serverState, uid, version); ok {
 			r.sharedProvisioned(s, found)
 			return nil
@@ -143,6 +143,14 @@ func (r *Reconciler) reconcileShared(ctx context.Context, s *scope) error {
 	}
 	if handled, err := r.serverFailed(ctx, s, admin, err); handled || err != nil {
 		return err
+	}
+	if split := s.awaitingCopy; split != nil {
+		// Not remembered as in place: the next pass after the copy looks
+		// at the server again.
+		s.found(teamsv1alpha1.DatabaseReadyCondition, metav1.ConditionFalse, teamsv1alpha1.AwaitingCopyReason, fmt.Sprintf(
+			"Database %s on %s:%s is to be a copy of team %s's, which split %s makes; its role and connection Secret %s are ready",
+			tenant.Name, admin.Host, admin.Port, split.Spec.Source, split.Name, render.DatabaseSecretName(team)))
+		return nil
 	}
 	found := sharedInPlace{server: serverState, secretUID: string(secret.UID), secretVersion: secret.ResourceVersion,
 		secretHash: render.SecretHash(secret.Data), name: tenant.Name, host: admin.Host, port: admin.Port}
@@ -176,7 +184,7 @@ func (r *Reconciler) sharedProvisioned(s *scope, found sharedInPlace) {
 		return
 	}
 	asleep := ""
-	if s.dormant {
+	if s.dormant && s.pausedFor == "" {
 		asleep = "; a Shared database stays up while the team is Dormant: it costs the team nothing"
 	}
 	s.found(teamsv1alpha1.DatabaseReadyCondition, metav1.ConditionTrue, teamsv1alpha1.ProvisionedReason,
@@ -210,7 +218,12 @@ func (r *Reconciler) ensureShared(ctx context.Context, s *scope, server *databas
 				return nil, err
 			}
 		}
-		if err := server.Ensure(ctx, tenant, verifier); err != nil {
+		ensure := server.Ensure
+		if s.awaitingCopy != nil {
+			// Its database is the copy; made empty now, it could not be.
+			ensure = server.EnsureRole
+		}
+		if err := ensure(ctx, tenant, verifier); err != nil {
 			return nil, fmt.Errorf("failed to provision the database of team %s: %w", klog.KObj(team), err)
 		}
 		// A role Ensure just made has the password already. The server has

@@ -2,6 +2,7 @@ package team
 
 import (
 	"context"
+	"fmt"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -46,6 +47,9 @@ func (r *Reconciler) readSleep(ctx context.Context, s *scope) {
 
 // stoppedState is the word for a stopped team's state.
 func stoppedState(s *scope) string {
+	if s.pausedFor != "" {
+		return fmt.Sprintf("paused while split %s copies its database", s.pausedFor)
+	}
 	if s.archived {
 		return string(teamsv1alpha1.LifecycleArchived)
 	}
@@ -55,6 +59,9 @@ func stoppedState(s *scope) string {
 // stoppedReason is the reason of a condition about what a stopped team
 // keeps.
 func stoppedReason(s *scope) string {
+	if s.pausedFor != "" {
+		return teamsv1alpha1.PausedForCopyReason
+	}
 	if s.archived {
 		return teamsv1alpha1.ArchivedReason
 	}

@@ -248,6 +248,8 @@ var progressReasons = map[string]bool{
 	teamsv1alpha1.CoachAtCapacityReason:     true,
 	teamsv1alpha1.RetainedReason:            true,
 	teamsv1alpha1.ArchivedReason:            true,
+	teamsv1alpha1.AwaitingCopyReason:        true,
+	teamsv1alpha1.PausedForCopyReason:       true,
 }
 
 // archivedMessage is Ready's message, and the Event's, for an archived team:

@@ -93,8 +93,8 @@ func (r *Reconciler) reconcileWorkloads(ctx context.Context, s *scope, declared 
 		}
 		if len(stopped) > 0 {
 			r.Recorder.Eventf(ctx, team, nil, corev1.EventTypeNormal, teamsv1alpha1.FellAsleepReason, "Reconcile",
-				"Stopped %d workloads (%s); each carries what it had (annotation %s or %s) and gets it back when the team wakes",
-				len(stopped), message.List(stopped), teamsv1alpha1.AwakeReplicasAnnotation, teamsv1alpha1.AwakeSuspendAnnotation)
+				"Stopped %s (%s); each carries what it had (annotation %s or %s) and gets it back when the team wakes",
+				message.Count(len(stopped), "workload"), message.List(stopped), teamsv1alpha1.AwakeReplicasAnnotation, teamsv1alpha1.AwakeSuspendAnnotation)
 		}
 	case s.sleepMark != "":
 		defer func() { reterr = errors.Join(reterr, r.reread(ctx, team, made)) }()
@@ -117,7 +117,7 @@ func (r *Reconciler) reconcileWorkloads(ctx context.Context, s *scope, declared 
 		}
 		if len(woken) > 0 {
 			r.Recorder.Eventf(ctx, team, nil, corev1.EventTypeNormal, teamsv1alpha1.WokeUpReason, "Reconcile",
-				"Brought back %d workloads as they were: %s", len(woken), message.List(woken))
+				"Brought back %s as they were: %s", message.Count(len(woken), "workload"), message.List(woken))
 		}
 	}
 	return nil

@@ -19,6 +19,9 @@ const (
 	// TeamCoach indexes NeighbourhoodTeams by spec.coach; teams without a
 	// coach are not in it.
 	TeamCoach = "spec.coach"
+	// SplitTeams indexes TeamSplits by the two teams they name: spec.source
+	// and spec.newTeam.name.
+	SplitTeams = "spec.teams"
 )
 
 // Setup registers the indexes with the manager's cache.
@@ -35,6 +38,12 @@ func Setup(ctx context.Context, indexer client.FieldIndexer) error {
 		}); err != nil {
 			return fmt.Errorf("failed to index teams by %s: %w", name, err)
 		}
+	}
+	if err := indexer.IndexField(ctx, &teamsv1alpha1.TeamSplit{}, SplitTeams, func(o client.Object) []string {
+		s := o.(*teamsv1alpha1.TeamSplit)
+		return []string{s.Spec.Source, s.Spec.NewTeam.Name}
+	}); err != nil {
+		return fmt.Errorf("failed to index splits by team: %w", err)
 	}
 	return nil
 }

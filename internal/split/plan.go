@@ -9,9 +9,10 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
-	"strings"
+	"time"
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
+	"github.com/buurt-dev/buurt/internal/database"
 	"github.com/buurt-dev/buurt/internal/message"
 )
 
@@ -28,6 +29,9 @@ type World struct {
 	// NamespaceTaken says the namespace team-<new name> exists and is not
 	// the one of a team this split made.
 	NamespaceTaken bool
+	// DatabaseSize is the size in bytes of the source's database, for a
+	// copy; nil when it was not read.
+	DatabaseSize *int64
 }
 
 // Plan is what the split would do in w.
@@ -66,7 +70,7 @@ func Plan(s *teamsv1alpha1.TeamSplit, w World) teamsv1alpha1.TeamSplitPlan {
 	if w.NamespaceTaken {
 		problem("namespace team-%s exists: choose another name for the new team", s.Spec.NewTeam.Name)
 	}
-	copyText := databaseCopy(s, source, stayingApps, movingApps, problem)
+	copyText := databaseCopy(s, source, w.DatabaseSize, problem)
 
 	newTeam := source.Spec.DeepCopy()
 	newTeam.Neighbourhood = cmp.Or(s.Spec.NewTeam.Neighbourhood, source.Spec.Neighbourhood)
@@ -130,8 +134,7 @@ func splitApps(apps []teamsv1alpha1.App, move []string, problem func(string, ...
 
 // databaseCopy says what copying the source's database costs it, or why
 // it cannot be copied.
-func databaseCopy(s *teamsv1alpha1.TeamSplit, source *teamsv1alpha1.NeighbourhoodTeam, staying, moving []teamsv1alpha1.App,
-	problem func(string, ...any)) string {
+func databaseCopy(s *teamsv1alpha1.TeamSplit, source *teamsv1alpha1.NeighbourhoodTeam, size *int64, problem func(string, ...any)) string {
 	if s.Spec.Database != teamsv1alpha1.SplitDatabaseCopy {
 		return ""
 	}
@@ -142,27 +145,20 @@ func databaseCopy(s *teamsv1alpha1.TeamSplit, source *teamsv1alpha1.Neighbourhoo
 	switch class {
 	case teamsv1alpha1.DatabaseClassShared:
 	case teamsv1alpha1.DatabaseClassDedicated:
-		problem("team %s's database is Dedicated, which buurt cannot copy yet: choose database: Empty and copy the data "+
+		problem("team %s's database is Dedicated, which buurt cannot copy: choose database: Empty and copy the data "+
 			"with pg_dump and pg_restore (docs/splitting.md)", source.Name)
 		return ""
 	default:
 		problem("team %s has no database to copy: choose database: Empty", source.Name)
 		return ""
 	}
-	var users []string
-	for _, a := range append(slices.Clone(staying), moving...) {
-		if a.Database != nil && *a.Database {
-			users = append(users, a.Name)
-		}
+	long := "for as long as the copy takes, which depends on the database's size (buurt could not read it yet)"
+	if size != nil {
+		long = fmt.Sprintf("while its database (%s) is copied: about %s", database.Mebibytes(*size),
+			database.CopyEstimate(*size).Round(time.Second))
 	}
-	stopped := "no app of the team uses it, so nothing stops"
-	if len(users) > 0 {
-		slices.Sort(users)
-		stopped = fmt.Sprintf("its apps that use it (%s) stop while it is copied and start again after", strings.Join(users, ", "))
-	}
-	return fmt.Sprintf("the new team's database starts as a copy of team %s's (CREATE DATABASE … TEMPLATE, which needs "+
-		"no one connected to it): %s; every session of the team's database role ends; how long it takes depends on the database's size",
-		source.Name, stopped)
+	return fmt.Sprintf("team %s's workloads stop %s, plus the time they take to stop and start again; every session on its "+
+		"database ends (CREATE DATABASE … TEMPLATE needs none). The new team's database is then a copy, its own", source.Name, long)
 }
 
 // summary is the plan in one line.

@@ -55,7 +55,8 @@ func TestPlanOfAGoodSplit(t *testing.T) {
 	g := NewWithT(t)
 	source := twelve()
 	s := splitOf(source.Spec.Members[7:], []string{"rota"}, teamsv1alpha1.SplitDatabaseCopy)
-	plan := split.Plan(s, split.World{Source: source, Blueprint: blueprint()})
+	size := int64(3<<30 + 1)
+	plan := split.Plan(s, split.World{Source: source, Blueprint: blueprint(), DatabaseSize: &size})
 
 	g.Expect(plan.Problems).To(BeEmpty())
 	g.Expect(plan.Summary).To(Equal("5 of 12 members and 1 of 2 apps move to north-hillside; database Copy"))
@@ -67,10 +68,15 @@ func TestPlanOfAGoodSplit(t *testing.T) {
 		Neighbourhood: "riverside", Blueprint: "default", Coach: "jan", Members: source.Spec.Members[:7],
 		Apps: source.Spec.Apps[1:], Sleep: source.Spec.Sleep, Credentials: source.Spec.Credentials,
 	}))
-	g.Expect(plan.DatabaseCopy).To(Equal("the new team's database starts as a copy of team north-riverside's " +
-		"(CREATE DATABASE … TEMPLATE, which needs no one connected to it): its apps that use it (rota) stop while it is copied " +
-		"and start again after; every session of the team's database role ends; how long it takes depends on the database's size"))
+	g.Expect(plan.DatabaseCopy).To(Equal("team north-riverside's workloads stop while its database (3073 MiB) is copied: " +
+		"about 1m6s, plus the time they take to stop and start again; every session on its database ends " +
+		"(CREATE DATABASE … TEMPLATE needs none). The new team's database is then a copy, its own"))
 	g.Expect(source.Spec.Members).To(HaveLen(12), "the plan changes nothing it reads")
+
+	unread := split.Plan(s, split.World{Source: source, Blueprint: blueprint()})
+	g.Expect(unread.DatabaseCopy).To(Equal("team north-riverside's workloads stop for as long as the copy takes, which depends on " +
+		"the database's size (buurt could not read it yet), plus the time they take to stop and start again; every session on " +
+		"its database ends (CREATE DATABASE … TEMPLATE needs none). The new team's database is then a copy, its own"))
 }
 
 // Each rule the result would break is a problem of its own, said so that
@@ -108,7 +114,7 @@ func TestPlanProblems(t *testing.T) {
 		}, []string{"team north-riverside is Archived: a platform engineer brings it back (lifecycle: Active) before it can split"}},
 		{"a Dedicated copy", func(_ *teamsv1alpha1.TeamSplit, src *teamsv1alpha1.NeighbourhoodTeam, _ *split.World) {
 			src.Status.Database.Class = teamsv1alpha1.DatabaseClassDedicated
-		}, []string{"team north-riverside's database is Dedicated, which buurt cannot copy yet: choose database: Empty and copy " +
+		}, []string{"team north-riverside's database is Dedicated, which buurt cannot copy: choose database: Empty and copy " +
 			"the data with pg_dump and pg_restore (docs/splitting.md)"}},
 		{"nothing to copy", func(_ *teamsv1alpha1.TeamSplit, src *teamsv1alpha1.NeighbourhoodTeam, _ *split.World) {
 			src.Status.Database = nil

@@ -7,6 +7,7 @@ import (
 	. "github.com/onsi/gomega"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
@@ -227,4 +228,40 @@ func TestMembersMayNotChangeLabelsOrAnnotations(t *testing.T) {
 	g.Expect(patchAs(asAnna, mine, func(tm *teamsv1alpha1.NeighbourhoodTeam) {
 		tm.Annotations[teamsv1alpha1.ReconcileRequestAnnotation] = "2026-11-24T07:40:00Z"
 	})).To(Succeed())
+}
+
+// The new team of an approved split is made by the operator, which may not
+// escalate: on a source's looser blueprint, with none but the source's
+// members, it puts nobody there who is not there already, and needs no
+// escalate. Anyone else on it, or no approved split, still does.
+func TestSplitsNewTeamOnLooserBlueprintNeedsNoEscalate(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	create(t, withLevel(testenv.DesignBlueprint("split-baseline"), teamsv1alpha1.PodSecurityBaseline))
+	create(t, newTeam("split-loose", "split-baseline", user(anna), user("bram-loose")))
+	split := &teamsv1alpha1.TeamSplit{ObjectMeta: metav1.ObjectMeta{Name: "split-loose-grows"}, Spec: teamsv1alpha1.TeamSplitSpec{
+		Source: "split-loose", NewTeam: teamsv1alpha1.TeamSplitNewTeam{Name: "split-loose-new"}, Members: []teamsv1alpha1.Subject{user("bram-loose")},
+	}}
+	create(t, split)
+	asPia, _, err := clientAs(platformEngineer, nil)
+	g.Expect(err).NotTo(HaveOccurred())
+	made := func(members ...teamsv1alpha1.Subject) *teamsv1alpha1.NeighbourhoodTeam {
+		tm := newTeam("split-loose-new", "split-baseline", members...)
+		tm.Labels = map[string]string{teamsv1alpha1.SplitLabel: split.Name}
+		return tm
+	}
+	const forbidden = `spec.blueprint: Forbidden: blueprint split-baseline lets pods run at Pod Security level baseline`
+	g.Expect(asPia.Create(ctx, made(user("bram-loose")), client.DryRunAll)).To(MatchError(ContainSubstring(forbidden)),
+		"the split is not approved")
+
+	g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(split), split)).To(Succeed())
+	split.Spec.Approved = ptr.To(true)
+	g.Expect(env.Client.Update(ctx, split)).To(Succeed())
+	g.Eventually(func() error { return asPia.Create(ctx, made(user("bram-loose")), client.DryRunAll) }).
+		WithTimeout(timeout).Should(Succeed())
+	g.Expect(asPia.Create(ctx, made(user("bram-loose"), user(platformEngineer)), client.DryRunAll)).To(MatchError(ContainSubstring(forbidden)),
+		"someone who is not the source's")
+	unlabelled := made(user("bram-loose"))
+	unlabelled.Labels = nil
+	g.Expect(asPia.Create(ctx, unlabelled, client.DryRunAll)).To(MatchError(ContainSubstring(forbidden)), "no split")
 }

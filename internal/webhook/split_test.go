@@ -61,7 +61,7 @@ func TestSplitAdmission(t *testing.T) {
 	approved.Spec.Approved = ptr.To(true)
 	approved.Spec.Database = teamsv1alpha1.SplitDatabaseCopy
 	g.Expect(anna.Create(ctx, approved, client.DryRunAll)).To(MatchError(ContainSubstring(
-		"this version of buurt carries out splits with database: Empty, not yet Copy; status.plan says what a Copy would do")))
+		"team splitting has no database to copy: choose database: Empty")))
 
 	dirk, _, err := clientAs("dirk-split", nil)
 	g.Expect(err).NotTo(HaveOccurred())

@@ -180,6 +180,11 @@ func (v *TeamValidator) checkPlacement(ctx context.Context, user authenticationv
 	if !looser(level, teamsv1alpha1.PodSecurityRestricted) {
 		return nil, nil
 	}
+	if old == nil {
+		if split, err := v.splitAddsNoOne(ctx, team); err != nil || split {
+			return nil, err
+		}
+	}
 	ok, err := mayEscalate(ctx, v.Client, user, blueprint.Name)
 	if err != nil || ok {
 		return nil, err
@@ -188,6 +193,31 @@ func (v *TeamValidator) checkPlacement(ctx context.Context, user authenticationv
 		"blueprint %s lets pods run at Pod Security level %s; %s needs the verb %s on teamblueprints %s "+
 			"(cluster-admin has it, buurt:platform-engineer does not): ask someone who has it, or choose a restricted blueprint",
 		blueprint.Name, level, doing, EscalateVerb, blueprint.Name))}, nil
+}
+
+// splitAddsNoOne is true for a team that an approved split makes (the
+// operator, which may not escalate) of a source on the same blueprint,
+// with none but the source's members: it puts nobody on the blueprint who
+// is not there already.
+func (v *TeamValidator) splitAddsNoOne(ctx context.Context, team *teamsv1alpha1.NeighbourhoodTeam) (bool, error) {
+	name := team.Labels[teamsv1alpha1.SplitLabel]
+	if name == "" {
+		return false, nil
+	}
+	split := &teamsv1alpha1.TeamSplit{}
+	if err := v.Client.Get(ctx, client.ObjectKey{Name: name}, split); err != nil {
+		return false, client.IgnoreNotFound(err)
+	}
+	if split.Spec.NewTeam.Name != team.Name || split.Spec.Approved == nil || !*split.Spec.Approved {
+		return false, nil
+	}
+	source := &teamsv1alpha1.NeighbourhoodTeam{}
+	if err := v.Client.Get(ctx, client.ObjectKey{Name: split.Spec.Source}, source); err != nil {
+		return false, client.IgnoreNotFound(err)
+	}
+	return source.Spec.Blueprint == team.Spec.Blueprint && !slices.ContainsFunc(team.Spec.Members, func(m teamsv1alpha1.Subject) bool {
+		return !slices.Contains(source.Spec.Members, m)
+	}), nil
 }
 
 // isMember matches the requester by user name or group against the team's
