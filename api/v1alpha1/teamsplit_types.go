@@ -142,7 +142,7 @@ const (
 	// split's name (SplitLabel). With database: Copy, the new team gets its
 	// database role and Secret and waits for the copy (AwaitingCopy).
 	StepCreateTeam TeamSplitStepName = "CreateTeam"
-	// StepCopyDatabase, with database: Copy only, stops the source's
+	// StepCopyDatabase (with database: Copy only) stops the source's
 	// workloads, ends the sessions on its database, copies it for the new
 	// team (CREATE DATABASE … TEMPLATE) and starts them again.
 	StepCopyDatabase TeamSplitStepName = "CopyDatabase"

@@ -330,8 +330,8 @@ func TestCopySplitCopiesTheDatabase(t *testing.T) {
 	create(t, s)
 	planned(t, s.Name, func(g Gomega, s *teamsv1alpha1.TeamSplit) {
 		g.Expect(s.Status.Phase).To(Equal(teamsv1alpha1.TeamSplitPhasePlanned))
-		g.Expect(s.Status.Plan.DatabaseCopy).To(MatchRegexp(`^team copy-source's workloads stop while its database \([0-9]+ MiB\) `+
-			`is copied: about 5s, plus the time they take to stop and start again; every session on its database ends `+
+		g.Expect(s.Status.Plan.DatabaseCopy).To(MatchRegexp(`^team copy-source's workloads stop while its database \([0-9]+ MiB\) ` +
+			`is copied: about 5s, plus the time they take to stop and start again; every session on its database ends ` +
 			`\(CREATE DATABASE … TEMPLATE needs none\)\. The new team's database is then a copy, its own$`))
 	})
 	approved := &teamsv1alpha1.TeamSplit{}
@@ -381,7 +381,7 @@ func TestCopySplitCopiesTheDatabase(t *testing.T) {
 			"or teams.buurt.dev/awake-suspend) and gets it back when the team wakes"), "the source stopped for the copy (wiki, whose replicas buurt declares, in its own apply)")
 	g.Expect(eventNotes(g, "copy-source", teamsv1alpha1.WokeUpReason)).To(ContainElement(
 		"Brought back 1 workload as they were: Deployment rota"))
-	g.Expect(eventNotes(g, s.Name, "DatabaseCopied")).To(ConsistOf(MatchRegexp(`^Copied team copy-source's database \([0-9]+ MiB\) for team copy-new in [0-9]+s, `+
+	g.Expect(eventNotes(g, s.Name, "DatabaseCopied")).To(ConsistOf(MatchRegexp(`^Copied team copy-source's database \([0-9]+ MiB\) for team copy-new in [0-9]+s, ` +
 		`with team copy-source's workloads stopped for [0-9]+s; they start again$`)))
 }
 

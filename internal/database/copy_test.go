@@ -2,6 +2,7 @@ package database
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -169,7 +170,7 @@ func databaseRow(g Gomega, su *pgx.Conn, name string) string {
 	var row string
 	err := su.QueryRow(context.Background(), "SELECT concat_ws('|', pg_get_userbyid(datdba), datallowconn, datacl, "+
 		"shobj_description(oid, 'pg_database')) FROM pg_database WHERE datname = $1", name).Scan(&row)
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return ""
 	}
 	g.Expect(err).NotTo(HaveOccurred())

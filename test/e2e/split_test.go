@@ -143,7 +143,7 @@ func TestTeamSplitsItself(t *testing.T) {
 		g.Expect(ns.Annotations).NotTo(HaveKey(teamsv1alpha1.SleepAnnotation), "the source keeps working")
 		role, db := databaseExists(g, "split-hillside")
 		g.Expect([]bool{role, db}).To(Equal([]bool{false, false}))
-	}).WithTimeout(3 * time.Second).Should(Succeed(), "nothing changes before approval")
+	}).WithTimeout(3*time.Second).Should(Succeed(), "nothing changes before approval")
 
 	g.Expect(sanne(g, commands[3])).To(Equal("teamsplit.teams.buurt.dev/split-riverside-grows patched\n"))
 	g.Eventually(func(g Gomega) string { return sanne(g, commands[4]) + "\n" }).WithTimeout(timeout).Should(Equal(outputs[3]))
