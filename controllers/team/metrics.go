@@ -5,10 +5,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
+	"github.com/buurt-dev/buurt/internal/render"
 )
 
 var (
@@ -22,6 +24,17 @@ var (
 	passwordAgeDesc = prometheus.NewDesc("buurt_team_database_password_age_seconds",
 		"Time since each team's database password was made (status.credentials.lastRotationTime), for teams with a database.",
 		[]string{"team"}, nil)
+	infoDesc = prometheus.NewDesc("buurt_team_info",
+		"Always 1, for each NeighbourhoodTeam: its neighbourhood, blueprint, coach (empty without one), lifecycle and phase, "+
+			"to select and join the per-team metrics by.",
+		[]string{"team", "neighbourhood", "blueprint", "coach", "lifecycle", "phase"}, nil)
+	conditionDesc = prometheus.NewDesc("buurt_team_condition",
+		"Always 1, for each condition of each NeighbourhoodTeam, with its status (True, False, Unknown) and reason.",
+		[]string{"team", "type", "status", "reason"}, nil)
+	quotaDesc = prometheus.NewDesc("buurt_team_quota_used_ratio",
+		"How much of each resource of its ResourceQuota a NeighbourhoodTeam uses: used divided by hard (0 to 1; above 1 "+
+			"when the quota was lowered below what runs).",
+		[]string{"team", "resource"}, nil)
 )
 
 // phases are reported even when no team is in them, so a dashboard sees zero
@@ -63,6 +76,9 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- membersDesc
 	ch <- lifecycleDesc
 	ch <- passwordAgeDesc
+	ch <- infoDesc
+	ch <- conditionDesc
+	ch <- quotaDesc
 }
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
@@ -74,6 +90,17 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		ctrl.Log.WithName("metrics").Error(err, "Failed to list teams for metrics")
 		return
 	}
+	quotas := &corev1.ResourceQuotaList{}
+	if err := c.reader.List(ctx, quotas, client.UnsafeDisableDeepCopy, client.HasLabels{teamsv1alpha1.TeamLabel}); err != nil {
+		ctrl.Log.WithName("metrics").Error(err, "Failed to list the teams' quotas for metrics")
+		quotas.Items = nil
+	}
+	quotaOf := make(map[string]*corev1.ResourceQuota, len(quotas.Items))
+	for i := range quotas.Items {
+		if q := &quotas.Items[i]; q.Name == render.ResourceQuotaName {
+			quotaOf[q.Namespace] = q
+		}
+	}
 	now := c.now()
 	byPhase := map[teamsv1alpha1.TeamPhase]int{}
 	byLifecycle := map[string]int{}
@@ -84,6 +111,21 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(membersDesc, prometheus.GaugeValue, float64(len(t.Spec.Members)), t.Name)
 		if c := t.Status.Credentials; c != nil && c.LastRotationTime != nil && t.Status.Database != nil {
 			ch <- prometheus.MustNewConstMetric(passwordAgeDesc, prometheus.GaugeValue, now.Sub(c.LastRotationTime.Time).Seconds(), t.Name)
+		}
+		ch <- prometheus.MustNewConstMetric(infoDesc, prometheus.GaugeValue, 1,
+			t.Name, t.Spec.Neighbourhood, t.Spec.Blueprint, t.Spec.Coach, lifecycleOf(t), string(t.Status.Phase))
+		for _, cond := range t.Status.Conditions {
+			ch <- prometheus.MustNewConstMetric(conditionDesc, prometheus.GaugeValue, 1, t.Name, cond.Type, string(cond.Status), cond.Reason)
+		}
+		if q := quotaOf[t.NamespaceName()]; q != nil {
+			for resource, hard := range q.Status.Hard {
+				used, ok := q.Status.Used[resource]
+				if !ok || hard.IsZero() {
+					continue
+				}
+				ch <- prometheus.MustNewConstMetric(quotaDesc, prometheus.GaugeValue, used.AsApproximateFloat64()/hard.AsApproximateFloat64(),
+					t.Name, string(resource))
+			}
 		}
 	}
 	for _, p := range phases {

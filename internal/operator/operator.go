@@ -44,7 +44,7 @@ func CacheOptions() cache.Options {
 	for _, obj := range kinds.Managed() {
 		byObject[obj] = managed
 		switch obj.(type) {
-		case *corev1.ResourceQuota, *appsv1.Deployment, *appsv1.StatefulSet:
+		case *appsv1.Deployment, *appsv1.StatefulSet:
 			byObject[obj] = cache.ByObject{Label: managed.Label, Transform: stripUnreadStatus}
 		}
 	}
@@ -54,18 +54,16 @@ func CacheOptions() cache.Options {
 }
 
 // stripUnreadStatus is the cache's transform for the kinds whose status is
-// written often and read little: a quota's use and limits, which buurt does
-// not read, and a Deployment's and a StatefulSet's conditions, of which it
-// reads only the replica counts. With managed fields, they are most of
-// what such an object weighs in the cache.
+// written often and read little: a Deployment's and a StatefulSet's
+// conditions, of which buurt reads only the replica counts. With managed
+// fields, they are most of what such an object weighs in the cache. A
+// quota's use and limits are kept: the per-team metrics report them.
 func stripUnreadStatus(in any) (any, error) {
 	in, err := cache.TransformStripManagedFields()(in)
 	if err != nil {
 		return in, err
 	}
 	switch o := in.(type) {
-	case *corev1.ResourceQuota:
-		o.Status = corev1.ResourceQuotaStatus{}
 	case *appsv1.Deployment:
 		o.Status.Conditions = nil
 	case *appsv1.StatefulSet:
