@@ -21,7 +21,7 @@ help: ## Show the targets.
 ##@ Development
 
 .PHONY: manifests
-manifests: chart-docs ## Generate CRDs, RBAC, the webhook configuration and the tenant policies (and copy them into the Helm chart).
+manifests: chart-docs ## Generate CRDs, RBAC, the webhook configuration, the tenant policies and the PrometheusRule (and copy them into the Helm chart).
 	@cg=$$(hack/tools.sh controller-gen) && set -x && \
 	$$cg rbac:roleName=buurt-manager crd webhook paths=./... output:crd:artifacts:config=config/crd/bases \
 		output:rbac:artifacts:config=config/rbac output:webhook:artifacts:config=config/webhook
@@ -32,6 +32,8 @@ manifests: chart-docs ## Generate CRDs, RBAC, the webhook configuration and the 
 	go run ./hack/genpolicies config/policies/tenant.yaml
 	rm -rf charts/buurt/files/policies && mkdir charts/buurt/files/policies
 	cp config/policies/operator.yaml config/policies/team-quota.yaml config/policies/tenant.yaml charts/buurt/files/policies/
+	go run ./hack/genalerts config/prometheus/alerts.yaml config/prometheus/prometheusrule.yaml
+	cp config/prometheus/alerts.yaml charts/buurt/files/alerts.yaml
 
 .PHONY: chart-docs
 chart-docs: ## Write the values table of charts/buurt/README.md from values.yaml's "# --" comments and values.schema.json.
@@ -84,7 +86,8 @@ test: ## Run every test: unit, envtest, real PostgreSQL, and end-to-end on a loc
 	@assets=$$(hack/tools.sh cluster) && \
 	echo "using Kubernetes binaries from $$assets" && \
 	helm=$$(hack/tools.sh helm) && \
-	KUBEBUILDER_ASSETS=$$assets HELM=$$helm go test $(GO_TEST_FLAGS) ./...
+	promtool=$$(hack/tools.sh promtool) && \
+	KUBEBUILDER_ASSETS=$$assets HELM=$$helm PROMTOOL=$$promtool go test $(GO_TEST_FLAGS) ./...
 	@$(MAKE) --no-print-directory test-e2e
 
 .PHONY: test-e2e

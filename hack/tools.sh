@@ -6,7 +6,7 @@
 #   hack/tools.sh envtest        kube-apiserver, etcd and kubectl; prints their directory
 #   hack/tools.sh cluster        envtest's binaries plus kube-controller-manager,
 #                                kube-scheduler, kwok and kwokctl; prints the directory
-#   hack/tools.sh NAME           one of controller-gen, openapi-gen, golangci-lint, helm; prints its path
+#   hack/tools.sh NAME           one of controller-gen, openapi-gen, golangci-lint, helm, promtool; prints its path
 #
 # The Kubernetes binaries live in setup-envtest's store layout
 # (${XDG_DATA_HOME:-~/.local/share}/kubebuilder-envtest/k8s/<version>-<os>-<arch>),
@@ -107,8 +107,12 @@ helm)
 	build helm "$bin_dir" 1 1 "~3 min the first time" helm.sh/helm/v4/cmd/helm
 	echo "$bin_dir/helm"
 	;;
+promtool)
+	build promtool "$bin_dir" 1 1 "~3 min the first time" github.com/prometheus/prometheus/cmd/promtool
+	echo "$bin_dir/promtool"
+	;;
 *)
-	say "usage: $0 envtest|cluster|controller-gen|openapi-gen|golangci-lint|helm"
+	say "usage: $0 envtest|cluster|controller-gen|openapi-gen|golangci-lint|helm|promtool"
 	exit 2
 	;;
 esac

@@ -46,13 +46,18 @@ type docBlock struct{ lang, body string }
 
 var fence = regexp.MustCompile("(?s)```([a-z]*)\n(.*?)```")
 
-// fencedBlocks are the fenced blocks of docs/<doc> before the heading until.
+// fencedBlocks are the fenced blocks of docs/<doc> before the heading until
+// (all of them when until is "").
 func fencedBlocks(t *testing.T, doc, until string) []docBlock {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "docs", doc))
 	NewWithT(t).Expect(err).NotTo(HaveOccurred())
-	text, _, found := strings.Cut(string(data), until)
-	NewWithT(t).Expect(found).To(BeTrue(), "docs/%s has no %q", doc, until)
+	text := string(data)
+	if until != "" {
+		var found bool
+		text, _, found = strings.Cut(text, until)
+		NewWithT(t).Expect(found).To(BeTrue(), "docs/%s has no %q", doc, until)
+	}
 	var blocks []docBlock
 	for _, m := range fence.FindAllStringSubmatch(text, -1) {
 		blocks = append(blocks, docBlock{lang: m[1], body: m[2]})

@@ -439,13 +439,6 @@ func TestChartMonitoring(t *testing.T) {
 	g.Expect(monitor.GetLabels()).To(HaveKeyWithValue("release", "kube-prometheus-stack"))
 	rule := byName["PrometheusRule buurt"]
 	g.Expect(rule.GetLabels()).To(HaveKeyWithValue("release", "kube-prometheus-stack"))
-	// docs/observability.md quotes the alert's expression.
-	const expr = `sum(buurt_teams{phase=~"Forming|Degraded"}) > 0`
-	g.Expect(rule.Object["spec"]).To(HaveKeyWithValue("groups", ContainElement(HaveKeyWithValue("rules",
-		ContainElement(HaveKeyWithValue("expr", expr))))))
-	doc, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "docs", "observability.md"))
-	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(string(doc)).To(ContainSubstring("`" + expr + "` for 30 minutes"))
 	g.Expect(monitor.Object["spec"]).To(HaveKeyWithValue("endpoints", []any{map[string]any{
 		"port": "metrics", "scheme": "https",
 		"authorization": map[string]any{"type": "Bearer", "credentials": map[string]any{"name": "buurt-metrics-scraper-token", "key": "token"}},
@@ -475,7 +468,7 @@ func TestChartMonitoring(t *testing.T) {
 		g.Expect(err).NotTo(HaveOccurred())
 		g.Expect(got.MarshalJSON()).To(MatchJSON(wantJSON), "%s %s", want.GetKind(), want.GetName())
 	}
-	g.Expect(fromKustomize).To(HaveLen(6))
+	g.Expect(fromKustomize).To(HaveLen(7))
 
 	withoutMonitor := names(template(t))
 	g.Expect(withoutMonitor).NotTo(ContainElements(ContainSubstring("metrics-scraper"), ContainSubstring("ServiceMonitor")))

@@ -165,7 +165,8 @@ func TestDefaultInstallation(t *testing.T) {
 func TestOptionalParts(t *testing.T) {
 	g := NewWithT(t)
 	g.Expect(names(render(t, "config/prometheus"))).To(Equal([]string{
-		"ClusterRole buurt:metrics-reader", "ClusterRoleBinding buurt:metrics-scraper", "Secret buurt-system/buurt-metrics-scraper-token",
+		"ClusterRole buurt:metrics-reader", "ClusterRoleBinding buurt:metrics-scraper", "PrometheusRule buurt-system/buurt",
+		"Secret buurt-system/buurt-metrics-scraper-token",
 		"Service buurt-system/buurt-metrics", "ServiceAccount buurt-system/buurt-metrics-scraper", "ServiceMonitor buurt-system/buurt",
 	}))
 	// The cert-manager component, on top of the default installation.
