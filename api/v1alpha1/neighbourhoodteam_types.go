@@ -1,6 +1,7 @@
 package v1alpha1
 
 import (
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -245,6 +246,79 @@ type NeighbourhoodTeamStatus struct {
 	// sleep says where the team is in its sleep schedule (spec.sleep).
 	// +optional
 	Sleep *SleepStatus `json:"sleep,omitempty"`
+
+	// usage is what the team uses of its quota and, with the blueprint's
+	// prices, what that costs.
+	// +optional
+	Usage *TeamUsage `json:"usage,omitempty"`
+}
+
+// TeamUsage is what a team uses of its quota, and its estimated cost. It is
+// written when a figure moves by a step of UsageStep percent of the quota,
+// not with every pod the team starts.
+type TeamUsage struct {
+	// resources are the team's use of each resource its ResourceQuota sets,
+	// as Kubernetes counts it.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=32
+	Resources []ResourceUsage `json:"resources,omitempty"`
+
+	// estimatedMonthlyCost is what the team's requests would cost for a
+	// month at the blueprint's prices: an estimate, not a bill.
+	// +optional
+	EstimatedMonthlyCost *Cost `json:"estimatedMonthlyCost,omitempty"`
+
+	// summary is the use of cpu, memory, storage and pods and the cost in
+	// a line, for kubectl get neighbourhoodteams.
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	Summary string `json:"summary,omitempty"`
+}
+
+// UsageStep is the step, in percent of the quota, by which a team's use is
+// written in its status: a team sees where it stands, and its status is not
+// written again for every pod.
+const UsageStep = 5
+
+// ResourceUsage is a team's use of one resource of its quota.
+type ResourceUsage struct {
+	// name is the resource, as the quota names it (requests.cpu, pods).
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name,omitempty"`
+
+	// used is how much the team uses, as the quota counted it when the
+	// figure was written.
+	// +required
+	Used *resource.Quantity `json:"used,omitempty"`
+
+	// hard is the quota's limit.
+	// +required
+	Hard *resource.Quantity `json:"hard,omitempty"`
+
+	// percent is used of hard, rounded down to a multiple of UsageStep.
+	// +required
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100000
+	Percent *int32 `json:"percent,omitempty"`
+}
+
+// Cost is an amount of money.
+type Cost struct {
+	// amount is a decimal number with two decimals.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=24
+	Amount string `json:"amount,omitempty"`
+
+	// currency is the ISO 4217 code, as the blueprint's prices say.
+	// +required
+	// +kubebuilder:validation:MinLength=3
+	// +kubebuilder:validation:MaxLength=3
+	Currency string `json:"currency,omitempty"`
 }
 
 // SleepState is whether a team's schedule has it asleep.
@@ -403,6 +477,7 @@ type AppStatus struct {
 // +kubebuilder:printcolumn:name="Coach",type=string,JSONPath=`.spec.coach`
 // +kubebuilder:printcolumn:name="Coached",type=string,JSONPath=`.status.conditions[?(@.type=="CoachAssigned")].status`,description="Whether the chosen coach supports the team"
 // +kubebuilder:printcolumn:name="Namespace",type=string,JSONPath=`.status.namespace`
+// +kubebuilder:printcolumn:name="Usage",type=string,JSONPath=`.status.usage.summary`,description="Use of the quota, and the estimated monthly cost"
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:printcolumn:name="Neighbourhood",type=string,JSONPath=`.spec.neighbourhood`,priority=1
 // +kubebuilder:printcolumn:name="Blueprint",type=string,JSONPath=`.spec.blueprint`,priority=1

@@ -74,6 +74,12 @@ type TeamBlueprintSpec struct {
 	// +optional
 	Quota *Quota `json:"quota,omitempty"`
 
+	// prices is a price table for the teams' estimated monthly cost
+	// (status.usage.estimatedMonthlyCost): an estimate from what each team
+	// requests of its quota, not a bill. No estimate when omitted.
+	// +optional
+	Prices *Prices `json:"prices,omitempty"`
+
 	// limits are the LimitRange defaults for containers in the team namespace.
 	// When omitted the team gets no LimitRange.
 	// +optional
@@ -136,6 +142,43 @@ type PodSecurity struct {
 	// +kubebuilder:validation:XValidation:rule="self == 'latest' || self.matches('^v1\\\\.[0-9]+$')",message="podSecurity.version must be latest or a minor version such as v1.37"
 	Version string `json:"version,omitempty"`
 }
+
+// Prices is what a team's requests cost, for an estimate of its monthly
+// cost: a month is 730 hours. Each price is a decimal number in currency;
+// a price left out counts as nothing.
+type Prices struct {
+	// currency is the ISO 4217 code the prices are in, e.g. EUR.
+	// +required
+	// +kubebuilder:validation:MinLength=3
+	// +kubebuilder:validation:MaxLength=3
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[A-Z]{3}$')",message="currency must be an ISO 4217 code such as EUR"
+	Currency string `json:"currency,omitempty"`
+
+	// cpuHour is the price of one CPU requested (requests.cpu) for an hour.
+	// +optional
+	CPUHour Price `json:"cpuHour,omitempty"`
+
+	// memoryGiBHour is the price of a GiB of memory requested
+	// (requests.memory) for an hour.
+	// +optional
+	MemoryGiBHour Price `json:"memoryGiBHour,omitempty"`
+
+	// storageGiBMonth is the price of a GiB of storage requested
+	// (requests.storage) for a month.
+	// +optional
+	StorageGiBMonth Price `json:"storageGiBMonth,omitempty"`
+
+	// databaseMonth is the price of a team's database (Shared or
+	// Dedicated) for a month.
+	// +optional
+	DatabaseMonth Price `json:"databaseMonth,omitempty"`
+}
+
+// Price is a decimal number, such as 0.031.
+// +kubebuilder:validation:MinLength=1
+// +kubebuilder:validation:MaxLength=20
+// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9]{1,12}([.][0-9]{1,6})?$')",message="a price is a decimal number such as 0.031"
+type Price string
 
 // Quota is a team's ResourceQuota: base plus perMember times the number of
 // member entries. Names and signs are checked as the apiserver checks a

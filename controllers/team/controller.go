@@ -257,6 +257,8 @@ type scope struct {
 	sleepMark string
 	// sleep is what status.sleep is to say; nil keeps what it says.
 	sleep **teamsv1alpha1.SleepStatus
+	// usage is what status.usage is to say; nil keeps what it says.
+	usage **teamsv1alpha1.TeamUsage
 	// deleting is true for a team being deleted.
 	deleting bool
 	// requeueAfter asks to look again later, for what is not watched (a

@@ -24,9 +24,9 @@ var teamChanged = predicate.Or(predicate.GenerationChangedPredicate{},
 // a change of the part of its status the reconcile reads (statusRead), and
 // its deletion. A child's creation wakes no team: buurt made it, in a
 // reconcile of that team, which goes on from the object the apply returned.
-// Updates of what the reconcile does not read (a quota's use, which moves
-// with every pod; a Deployment's replica counts on their way and its
-// revision) wake none.
+// Updates of what the reconcile does not read (a quota's use within a step,
+// which moves with every pod; a Deployment's replica counts on their way and
+// its revision) wake none.
 var childChanged = predicate.Funcs{
 	CreateFunc: func(event.CreateEvent) bool { return false },
 	UpdateFunc: func(e event.UpdateEvent) bool {
@@ -43,7 +43,8 @@ type appHealth struct {
 
 // statusRead is the part of a child's status a reconcile reads: a
 // namespace's phase, whether a Deployment is available and with how many
-// replicas, a StatefulSet's ready replicas; nil for the others. Each is
+// replicas, a StatefulSet's ready replicas, the step of a quota's use
+// (usage.go); nil for the others. Each is
 // comparable with ==.
 func statusRead(obj client.Object) any {
 	switch o := obj.(type) {
@@ -53,6 +54,8 @@ func statusRead(obj client.Object) any {
 		return appHealth{available: o.Spec.Replicas != nil && available(o), availableReplicas: o.Status.AvailableReplicas}
 	case *appsv1.StatefulSet:
 		return o.Status.ReadyReplicas
+	case *corev1.ResourceQuota:
+		return quotaSteps(o)
 	}
 	return nil
 }

@@ -20,8 +20,9 @@ func TestChildChangedWakesNoTeamOnAStatusChangeItDoesNotRead(t *testing.T) {
 		q := &corev1.ResourceQuota{
 			ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "buurt-quota", ResourceVersion: "7",
 				Labels: map[string]string{"teams.buurt.dev/team": "a"}},
-			Spec:   corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("20")}},
-			Status: corev1.ResourceQuotaStatus{Used: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("3")}},
+			Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("100")}},
+			Status: corev1.ResourceQuotaStatus{Hard: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("100")},
+				Used: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("3")}},
 		}
 		if change != nil {
 			change(q)
@@ -33,11 +34,17 @@ func TestChildChangedWakesNoTeamOnAStatusChangeItDoesNotRead(t *testing.T) {
 		change func(*corev1.ResourceQuota)
 		wakes  bool
 	}{
-		{"its use moved", func(q *corev1.ResourceQuota) {
+		{"its use moved within a step", func(q *corev1.ResourceQuota) {
 			q.Status.Used[corev1.ResourcePods] = resource.MustParse("4")
 			q.ResourceVersion = "8"
 			q.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "kube-controller-manager", Subresource: "status"}}
 		}, false},
+		{"its use crossed a step (5% of the quota)", func(q *corev1.ResourceQuota) {
+			q.Status.Used[corev1.ResourcePods] = resource.MustParse("5")
+		}, true},
+		{"the quota it counts against changed", func(q *corev1.ResourceQuota) {
+			q.Status.Hard[corev1.ResourcePods] = resource.MustParse("50")
+		}, true},
 		{"its limits were edited", func(q *corev1.ResourceQuota) {
 			q.Spec.Hard[corev1.ResourcePods] = resource.MustParse("200")
 		}, true},

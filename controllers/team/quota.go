@@ -18,12 +18,17 @@ import (
 func (r *Reconciler) reconcileQuota(ctx context.Context, s *scope) error {
 	team := s.team
 	keepQuota := sets.New[string]()
+	var live *corev1.ResourceQuota
 	if quota := render.ResourceQuota(team, s.blueprint); quota != nil {
-		if err := r.Applier.Apply(ctx, quota, &corev1.ResourceQuota{}); err != nil {
+		live = &corev1.ResourceQuota{}
+		if err := r.Applier.Apply(ctx, quota, live); err != nil {
 			return fmt.Errorf("failed to apply quota of team %s: %w", klog.KObj(team), err)
 		}
 		keepQuota.Insert(render.ResourceQuotaName)
 	}
+	class, _ := databaseClass(team, s.blueprint)
+	usage := usageOf(team.Status.Usage, live, s.blueprint.Spec.Prices, class != teamsv1alpha1.DatabaseClassNone)
+	s.usage = &usage
 	if err := r.prune(ctx, team, &corev1.ResourceQuotaList{}, keepQuota); err != nil {
 		return err
 	}

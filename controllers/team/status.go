@@ -66,6 +66,9 @@ func setStatus(s *scope) {
 	if s.sleep != nil {
 		team.Status.Sleep = *s.sleep
 	}
+	if s.usage != nil {
+		team.Status.Usage = *s.usage
+	}
 	if pending := pendingRotation(s); pending != nil {
 		s.credentials = pending
 	}

@@ -1,0 +1,81 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"math/big"
+	"strings"
+	"testing"
+
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
+)
+
+// TestTeamUsage: a team with apps whose pods really count against its
+// quota shows in its status what it uses of each resource of the quota, in
+// steps of 5%, with the quota's hard; the cost estimate from the
+// blueprint's prices is what a hand computation makes of it; and kubectl
+// get shows both in the Usage column.
+func TestTeamUsage(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	bp := sharedBlueprint("e2e-usage")
+	bp.Spec.Prices = &teamsv1alpha1.Prices{Currency: "EUR", CPUHour: "0.031", MemoryGiBHour: "0.004", StorageGiBMonth: "0.10",
+		DatabaseMonth: "5"}
+	team := newTeam("e2e-usage", bp.Name, user("uma@care.example.org"), user("ugo@care.example.org"))
+	team.Spec.Apps = []teamsv1alpha1.App{{Name: "rota", Image: "registry.example.org/care/rota:2.0.1", Port: 9000, Replicas: ptr.To[int32](3)}}
+	readyTeam(t, bp, team)
+
+	// The quota counts the four pods (three of rota, one of the
+	// blueprint's app) with the LimitRange's default requests.
+	quota := &corev1.ResourceQuota{}
+	var usage *teamsv1alpha1.TeamUsage
+	g.Eventually(func(g Gomega) {
+		g.Expect(admin.Get(ctx, client.ObjectKey{Namespace: "team-e2e-usage", Name: "buurt-quota"}, quota)).To(Succeed())
+		g.Expect(quota.Status.Used).To(HaveKeyWithValue(corev1.ResourcePods, resource.MustParse("4")))
+		live := eventuallyTeam(t, "e2e-usage", ready)
+		g.Expect(live.Status.Usage).NotTo(BeNil())
+		usage = live.Status.Usage
+		var names []string
+		for _, r := range usage.Resources {
+			names = append(names, r.Name)
+			hard, used := quota.Status.Hard[corev1.ResourceName(r.Name)], quota.Status.Used[corev1.ResourceName(r.Name)]
+			g.Expect(r.Hard.Cmp(hard)).To(BeZero(), r.Name)
+			percent := new(big.Int).Div(new(big.Int).Mul(big.NewInt(used.MilliValue()), big.NewInt(100)), big.NewInt(hard.MilliValue()))
+			g.Expect(*r.Percent).To(BeEquivalentTo(percent.Int64()/5*5), "%s: %s of %s", r.Name, used.String(), hard.String())
+		}
+		g.Expect(names).To(Equal([]string{"pods", "requests.cpu", "requests.memory", "requests.storage"}))
+	}).WithTimeout(timeout).Should(Succeed())
+
+	// By hand: CPUs and GiB of memory requested for 730 hours, GiB of
+	// storage for a month, and the database.
+	used := func(name string) float64 {
+		for _, r := range usage.Resources {
+			if r.Name == name {
+				return r.Used.AsApproximateFloat64()
+			}
+		}
+		return 0
+	}
+	gib := float64(1 << 30)
+	want := used("requests.cpu")*0.031*730 + used("requests.memory")/gib*0.004*730 + used("requests.storage")/gib*0.10 + 5
+	g.Expect(usage.EstimatedMonthlyCost).NotTo(BeNil())
+	g.Expect(usage.EstimatedMonthlyCost.Currency).To(Equal("EUR"))
+	g.Expect(usage.EstimatedMonthlyCost.Amount).To(Equal(fmt.Sprintf("%.2f", want)))
+	g.Expect(used("requests.cpu")).To(BeNumerically(">", 0), "the pods' requests are counted")
+
+	stdout, stderr, err := commandAs(t, "")("kubectl get neighbourhoodteam e2e-usage")
+	g.Expect(err).NotTo(HaveOccurred(), stderr)
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	g.Expect(lines).To(HaveLen(2))
+	g.Expect(strings.Fields(lines[0])).To(ContainElement("USAGE"))
+	g.Expect(lines[1]).To(ContainSubstring(usage.Summary))
+	g.Expect(usage.Summary).To(MatchRegexp(`^cpu \d+%, memory \d+%, storage \d+%, pods 20%; \d+\.\d\d EUR a month$`))
+}
