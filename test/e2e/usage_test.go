@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
 )
@@ -26,9 +27,15 @@ import (
 func TestTeamUsage(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
+	// docs/observability.md's price table and example.
+	blocks := fencedBlocks(t, "observability.md", "## Scraping")
+	g.Expect(blocks).To(HaveLen(2))
+	priced := &teamsv1alpha1.TeamBlueprint{}
+	g.Expect(yaml.UnmarshalStrict([]byte(blocks[0].body), priced)).To(Succeed())
+	g.Expect(priced.Spec.Prices).To(Equal(&teamsv1alpha1.Prices{Currency: "EUR", CPUHour: "0.031", MemoryGiBHour: "0.004",
+		StorageGiBMonth: "0.10", DatabaseMonth: "5"}))
 	bp := sharedBlueprint("e2e-usage")
-	bp.Spec.Prices = &teamsv1alpha1.Prices{Currency: "EUR", CPUHour: "0.031", MemoryGiBHour: "0.004", StorageGiBMonth: "0.10",
-		DatabaseMonth: "5"}
+	bp.Spec.Prices = priced.Spec.Prices
 	team := newTeam("e2e-usage", bp.Name, user("uma@care.example.org"), user("ugo@care.example.org"))
 	team.Spec.Apps = []teamsv1alpha1.App{{Name: "rota", Image: "registry.example.org/care/rota:2.0.1", Port: 9000, Replicas: ptr.To[int32](3)}}
 	readyTeam(t, bp, team)
@@ -71,11 +78,21 @@ func TestTeamUsage(t *testing.T) {
 	g.Expect(usage.EstimatedMonthlyCost.Amount).To(Equal(fmt.Sprintf("%.2f", want)))
 	g.Expect(used("requests.cpu")).To(BeNumerically(">", 0), "the pods' requests are counted")
 
+	// kubectl get: the doc's columns, and its example's usage, which is
+	// this team's.
 	stdout, stderr, err := commandAs(t, "")("kubectl get neighbourhoodteam e2e-usage")
 	g.Expect(err).NotTo(HaveOccurred(), stderr)
-	lines := strings.Split(strings.TrimSpace(stdout), "\n")
-	g.Expect(lines).To(HaveLen(2))
-	g.Expect(strings.Fields(lines[0])).To(ContainElement("USAGE"))
-	g.Expect(lines[1]).To(ContainSubstring(usage.Summary))
-	g.Expect(usage.Summary).To(MatchRegexp(`^cpu \d+%, memory \d+%, storage \d+%, pods 20%; \d+\.\d\d EUR a month$`))
+	got, doc := strings.Split(strings.TrimSpace(stdout), "\n"), strings.Split(strings.TrimSpace(blocks[1].body), "\n")
+	g.Expect(got).To(HaveLen(2))
+	g.Expect(strings.Fields(got[0])).To(Equal(strings.Fields(doc[0])))
+	g.Expect(usageCell(doc)).To(Equal(usage.Summary), "docs/observability.md's example is this team's")
+	g.Expect(usageCell(got)).To(Equal(usage.Summary))
+}
+
+// usageCell is the USAGE column of a kubectl get table's first row.
+func usageCell(table []string) string {
+	header, row := table[0], table[1]
+	start := strings.Index(header, "USAGE")
+	end := start + len("USAGE") + strings.Index(header[start+len("USAGE"):], "AGE")
+	return strings.TrimSpace(row[start:min(end, len(row))])
 }
