@@ -34,6 +34,7 @@ manifests: chart-docs ## Generate CRDs, RBAC, the webhook configuration, the ten
 	cp config/policies/operator.yaml config/policies/team-quota.yaml config/policies/tenant.yaml charts/buurt/files/policies/
 	go run ./hack/genalerts config/prometheus/alerts.yaml config/prometheus/prometheusrule.yaml
 	cp config/prometheus/alerts.yaml charts/buurt/files/alerts.yaml
+	cp config/grafana/dashboard.json charts/buurt/files/dashboard.json
 
 .PHONY: chart-docs
 chart-docs: ## Write the values table of charts/buurt/README.md from values.yaml's "# --" comments and values.schema.json.

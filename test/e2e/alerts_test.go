@@ -22,8 +22,9 @@ import (
 // in a PromQL expression.
 var metricName = regexp.MustCompile(`\b(?:buurt|controller_runtime|workqueue)_[a-z_]+\b`)
 
-// TestAlertsAndRunbooks: every metric buurt's alerts use is one the running
-// operator exports, with a team, its quota in use and a coach; and every
+// TestAlertsAndRunbooks: every metric buurt's alerts and its dashboard use
+// is one the running operator exports, with a team, its quota in use and a
+// coach; and every
 // command of docs/runbooks.md runs against this installation (with the
 // team's and the coach's names), or reaches the apiserver and is told that
 // what it asks for is not here: the operator's Deployment and the
@@ -48,9 +49,16 @@ func TestAlertsAndRunbooks(t *testing.T) {
 		}
 		used = append(used, metricName.FindAllString(line, -1)...)
 	}
+	// And the dashboard's queries and variables.
+	board, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "grafana", "dashboard.json"))
+	g.Expect(err).NotTo(HaveOccurred())
+	for _, m := range regexp.MustCompile(`"(?:expr|query|definition)": "((?:[^"\\]|\\.)*)"`).FindAllStringSubmatch(string(board), -1) {
+		used = append(used, metricName.FindAllString(m[1], -1)...)
+	}
 	slices.Sort(used)
 	used = slices.Compact(used)
-	g.Expect(used).To(ContainElements("buurt_team_condition", "buurt_team_quota_used_ratio", "workqueue_depth"))
+	g.Expect(used).To(ContainElements("buurt_team_condition", "buurt_team_quota_used_ratio", "workqueue_depth", "buurt_team_info",
+		"buurt_coach_max_teams", "buurt_team_database_password_age_seconds"))
 	g.Eventually(func(g Gomega) []string {
 		m, err := operator.Metrics(ctx)
 		g.Expect(err).NotTo(HaveOccurred())
