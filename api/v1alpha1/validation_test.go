@@ -647,6 +647,7 @@ func TestGetBuurtListsAllKinds(t *testing.T) {
 		Namespace:   team.NamespaceName(),
 		MemberCount: 1,
 		Conditions:  ready,
+		Usage:       &teamsv1alpha1.TeamUsage{Summary: "pods 20%"},
 	}
 	g.Expect(env.Client.Status().Update(ctx, team)).To(Succeed())
 
@@ -655,8 +656,9 @@ func TestGetBuurtListsAllKinds(t *testing.T) {
 	g.Expect(fields(stdout)).To(ContainElements(
 		[]string{"NAME", "MAXMEMBERS", "DATABASE", "TEAMS", "AGE"},
 		HaveExactElements("teamblueprint.teams.buurt.dev/columns", "9", "None", "1", Not(BeEmpty())),
-		[]string{"NAME", "PHASE", "READY", "MEMBERS", "COACH", "COACHED", "NAMESPACE", "AGE"},
-		HaveExactElements("neighbourhoodteam.teams.buurt.dev/columns", "Active", "True", "1", "columns", "team-columns", Not(BeEmpty())),
+		[]string{"NAME", "PHASE", "READY", "MEMBERS", "COACH", "COACHED", "NAMESPACE", "USAGE", "AGE"},
+		HaveExactElements("neighbourhoodteam.teams.buurt.dev/columns", "Active", "True", "1", "columns", "team-columns", "pods", "20%",
+			Not(BeEmpty())),
 		[]string{"NAME", "SUBJECT", "TEAMS", "MAXTEAMS", "READY", "AGE"},
 		HaveExactElements("coach.teams.buurt.dev/columns", "jan@care.example.org", "1", "7", "True", Not(BeEmpty())),
 	))
@@ -665,8 +667,8 @@ func TestGetBuurtListsAllKinds(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred(), stderr)
 	g.Expect(fields(stdout)).To(HaveExactElements(
 		// A team without a sleep schedule leaves SLEEP and NEXT empty.
-		[]string{"NAME", "PHASE", "READY", "MEMBERS", "COACH", "COACHED", "NAMESPACE", "AGE", "NEIGHBOURHOOD", "BLUEPRINT", "SLEEP", "NEXT"},
-		HaveExactElements("columns", "Active", "True", "1", "columns", "team-columns", Not(BeEmpty()), "riverside", "columns"),
+		[]string{"NAME", "PHASE", "READY", "MEMBERS", "COACH", "COACHED", "NAMESPACE", "USAGE", "AGE", "NEIGHBOURHOOD", "BLUEPRINT", "SLEEP", "NEXT"},
+		HaveExactElements("columns", "Active", "True", "1", "columns", "team-columns", "pods", "20%", Not(BeEmpty()), "riverside", "columns"),
 	))
 }
 
