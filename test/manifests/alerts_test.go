@@ -1,9 +1,7 @@
 package manifests
 
 import (
-	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -19,16 +17,7 @@ import (
 // repository's root.
 func promtool(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	bin := os.Getenv("PROMTOOL")
-	if bin == "" {
-		t.Fatal("PROMTOOL is not set: run the tests with `make test`, or set PROMTOOL=$(hack/tools.sh promtool)")
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = testenv.RepoRoot()
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	return out.String(), err
+	return tool(t, "PROMTOOL", "promtool", args...)
 }
 
 // ruleFile is a Prometheus rule file, as much of it as the tests read.

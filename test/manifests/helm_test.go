@@ -32,9 +32,17 @@ import (
 // $HELM) on the chart.
 func helm(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	bin := os.Getenv("HELM")
+	return tool(t, "HELM", "helm", args...)
+}
+
+// tool runs the pinned tool name that `make test` passes in the environment
+// variable env (hack/tools.sh name), in the repository's root, and returns
+// what it printed.
+func tool(t *testing.T, env, name string, args ...string) (string, error) {
+	t.Helper()
+	bin := os.Getenv(env)
 	if bin == "" {
-		t.Fatal("HELM is not set: run the tests with `make test`, or set HELM=$(hack/tools.sh helm)")
+		t.Fatalf("%s is not set: run the tests with `make test`, or set %s=$(hack/tools.sh %s)", env, env, name)
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = testenv.RepoRoot()
