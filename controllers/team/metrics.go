@@ -117,15 +117,9 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		for _, cond := range t.Status.Conditions {
 			ch <- prometheus.MustNewConstMetric(conditionDesc, prometheus.GaugeValue, 1, t.Name, cond.Type, string(cond.Status), cond.Reason)
 		}
-		if q := quotaOf[t.NamespaceName()]; q != nil {
-			for resource, hard := range q.Status.Hard {
-				used, ok := q.Status.Used[resource]
-				if !ok || hard.IsZero() {
-					continue
-				}
-				ch <- prometheus.MustNewConstMetric(quotaDesc, prometheus.GaugeValue, used.AsApproximateFloat64()/hard.AsApproximateFloat64(),
-					t.Name, string(resource))
-			}
+		for _, u := range quotaUses(quotaOf[t.NamespaceName()]) {
+			ch <- prometheus.MustNewConstMetric(quotaDesc, prometheus.GaugeValue, u.used.AsApproximateFloat64()/u.hard.AsApproximateFloat64(),
+				t.Name, u.name)
 		}
 	}
 	for _, p := range phases {

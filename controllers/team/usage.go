@@ -32,23 +32,16 @@ var summaryResources = []struct{ name, word string }{
 // written. Nil when there is nothing to say: no quota and no prices.
 func usageOf(before *teamsv1alpha1.TeamUsage, quota *corev1.ResourceQuota, prices *teamsv1alpha1.Prices, hasDatabase bool) *teamsv1alpha1.TeamUsage {
 	usage := &teamsv1alpha1.TeamUsage{}
-	if quota != nil {
-		for name, hard := range quota.Status.Hard {
-			used, ok := quota.Status.Used[name]
-			if !ok || hard.Sign() <= 0 {
-				continue
-			}
-			now := teamsv1alpha1.ResourceUsage{Name: string(name), Used: &used, Hard: &hard, Percent: ptr.To(step(used, hard))}
-			if was := usageNamed(before, string(name)); was != nil && *was.Percent == *now.Percent && was.Hard.Cmp(hard) == 0 {
-				now = *was.DeepCopy()
-			}
-			usage.Resources = append(usage.Resources, now)
+	for _, u := range quotaUses(quota) {
+		now := teamsv1alpha1.ResourceUsage{Name: u.name, Used: &u.used, Hard: &u.hard, Percent: ptr.To(step(u.used, u.hard))}
+		if was := usageNamed(before, u.name); was != nil && *was.Percent == *now.Percent && was.Hard.Cmp(u.hard) == 0 {
+			now = *was.DeepCopy()
 		}
+		usage.Resources = append(usage.Resources, now)
 	}
 	if len(usage.Resources) == 0 && prices == nil {
 		return nil
 	}
-	slices.SortFunc(usage.Resources, func(a, b teamsv1alpha1.ResourceUsage) int { return strings.Compare(a.Name, b.Name) })
 	if prices != nil {
 		usage.EstimatedMonthlyCost = cost(usage, prices, hasDatabase)
 	}
@@ -57,6 +50,28 @@ func usageOf(before *teamsv1alpha1.TeamUsage, quota *corev1.ResourceQuota, price
 		return before
 	}
 	return usage
+}
+
+// quotaUse is one resource a quota counts: what is used of what it allows.
+type quotaUse struct {
+	name       string
+	used, hard resource.Quantity
+}
+
+// quotaUses are the resources of quota's status that are used and allowed
+// above nothing, by name; none for a nil quota.
+func quotaUses(quota *corev1.ResourceQuota) []quotaUse {
+	if quota == nil {
+		return nil
+	}
+	var uses []quotaUse
+	for name, hard := range quota.Status.Hard {
+		if used, ok := quota.Status.Used[name]; ok && hard.Sign() > 0 {
+			uses = append(uses, quotaUse{name: string(name), used: used, hard: hard})
+		}
+	}
+	slices.SortFunc(uses, func(a, b quotaUse) int { return strings.Compare(a.name, b.name) })
+	return uses
 }
 
 // step is used of hard in percent, rounded down to a multiple of
@@ -142,11 +157,8 @@ func summary(usage *teamsv1alpha1.TeamUsage) string {
 // the team is woken only when it crosses a step.
 func quotaSteps(quota *corev1.ResourceQuota) string {
 	var parts []string
-	for name, hard := range quota.Status.Hard {
-		if used, ok := quota.Status.Used[name]; ok && hard.Sign() > 0 {
-			parts = append(parts, fmt.Sprintf("%s=%d/%s", name, step(used, hard), hard.String()))
-		}
+	for _, u := range quotaUses(quota) {
+		parts = append(parts, fmt.Sprintf("%s=%d/%s", u.name, step(u.used, u.hard), u.hard.String()))
 	}
-	slices.Sort(parts)
 	return strings.Join(parts, ",")
 }
