@@ -212,10 +212,7 @@ func (s *SharedServer) createCopy(ctx context.Context, from, to Tenant, timeout 
 		" OWNER " + pgx.Identifier{to.Name}.Sanitize() + " ALLOW_CONNECTIONS false"
 	var err error
 	for range 3 {
-		var ended int64
-		err = s.queryRow(ctx, &ended, "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "+
-			"WHERE datname = $1 AND pid <> pg_backend_pid()", from.Name)
-		if err != nil {
+		if _, err = s.endSessionsWhere(ctx, "datname", from.Name); err != nil {
 			return fmt.Errorf("failed to end the sessions on database %s: %w", from.Name, err)
 		}
 		err = s.inDatabase(ctx, "", timeout, func(ctx context.Context, conn *pgx.Conn) error {

@@ -386,13 +386,21 @@ func (s *SharedServer) SetPassword(ctx context.Context, name, verifier string) e
 // through a connection opened with the old one. The admin may, being a
 // member of the role (createRole).
 func (s *SharedServer) EndSessions(ctx context.Context, name string) (int64, error) {
-	var ended int64
-	err := s.queryRow(ctx, &ended, "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "+
-		"WHERE usename = $1 AND pid <> pg_backend_pid()", name)
+	ended, err := s.endSessionsWhere(ctx, "usename", name)
 	if err != nil {
 		return 0, fmt.Errorf("failed to end the sessions of role %s: %w", name, err)
 	}
 	return ended, nil
+}
+
+// endSessionsWhere ends every other session whose column (of
+// pg_stat_activity: usename, the role, or datname, the database; a
+// constant of buurt's, never input) is value, and says how many there were.
+func (s *SharedServer) endSessionsWhere(ctx context.Context, column, value string) (int64, error) {
+	var ended int64
+	err := s.queryRow(ctx, &ended, "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "+
+		"WHERE "+column+" = $1 AND pid <> pg_backend_pid()", value)
+	return ended, err
 }
 
 // Lock takes the password and the right to log in off the team's role and
