@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -258,12 +259,16 @@ func clientFor(flags *genericclioptions.ConfigFlags, addToScheme ...func(*runtim
 	return client.New(cfg, client.Options{Scheme: scheme})
 }
 
-// explain says what to do when the API is not there.
+// explain says what to do when the API is not there, in its own words:
+// the apiserver's words for it vary with what its aggregator has seen
+// (nothing registered, a failed or stale discovery, a refused connection),
+// a member cannot tell these apart, and kubectl get apiservice shows the
+// cause to whoever can act on it.
 func explain(err error) error {
-	if meta.IsNoMatchError(err) || apierrors.IsNotFound(err) || apierrors.IsServiceUnavailable(err) {
-		return fmt.Errorf("buurt's API my.buurt.dev is not available on this cluster (%w); "+
-			"ask a platform engineer whether buurt-api is installed and running "+
-			"(kubectl get apiservice v1alpha1.my.buurt.dev)", err)
+	if meta.IsNoMatchError(err) || apierrors.IsNotFound(err) || apierrors.IsServiceUnavailable(err) ||
+		apierrors.IsTimeout(err) || apierrors.IsServerTimeout(err) {
+		return errors.New("buurt's API my.buurt.dev is not answering on this cluster; " +
+			"ask a platform engineer whether buurt-api is installed and running (kubectl get apiservice v1alpha1.my.buurt.dev)")
 	}
 	return err
 }

@@ -12,6 +12,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
 	"github.com/buurt-dev/buurt/internal/plugin"
@@ -123,6 +126,62 @@ func TestDescribeAndCoach(t *testing.T) {
 	cmd.SetArgs([]string{"describe", "nowhere", "--kubeconfig", kubeconfig})
 	g.Expect(cmd.Execute()).To(MatchError("team nowhere: not found, or not yours to see; kubectl buurt mine lists the teams you have a part in"))
 	g.Expect(out.String()).To(BeEmpty())
+}
+
+// TestSaysWhenMyBuurtIsMissing: against a real apiserver, kubectl buurt
+// mine says the same, in its own words, whether buurt's API is not
+// installed or registered with no endpoint behind it.
+func TestSaysWhenMyBuurtIsMissing(t *testing.T) {
+	g := NewWithT(t)
+	env, err := testenv.Start()
+	g.Expect(err).NotTo(HaveOccurred())
+	t.Cleanup(func() { _ = env.Stop() })
+	kubeconfig, err := env.WriteKubeconfig(t.TempDir())
+	g.Expect(err).NotTo(HaveOccurred())
+	ctx := context.Background()
+	mine := func() (string, error) {
+		var out, errOut bytes.Buffer
+		cmd := plugin.Command(&out, func() time.Time { return now })
+		cmd.SetErr(&errOut)
+		cmd.SetArgs([]string{"mine", "--kubeconfig", kubeconfig})
+		err := cmd.Execute()
+		return out.String(), err
+	}
+
+	const missing = "buurt's API my.buurt.dev is not answering on this cluster; " +
+		"ask a platform engineer whether buurt-api is installed and running (kubectl get apiservice v1alpha1.my.buurt.dev)"
+	out, err := mine()
+	g.Expect(err).To(MatchError(missing))
+	g.Expect(out).To(BeEmpty())
+
+	// Registered, but its Service leads nowhere: the apiserver answers 503.
+	g.Expect(env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "buurt-system"}})).To(Succeed())
+	g.Expect(env.Client.Create(ctx, &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "buurt-api", Namespace: "buurt-system"},
+		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 443}}},
+	})).To(Succeed())
+	api := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
+		"metadata": map[string]any{"name": "v1alpha1.my.buurt.dev"},
+		"spec": map[string]any{
+			"group": "my.buurt.dev", "version": "v1alpha1", "insecureSkipTLSVerify": true,
+			"groupPriorityMinimum": int64(1000), "versionPriority": int64(15),
+			"service": map[string]any{"namespace": "buurt-system", "name": "buurt-api"},
+		},
+	}}
+	g.Expect(env.Client.Create(ctx, api)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		var status struct {
+			Conditions []metav1.Condition `json:"conditions"`
+		}
+		g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(api), api)).To(Succeed())
+		g.Expect(runtime.DefaultUnstructuredConverter.FromUnstructured(api.Object["status"].(map[string]any), &status)).To(Succeed())
+		g.Expect(status.Conditions).To(ContainElement(And(
+			HaveField("Type", "Available"), HaveField("Status", metav1.ConditionFalse))))
+	}).WithTimeout(time.Minute).Should(Succeed())
+	out, err = mine()
+	g.Expect(err).To(MatchError(missing))
+	g.Expect(out).To(BeEmpty())
 }
 
 func ptrTo[T any](v T) *T { return &v }

@@ -194,6 +194,17 @@ func TestMyTeams(t *testing.T) {
 		NewWithT(t).Expect(operator.Start()).To(Succeed())
 		NewWithT(t).Expect(operatorprocess.WaitForWebhooks(context.Background(), admin)).To(Succeed())
 	})
+	// Namespaces being deleted wait while a registered API does not answer
+	// (the namespace controller must see every kind): the teams this test
+	// made go once buurt-api is unregistered, which runs before their
+	// cleanups, whatever happens below.
+	t.Cleanup(func() {
+		api := &unstructured.Unstructured{}
+		api.SetAPIVersion("apiregistration.k8s.io/v1")
+		api.SetKind("APIService")
+		api.SetName(myapiprocess.APIService)
+		NewWithT(t).Expect(client.IgnoreNotFound(admin.Delete(context.Background(), api))).To(Succeed())
+	})
 	stopAPI()
 	_, stderr, err = asAdmin("kubectl get pods -A")
 	g.Expect(err).NotTo(HaveOccurred(), stderr)
@@ -207,15 +218,6 @@ func TestMyTeams(t *testing.T) {
 	g.Expect(err).To(HaveOccurred())
 	g.Expect(stdout).To(BeEmpty())
 	g.Expect(stderr).To(Equal(outputs[5]))
-
-	// Namespaces being deleted wait while a registered API does not answer
-	// (the namespace controller must see every kind): the teams this test
-	// made go once buurt-api is unregistered.
-	api := &unstructured.Unstructured{}
-	api.SetAPIVersion("apiregistration.k8s.io/v1")
-	api.SetKind("APIService")
-	api.SetName(myapiprocess.APIService)
-	g.Expect(admin.Delete(ctx, api)).To(Succeed())
 }
 
 // withoutLastColumn is a table as kubectl prints it, without its last
