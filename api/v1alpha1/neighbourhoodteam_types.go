@@ -270,6 +270,14 @@ type TeamUsage struct {
 	// +optional
 	EstimatedMonthlyCost *Cost `json:"estimatedMonthlyCost,omitempty"`
 
+	// databaseSize is the size of the team's Shared database as PostgreSQL
+	// counts it (pg_database_size): read when the database is made and
+	// then every few minutes, with one query per server, and written
+	// rounded (DatabaseSizeOf), so that it is written again only when it
+	// moves.
+	// +optional
+	DatabaseSize *resource.Quantity `json:"databaseSize,omitempty"`
+
 	// summary is the use of cpu, memory, storage and pods and the cost in
 	// a line, for kubectl get neighbourhoodteams.
 	// +optional
@@ -281,6 +289,20 @@ type TeamUsage struct {
 // written in its status: a team sees where it stands, and its status is not
 // written again for every pod.
 const UsageStep = 5
+
+// DatabaseSizeOf is a database size as status.usage.databaseSize says it:
+// in whole MiB (at least 1), to two significant figures from 100 MiB on.
+// A database that grows is written again every MiB up to 100 MiB and
+// every 1 to 10% after, never for a few rows.
+func DatabaseSizeOf(bytes int64) resource.Quantity {
+	mib := max((bytes+1<<19)>>20, 1)
+	unit := int64(1)
+	for mib/unit >= 100 {
+		unit *= 10
+	}
+	mib = (mib + unit/2) / unit * unit
+	return *resource.NewQuantity(mib<<20, resource.BinarySI)
+}
 
 // ResourceUsage is a team's use of one resource of its quota.
 type ResourceUsage struct {

@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/metadata"
 	"k8s.io/klog/v2"
@@ -63,6 +64,9 @@ type Reconciler struct {
 	// ServerWatchInterval is how often the server watch looks at each
 	// shared server and its admin Secret.
 	ServerWatchInterval time.Duration
+	// DatabaseSizeInterval is how often the server watch reads the sizes of
+	// the team databases on each shared server, with one query per server.
+	DatabaseSizeInterval time.Duration
 	// Concurrency is how many teams are reconciled at once (at least 1):
 	// a few, so that one waiting on a slow database server does not hold
 	// up the others.
@@ -92,16 +96,17 @@ type Reconciler struct {
 // reader and event recorder.
 func NewReconciler(mgr ctrl.Manager, namespace string) *Reconciler {
 	return &Reconciler{
-		Client:              mgr.GetClient(),
-		APIReader:           mgr.GetAPIReader(),
-		Recorder:            teamevents.New(mgr.GetEventRecorder("buurt"), mgr.GetClient(), mgr.GetAPIReader()),
-		Applier:             apply.New(mgr.GetClient()),
-		Namespace:           namespace,
-		Databases:           database.NewPools(),
-		ServerRetry:         30 * time.Second,
-		ServerWatchInterval: 5 * time.Second,
-		Concurrency:         4,
-		shared:              newSharedRecords(),
+		Client:               mgr.GetClient(),
+		APIReader:            mgr.GetAPIReader(),
+		Recorder:             teamevents.New(mgr.GetEventRecorder("buurt"), mgr.GetClient(), mgr.GetAPIReader()),
+		Applier:              apply.New(mgr.GetClient()),
+		Namespace:            namespace,
+		Databases:            database.NewPools(),
+		ServerRetry:          30 * time.Second,
+		ServerWatchInterval:  5 * time.Second,
+		DatabaseSizeInterval: 10 * time.Minute,
+		Concurrency:          4,
+		shared:               newSharedRecords(),
 	}
 }
 
@@ -257,8 +262,13 @@ type scope struct {
 	sleepMark string
 	// sleep is what status.sleep is to say; nil keeps what it says.
 	sleep **teamsv1alpha1.SleepStatus
-	// usage is what status.usage is to say; nil keeps what it says.
-	usage **teamsv1alpha1.TeamUsage
+	// quota is the team's ResourceQuota as applied this pass (nil inside
+	// when its blueprint sets none), from which status.usage is written;
+	// nil when it was not applied, which keeps what status.usage says.
+	quota **corev1.ResourceQuota
+	// databaseSize is the size of the team's Shared database as last read,
+	// as status.usage is to say it; nil keeps what it says.
+	databaseSize *resource.Quantity
 	// deleting is true for a team being deleted.
 	deleting bool
 	// requeueAfter asks to look again later, for what is not watched (a

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -108,7 +109,9 @@ func (r *Reconciler) reconcileShared(ctx context.Context, s *scope) error {
 	}
 	// What the server watch saw last, at most a few seconds ago: a change
 	// after it is one the watch will see, and wake the team for.
-	serverState, admin, answering := r.servers.answering(s.blueprint.Spec.Database.Shared.AdminSecretName)
+	adminSecret := s.blueprint.Spec.Database.Shared.AdminSecretName
+	serverState, admin, answering := r.servers.answering(adminSecret)
+	s.databaseSize = r.servers.databaseSize(adminSecret, team.Name)
 	s.rotationDue = r.rotationDue(s)
 	if uid, version, ok := r.secrets.version(team.NamespaceName(), render.DatabaseSecretName(team)); ok &&
 		s.rotationDue == "" && team.Status.Credentials != nil && s.awaitingCopy == nil {
@@ -152,11 +155,28 @@ func (r *Reconciler) reconcileShared(ctx context.Context, s *scope) error {
 			tenant.Name, admin.Host, admin.Port, split.Spec.Source, split.Name, render.DatabaseSecretName(team)))
 		return nil
 	}
+	if s.databaseSize == nil && writtenSize(team) == nil {
+		r.readSize(ctx, s, server, tenant.Name)
+	}
 	found := sharedInPlace{server: serverState, secretUID: string(secret.UID), secretVersion: secret.ResourceVersion,
 		secretHash: render.SecretHash(secret.Data), name: tenant.Name, host: admin.Host, port: admin.Port}
 	r.shared.remember(team, found)
 	r.sharedProvisioned(s, found)
 	return nil
+}
+
+// readSize reads the size of the team's database, which its status does
+// not say yet (one just made, or made before buurt said sizes): once,
+// later sizes come from the server watch's reads (sizes.go). A size it
+// cannot read is left for those.
+func (r *Reconciler) readSize(ctx context.Context, s *scope, server *database.SharedServer, name string) {
+	size, err := server.Size(ctx, name)
+	if err != nil {
+		ctrl.LoggerFrom(ctx).Info("Could not read the size of the team's database; buurt reads it again later", "error", err.Error())
+		return
+	}
+	r.servers.recordSize(s.blueprint.Spec.Database.Shared.AdminSecretName, s.team.Name, size)
+	s.databaseSize = ptr.To(teamsv1alpha1.DatabaseSizeOf(size))
 }
 
 // sharedProvisioned records a team's shared database found in place.

@@ -24,6 +24,10 @@ var (
 	passwordAgeDesc = prometheus.NewDesc("buurt_team_database_password_age_seconds",
 		"Time since each team's database password was made (status.credentials.lastRotationTime), for teams with a database.",
 		[]string{"team"}, nil)
+	databaseSizeDesc = prometheus.NewDesc("buurt_team_database_size_bytes",
+		"Size of each team's Shared database as its status says it (status.usage.databaseSize: pg_database_size, read "+
+			"every 10 minutes and rounded to whole MiB, to two significant figures from 100 MiB on).",
+		[]string{"team"}, nil)
 	infoDesc = prometheus.NewDesc("buurt_team_info",
 		"Always 1, for each NeighbourhoodTeam: its neighbourhood, blueprint, coach (empty without one), lifecycle and phase, "+
 			"to select and join the per-team metrics by.",
@@ -76,6 +80,7 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- membersDesc
 	ch <- lifecycleDesc
 	ch <- passwordAgeDesc
+	ch <- databaseSizeDesc
 	ch <- infoDesc
 	ch <- conditionDesc
 	ch <- quotaDesc
@@ -111,6 +116,9 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(membersDesc, prometheus.GaugeValue, float64(len(t.Spec.Members)), t.Name)
 		if c := t.Status.Credentials; c != nil && c.LastRotationTime != nil && t.Status.Database != nil {
 			ch <- prometheus.MustNewConstMetric(passwordAgeDesc, prometheus.GaugeValue, now.Sub(c.LastRotationTime.Time).Seconds(), t.Name)
+		}
+		if size := writtenSize(t); size != nil {
+			ch <- prometheus.MustNewConstMetric(databaseSizeDesc, prometheus.GaugeValue, size.AsApproximateFloat64(), t.Name)
 		}
 		ch <- prometheus.MustNewConstMetric(infoDesc, prometheus.GaugeValue, 1,
 			t.Name, t.Spec.Neighbourhood, t.Spec.Blueprint, t.Spec.Coach, lifecycleOf(t), string(t.Status.Phase))

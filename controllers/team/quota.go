@@ -26,9 +26,7 @@ func (r *Reconciler) reconcileQuota(ctx context.Context, s *scope) error {
 		}
 		keepQuota.Insert(render.ResourceQuotaName)
 	}
-	class, _ := databaseClass(team, s.blueprint)
-	usage := usageOf(team.Status.Usage, live, s.blueprint.Spec.Prices, class != teamsv1alpha1.DatabaseClassNone)
-	s.usage = &usage
+	s.quota = &live
 	if err := r.prune(ctx, team, &corev1.ResourceQuotaList{}, keepQuota); err != nil {
 		return err
 	}

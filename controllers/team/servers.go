@@ -40,6 +40,10 @@ type serverWatch struct {
 	mu     sync.Mutex
 	seen   map[string]string
 	admins map[string]database.Admin
+	// sizes are the sizes of the team databases on each server as last
+	// read, by the admin Secret's name and the team's (sizes.go); guarded
+	// by mu.
+	sizes map[string]map[string]int64
 }
 
 // answering is the state last seen of an admin Secret and its server, and
@@ -59,22 +63,33 @@ func (w *serverWatch) answering(secretName string) (state string, admin database
 
 func newServerWatch(r *Reconciler) *serverWatch {
 	return &serverWatch{r: r, interval: r.ServerWatchInterval, seen: map[string]string{}, admins: map[string]database.Admin{},
+		sizes:  map[string]map[string]int64{},
 		events: make(chan event.TypedGenericEvent[*teamsv1alpha1.NeighbourhoodTeam], 1024)}
 }
 
 // NeedLeaderElection: only the leader reconciles, so only it needs to know.
 func (w *serverWatch) NeedLeaderElection() bool { return true }
 
-// Start looks until ctx ends.
+// Start looks until ctx ends, and reads the sizes of the team databases
+// on each server that answers every DatabaseSizeInterval, the first time
+// one interval after it starts (the teams' status has the sizes read
+// before), on its own so that a slow read does not delay the look.
 func (w *serverWatch) Start(ctx context.Context) error {
-	ticker := time.NewTicker(w.interval)
+	go every(ctx, w.r.DatabaseSizeInterval, w.readSizes)
+	every(ctx, w.interval, w.look)
+	return nil
+}
+
+// every calls f every interval until ctx ends.
+func every(ctx context.Context, interval time.Duration, f func(context.Context)) {
+	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-ticker.C:
-			w.look(ctx)
+			f(ctx)
 		}
 	}
 }
@@ -82,16 +97,10 @@ func (w *serverWatch) Start(ctx context.Context) error {
 // look compares what it sees of every shared server with what it saw last
 // time, and wakes the teams of each server that changed.
 func (w *serverWatch) look(ctx context.Context) {
-	blueprints := &teamsv1alpha1.TeamBlueprintList{}
-	if err := w.r.Client.List(ctx, blueprints); err != nil {
+	bySecret, err := w.blueprintsBySecret(ctx)
+	if err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "Failed to list blueprints to watch their shared servers")
 		return
-	}
-	bySecret := map[string][]string{}
-	for _, bp := range blueprints.Items {
-		if name := bp.Spec.Database.Shared.AdminSecretName; name != "" {
-			bySecret[name] = append(bySecret[name], bp.Name)
-		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(bySecret)) {
 		now, admin, ok := w.state(ctx, name)
@@ -115,8 +124,25 @@ func (w *serverWatch) look(ctx context.Context) {
 		if _, used := bySecret[name]; !used {
 			delete(w.seen, name)
 			delete(w.admins, name)
+			delete(w.sizes, name)
 		}
 	}
+}
+
+// blueprintsBySecret are the names of the blueprints that name each admin
+// Secret.
+func (w *serverWatch) blueprintsBySecret(ctx context.Context) (map[string][]string, error) {
+	blueprints := &teamsv1alpha1.TeamBlueprintList{}
+	if err := w.r.Client.List(ctx, blueprints); err != nil {
+		return nil, err
+	}
+	bySecret := map[string][]string{}
+	for _, bp := range blueprints.Items {
+		if name := bp.Spec.Database.Shared.AdminSecretName; name != "" {
+			bySecret[name] = append(bySecret[name], bp.Name)
+		}
+	}
+	return bySecret, nil
 }
 
 // answers ends the state of a server that answers.
@@ -163,23 +189,37 @@ func (w *serverWatch) state(ctx context.Context, name string) (state string, adm
 
 // wake enqueues the teams of the blueprints.
 func (w *serverWatch) wake(ctx context.Context, blueprints []string) {
-	woken := sets.New[string]()
+	w.enqueue(ctx, w.teamsOf(ctx, blueprints))
+}
+
+// enqueue enqueues the teams.
+func (w *serverWatch) enqueue(ctx context.Context, teams []*teamsv1alpha1.NeighbourhoodTeam) {
+	for _, team := range teams {
+		select {
+		case w.events <- event.TypedGenericEvent[*teamsv1alpha1.NeighbourhoodTeam]{Object: team}:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// teamsOf are the teams of the blueprints, from the cache, each once; not
+// to be changed.
+func (w *serverWatch) teamsOf(ctx context.Context, blueprints []string) []*teamsv1alpha1.NeighbourhoodTeam {
+	seen := sets.New[string]()
+	var teams []*teamsv1alpha1.NeighbourhoodTeam
 	for _, bp := range blueprints {
-		teams := &teamsv1alpha1.NeighbourhoodTeamList{}
-		if err := w.r.Client.List(ctx, teams, client.UnsafeDisableDeepCopy, client.MatchingFields{index.TeamBlueprint: bp}); err != nil {
+		list := &teamsv1alpha1.NeighbourhoodTeamList{}
+		if err := w.r.Client.List(ctx, list, client.UnsafeDisableDeepCopy, client.MatchingFields{index.TeamBlueprint: bp}); err != nil {
 			ctrl.LoggerFrom(ctx).Error(err, "Failed to list the teams of a blueprint", "blueprint", bp)
 			continue
 		}
-		for i := range teams.Items {
-			if woken.Has(teams.Items[i].Name) {
-				continue
-			}
-			woken.Insert(teams.Items[i].Name)
-			select {
-			case w.events <- event.TypedGenericEvent[*teamsv1alpha1.NeighbourhoodTeam]{Object: &teams.Items[i]}:
-			case <-ctx.Done():
-				return
+		for i := range list.Items {
+			if !seen.Has(list.Items[i].Name) {
+				seen.Insert(list.Items[i].Name)
+				teams = append(teams, &list.Items[i])
 			}
 		}
 	}
+	return teams
 }

@@ -66,8 +66,9 @@ func setStatus(s *scope) {
 	if s.sleep != nil {
 		team.Status.Sleep = *s.sleep
 	}
-	if s.usage != nil {
-		team.Status.Usage = *s.usage
+	if s.quota != nil {
+		class, _ := databaseClass(team, s.blueprint)
+		team.Status.Usage = usageOf(team.Status.Usage, *s.quota, s.blueprint.Spec.Prices, class, s.databaseSize)
 	}
 	if pending := pendingRotation(s); pending != nil {
 		s.credentials = pending

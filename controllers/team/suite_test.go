@@ -90,6 +90,7 @@ func run(m *testing.M) int {
 	reconciler = team.NewReconciler(mgr, operatorNamespace)
 	reconciler.ServerRetry = time.Second
 	reconciler.ServerWatchInterval = time.Second
+	reconciler.DatabaseSizeInterval = 2 * time.Second
 	if err := reconciler.SetupWithManager(mgr); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -25,13 +25,22 @@ var summaryResources = []struct{ name, word string }{
 }
 
 // usageOf is the team's usage as its quota counts it now (nil when buurt
-// has not read it), with the blueprint's prices. A resource whose step
+// has not read it), with the blueprint's prices and the size of its Shared
+// database (nil keeps the size written before). A resource whose step
 // (teamsv1alpha1.UsageStep) and hard are as the status says keeps the
 // figure written before, so that the status is written only when a use
 // moves by a step, or the quota changes; the cost follows the figures
-// written. Nil when there is nothing to say: no quota and no prices.
-func usageOf(before *teamsv1alpha1.TeamUsage, quota *corev1.ResourceQuota, prices *teamsv1alpha1.Prices, hasDatabase bool) *teamsv1alpha1.TeamUsage {
+// written. Nil when there is nothing to say: no quota, no prices and no
+// database size.
+func usageOf(before *teamsv1alpha1.TeamUsage, quota *corev1.ResourceQuota, prices *teamsv1alpha1.Prices,
+	class teamsv1alpha1.DatabaseClass, databaseSize *resource.Quantity) *teamsv1alpha1.TeamUsage {
 	usage := &teamsv1alpha1.TeamUsage{}
+	if class == teamsv1alpha1.DatabaseClassShared {
+		usage.DatabaseSize = databaseSize
+		if databaseSize == nil && before != nil {
+			usage.DatabaseSize = before.DatabaseSize
+		}
+	}
 	for _, u := range quotaUses(quota) {
 		now := teamsv1alpha1.ResourceUsage{Name: u.name, Used: &u.used, Hard: &u.hard, Percent: ptr.To(step(u.used, u.hard))}
 		if was := usageNamed(before, u.name); was != nil && *was.Percent == *now.Percent && was.Hard.Cmp(u.hard) == 0 {
@@ -39,11 +48,11 @@ func usageOf(before *teamsv1alpha1.TeamUsage, quota *corev1.ResourceQuota, price
 		}
 		usage.Resources = append(usage.Resources, now)
 	}
-	if len(usage.Resources) == 0 && prices == nil {
+	if len(usage.Resources) == 0 && prices == nil && usage.DatabaseSize == nil {
 		return nil
 	}
 	if prices != nil {
-		usage.EstimatedMonthlyCost = cost(usage, prices, hasDatabase)
+		usage.EstimatedMonthlyCost = cost(usage, prices, class != teamsv1alpha1.DatabaseClassNone)
 	}
 	usage.Summary = summary(usage)
 	if before != nil && equality.Semantic.DeepEqual(before, usage) {

@@ -33,7 +33,7 @@ func TestUsage(t *testing.T) {
 	prices := &teamsv1alpha1.Prices{Currency: "EUR", CPUHour: "0.031", MemoryGiBHour: "0.004", StorageGiBMonth: "0.10", DatabaseMonth: "5"}
 	first := usageOf(nil, quotaUsing(corev1.ResourceList{"requests.cpu": resource.MustParse("1500m"),
 		"requests.memory": resource.MustParse("3Gi"), "requests.storage": resource.MustParse("10Gi"), "pods": resource.MustParse("3"),
-		"limits.cpu": resource.MustParse("0")}), prices, true)
+		"limits.cpu": resource.MustParse("0")}), prices, teamsv1alpha1.DatabaseClassShared, nil)
 	g.Expect(first).To(sameUsage(&teamsv1alpha1.TeamUsage{
 		Resources: []teamsv1alpha1.ResourceUsage{
 			resourceUsage("pods", "3", "20", 15), resourceUsage("requests.cpu", "1500m", "4", 35),
@@ -46,25 +46,37 @@ func TestUsage(t *testing.T) {
 
 	// A pod more, within its steps: the status as it was, to the pointer.
 	within := usageOf(first, quotaUsing(corev1.ResourceList{"requests.cpu": resource.MustParse("1550m"),
-		"requests.memory": resource.MustParse("3Gi"), "requests.storage": resource.MustParse("10Gi"), "pods": resource.MustParse("3")}), prices, true)
+		"requests.memory": resource.MustParse("3Gi"), "requests.storage": resource.MustParse("10Gi"), "pods": resource.MustParse("3")}), prices, teamsv1alpha1.DatabaseClassShared, nil)
 	g.Expect(within).To(BeIdenticalTo(first))
 
 	// Across a step: that figure is written, with the cost it makes.
 	across := usageOf(first, quotaUsing(corev1.ResourceList{"requests.cpu": resource.MustParse("2"),
-		"requests.memory": resource.MustParse("3Gi"), "requests.storage": resource.MustParse("10Gi"), "pods": resource.MustParse("3")}), prices, true)
+		"requests.memory": resource.MustParse("3Gi"), "requests.storage": resource.MustParse("10Gi"), "pods": resource.MustParse("3")}), prices, teamsv1alpha1.DatabaseClassShared, nil)
 	g.Expect(across.Resources[1]).To(sameUsage(resourceUsage("requests.cpu", "2", "4", 50)))
 	g.Expect(across.Resources[0]).To(sameUsage(first.Resources[0]))
 	// 2 × 0.031 × 730 = 45.26; + 8.76 + 1 + 5
 	g.Expect(across.EstimatedMonthlyCost.Amount).To(Equal("60.02"))
 
 	// No database, no prices: the use alone.
-	plain := usageOf(nil, quotaUsing(corev1.ResourceList{"pods": resource.MustParse("19")}), nil, false)
+	plain := usageOf(nil, quotaUsing(corev1.ResourceList{"pods": resource.MustParse("19")}), nil, teamsv1alpha1.DatabaseClassNone, nil)
 	g.Expect(plain).To(sameUsage(&teamsv1alpha1.TeamUsage{Resources: []teamsv1alpha1.ResourceUsage{resourceUsage("pods", "19", "20", 95)},
 		Summary: "pods 95%"}))
 	// Nothing to say without a quota or prices; prices alone say the cost.
-	g.Expect(usageOf(nil, nil, nil, true)).To(BeNil())
-	g.Expect(usageOf(nil, nil, prices, true)).To(sameUsage(&teamsv1alpha1.TeamUsage{
+	g.Expect(usageOf(nil, nil, nil, teamsv1alpha1.DatabaseClassShared, nil)).To(BeNil())
+	g.Expect(usageOf(nil, nil, prices, teamsv1alpha1.DatabaseClassShared, nil)).To(sameUsage(&teamsv1alpha1.TeamUsage{
 		EstimatedMonthlyCost: &teamsv1alpha1.Cost{Amount: "5.00", Currency: "EUR"}, Summary: "5.00 EUR a month"}))
+
+	// The Shared database's size, once read, is kept until it is read
+	// again; a team without a Shared database says none.
+	size := ptr.To(resource.MustParse("8Mi"))
+	sized := usageOf(nil, nil, nil, teamsv1alpha1.DatabaseClassShared, size)
+	g.Expect(sized).To(sameUsage(&teamsv1alpha1.TeamUsage{DatabaseSize: size}))
+	g.Expect(usageOf(sized, nil, nil, teamsv1alpha1.DatabaseClassShared, nil)).To(BeIdenticalTo(sized))
+	g.Expect(usageOf(sized, nil, nil, teamsv1alpha1.DatabaseClassShared, ptr.To(resource.MustParse("8Mi")))).To(BeIdenticalTo(sized))
+	g.Expect(usageOf(sized, nil, nil, teamsv1alpha1.DatabaseClassShared, ptr.To(resource.MustParse("9Mi")))).To(
+		sameUsage(&teamsv1alpha1.TeamUsage{DatabaseSize: ptr.To(resource.MustParse("9Mi"))}))
+	g.Expect(usageOf(sized, nil, nil, teamsv1alpha1.DatabaseClassDedicated, size)).To(BeNil())
+	g.Expect(usageOf(sized, nil, nil, teamsv1alpha1.DatabaseClassNone, nil)).To(BeNil())
 }
 
 // sameUsage matches what serialises as want does: quantities by value, as

@@ -57,11 +57,50 @@ func copyingMark(from string) (string, error) {
 
 // Size is the size of database name in bytes, as pg_database_size says.
 func (s *SharedServer) Size(ctx context.Context, name string) (int64, error) {
-	var size int64
-	if err := s.queryRow(ctx, &size, "SELECT pg_database_size(datname) FROM pg_database WHERE datname = $1", name); err != nil {
-		return 0, fmt.Errorf("failed to read the size of database %s: %w", name, err)
+	sizes, err := s.Sizes(ctx, []string{name})
+	if err != nil {
+		return 0, err
+	}
+	size, ok := sizes[name]
+	if !ok {
+		return 0, fmt.Errorf("failed to read the size of database %s: it does not exist", name)
 	}
 	return size, nil
+}
+
+// sizesTimeout bounds reading the sizes of a server's team databases, on
+// the server (statement_timeout, which says so without opening the
+// breaker) and a little longer here: pg_database_size looks at every file
+// of each database, which for thousands of databases takes seconds.
+const sizesTimeout = 50 * time.Second
+
+// Sizes are the sizes in bytes of the databases named, as
+// pg_database_size says, by name, read in one statement; a name with no
+// database is left out.
+func (s *SharedServer) Sizes(ctx context.Context, names []string) (map[string]int64, error) {
+	sizes := make(map[string]int64, len(names))
+	err := s.breaker.do(ctx, sizesTimeout+statementTimeout, func(ctx context.Context) error {
+		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, "SET LOCAL statement_timeout = "+strconv.FormatInt(sizesTimeout.Milliseconds(), 10)); err != nil {
+				return err
+			}
+			rows, err := tx.Query(ctx, "SELECT datname, pg_database_size(oid) FROM pg_database WHERE datname = ANY($1)", names)
+			if err != nil {
+				return err
+			}
+			var name string
+			var size int64
+			_, err = pgx.ForEachRow(rows, []any{&name, &size}, func() error {
+				sizes[name] = size
+				return nil
+			})
+			return err
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("failed to read the sizes of %d databases: %w", len(names), err)
+	}
+	return sizes, nil
 }
 
 // EnsureRole makes the team's role as Ensure does, and not its database:

@@ -158,6 +158,39 @@ func TestCopyEstimate(t *testing.T) {
 	g.Expect(CopyTimeout(10 << 30)).To(Equal(836 * time.Second))
 }
 
+// TestSizes: one statement reads the sizes of the databases named, as the
+// least-privileged admin too; a name with no database is left out, and
+// Size says so.
+func TestSizes(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	su, err := server.Connect(ctx)
+	g.Expect(err).NotTo(HaveOccurred())
+	defer func() { _ = su.Close(ctx) }()
+	_, err = su.Exec(ctx, "CREATE ROLE sizes_admin LOGIN CREATEROLE CREATEDB PASSWORD 'sizes-admin'")
+	g.Expect(err).NotTo(HaveOccurred())
+	limited := admin()
+	limited.User, limited.Password = "sizes_admin", "sizes-admin"
+	s, err := ConnectShared(ctx, limited)
+	g.Expect(err).NotTo(HaveOccurred())
+	defer s.Close()
+	river, _ := provision(g, s, "sizes-river")
+	hill, _ := provision(g, s, "sizes-hill")
+	_, err = su.Exec(ctx, "CREATE DATABASE sizes_elsewhere")
+	g.Expect(err).NotTo(HaveOccurred())
+
+	sizes, err := s.Sizes(ctx, []string{river, hill, "sizes_elsewhere", "buurt_nobody"})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(sizes).To(HaveLen(3))
+	for _, name := range []string{river, hill, "sizes_elsewhere"} {
+		var want int64
+		g.Expect(su.QueryRow(ctx, "SELECT pg_database_size($1)", name).Scan(&want)).To(Succeed())
+		g.Expect(sizes).To(HaveKeyWithValue(name, want))
+	}
+	_, err = s.Size(ctx, "buurt_nobody")
+	g.Expect(err).To(MatchError("failed to read the size of database buurt_nobody: it does not exist"))
+}
+
 func connectAs(g Gomega, user, password, database string) *pgx.Conn {
 	conn, err := pgx.Connect(context.Background(), URI(server.Host, fmt.Sprint(server.Port), user, password, database, "disable"))
 	g.Expect(err).NotTo(HaveOccurred())

@@ -58,7 +58,7 @@ func TestAlertsAndRunbooks(t *testing.T) {
 	slices.Sort(used)
 	used = slices.Compact(used)
 	g.Expect(used).To(ContainElements("buurt_team_condition", "buurt_team_quota_used_ratio", "workqueue_depth", "buurt_team_info",
-		"buurt_coach_max_teams", "buurt_team_database_password_age_seconds"))
+		"buurt_coach_max_teams", "buurt_team_database_password_age_seconds", "buurt_team_database_size_bytes"))
 	g.Eventually(func(g Gomega) []string {
 		m, err := operator.Metrics(ctx)
 		g.Expect(err).NotTo(HaveOccurred())

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
+	"github.com/buurt-dev/buurt/internal/database"
 )
 
 // TestTeamUsage: a team with apps whose pods really count against its
@@ -29,7 +30,7 @@ func TestTeamUsage(t *testing.T) {
 	ctx := context.Background()
 	// docs/observability.md's price table and example.
 	blocks := fencedBlocks(t, "observability.md", "## Scraping")
-	g.Expect(blocks).To(HaveLen(2))
+	g.Expect(blocks).To(HaveLen(3))
 	priced := &teamsv1alpha1.TeamBlueprint{}
 	g.Expect(yaml.UnmarshalStrict([]byte(blocks[0].body), priced)).To(Succeed())
 	g.Expect(priced.Spec.Prices).To(Equal(&teamsv1alpha1.Prices{Currency: "EUR", CPUHour: "0.031", MemoryGiBHour: "0.004",
@@ -78,9 +79,21 @@ func TestTeamUsage(t *testing.T) {
 	g.Expect(usage.EstimatedMonthlyCost.Amount).To(Equal(fmt.Sprintf("%.2f", want)))
 	g.Expect(used("requests.cpu")).To(BeNumerically(">", 0), "the pods' requests are counted")
 
+	// Its Shared database's size, read when it was made, as
+	// docs/observability.md reads it.
+	conn, err := pg.Connect(ctx)
+	g.Expect(err).NotTo(HaveOccurred())
+	defer func() { _ = conn.Close(ctx) }()
+	var size int64
+	g.Expect(conn.QueryRow(ctx, "SELECT pg_database_size($1)", database.Name("e2e-usage")).Scan(&size)).To(Succeed())
+	stdout, stderr, err := commandAs(t, "")(strings.ReplaceAll(blocks[2].body, "riverside", "e2e-usage"))
+	g.Expect(err).NotTo(HaveOccurred(), stderr)
+	wantSize := teamsv1alpha1.DatabaseSizeOf(size)
+	g.Expect(stdout).To(Equal(wantSize.String()))
+
 	// kubectl get: the doc's columns, and its example's usage, which is
 	// this team's.
-	stdout, stderr, err := commandAs(t, "")("kubectl get neighbourhoodteam e2e-usage")
+	stdout, stderr, err = commandAs(t, "")("kubectl get neighbourhoodteam e2e-usage")
 	g.Expect(err).NotTo(HaveOccurred(), stderr)
 	got, doc := strings.Split(strings.TrimSpace(stdout), "\n"), strings.Split(strings.TrimSpace(blocks[1].body), "\n")
 	g.Expect(got).To(HaveLen(2))
