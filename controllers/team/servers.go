@@ -70,12 +70,15 @@ func newServerWatch(r *Reconciler) *serverWatch {
 // NeedLeaderElection: only the leader reconciles, so only it needs to know.
 func (w *serverWatch) NeedLeaderElection() bool { return true }
 
-// Start looks until ctx ends, and reads the sizes of the team databases
-// on each server that answers every DatabaseSizeInterval, the first time
-// one interval after it starts (the teams' status has the sizes read
-// before), on its own so that a slow read does not delay the look.
+// Start looks at once and then every interval until ctx ends: the teams
+// reconciled first after a start find what it saw, instead of each
+// reading the admin Secret itself. It reads the sizes of the team
+// databases on each server that answers every DatabaseSizeInterval, the
+// first time one interval after it starts (the teams' status has the sizes
+// read before), on its own so that a slow read does not delay the look.
 func (w *serverWatch) Start(ctx context.Context) error {
 	go every(ctx, w.r.DatabaseSizeInterval, w.readSizes)
+	w.look(ctx)
 	every(ctx, w.interval, w.look)
 	return nil
 }
