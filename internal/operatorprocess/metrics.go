@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
@@ -22,9 +23,13 @@ type Metrics struct {
 // deadline.
 var metricsClient = &http.Client{Timeout: 5 * time.Second}
 
-// Metrics reads the running operator's metrics.
-func (p *Process) Metrics(ctx context.Context) (Metrics, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.metricsURL, nil)
+// Metrics reads the running operator's metrics: those named, or all of them
+// when none is. Naming them spares the encoding and the parsing of the
+// per-team metrics (about 1.5 MB at 1,200 teams), though not their
+// collection, for a caller that polls.
+func (p *Process) Metrics(ctx context.Context, names ...string) (Metrics, error) {
+	query := url.Values{"name[]": names}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.metricsURL+"?"+query.Encode(), nil)
 	if err != nil {
 		return Metrics{}, err
 	}
