@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -664,4 +665,35 @@ func jsonValue(g Gomega, v any) any {
 func firstContainer(deployment map[string]any) map[string]any {
 	spec := deployment["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)
 	return spec["containers"].([]any)[0].(map[string]any)
+}
+
+// TestChartLabelsWithABuildVersion: every label the chart sets is a valid
+// label value also when the chart's version has build metadata, as Flux
+// gives a chart from git with reconcileStrategy Revision
+// ("0.1.0+77c708bb2059"), with every optional part of the chart on.
+func TestChartLabelsWithABuildVersion(t *testing.T) {
+	g := NewWithT(t)
+	chart := filepath.Join(t.TempDir(), "buurt")
+	g.Expect(os.CopyFS(chart, os.DirFS(filepath.Join(testenv.RepoRoot(), "charts", "buurt")))).To(Succeed())
+	meta, err := os.ReadFile(filepath.Join(chart, "Chart.yaml"))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(string(meta)).To(ContainSubstring("\nversion: 0.1.0\n"))
+	g.Expect(os.WriteFile(filepath.Join(chart, "Chart.yaml"),
+		[]byte(strings.Replace(string(meta), "\nversion: 0.1.0\n", "\nversion: 0.1.0+77c708bb2059\n", 1)), 0o600)).To(Succeed())
+	out, err := helm(t, "template", "buurt", chart, "--namespace", "buurt-system",
+		"--set", "metrics.serviceMonitor.enabled=true,metrics.prometheusRule.enabled=true,metrics.grafanaDashboard.enabled=true")
+	g.Expect(err).NotTo(HaveOccurred(), out)
+	objects := decode(out)
+	g.Expect(len(objects)).To(BeNumerically(">", 30))
+	charted := 0
+	for _, obj := range objects {
+		if chartLabel, ok := obj.GetLabels()["helm.sh/chart"]; ok {
+			g.Expect(chartLabel).To(Equal("buurt-0.1.0_77c708bb2059"), "%s %s", obj.GetKind(), obj.GetName())
+			charted++
+		}
+		for key, value := range obj.GetLabels() {
+			g.Expect(validation.IsValidLabelValue(value)).To(BeEmpty(), "%s %s: label %s", obj.GetKind(), obj.GetName(), key)
+		}
+	}
+	g.Expect(charted).To(BeNumerically(">", 10))
 }
