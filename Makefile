@@ -92,11 +92,12 @@ test: ## Run every test: unit, envtest, real PostgreSQL, and end-to-end on a loc
 	@$(MAKE) --no-print-directory test-e2e
 
 .PHONY: test-e2e
-test-e2e: ## Run the end-to-end tests (test/e2e, build tag e2e): buurt's binary on a local cluster.
+test-e2e: ## Run the end-to-end tests (test/e2e, build tag e2e): buurt's binary on a local cluster, and with Flux.
 	@assets=$$(hack/tools.sh cluster) && \
 	helm=$$(hack/tools.sh helm) && \
-	echo "end-to-end: the operator on a local cluster, as its ServiceAccount" && \
-	KUBEBUILDER_ASSETS=$$assets HELM=$$helm go test -tags e2e -count=1 -timeout 15m ./test/e2e/...
+	flux=$$(hack/tools.sh flux) && \
+	echo "end-to-end: the operator on a local cluster, as its ServiceAccount (about 12 min)" && \
+	KUBEBUILDER_ASSETS=$$assets HELM=$$helm FLUX=$$flux go test -tags e2e -count=1 -timeout 25m ./test/e2e/...
 
 # The benchmark's settings (docs/performance.md; test/bench has the same
 # defaults). BENCH_APPS=0 gives teams no app, for a machine that cannot hold

@@ -6,6 +6,8 @@
 #   hack/tools.sh envtest        kube-apiserver, etcd and kubectl; prints their directory
 #   hack/tools.sh cluster        envtest's binaries plus kube-controller-manager,
 #                                kube-scheduler, kwok and kwokctl; prints the directory
+#   hack/tools.sh flux           Flux's source-, kustomize- and helm-controller and their CRDs
+#                                (in crds/); prints their directory
 #   hack/tools.sh NAME           one of controller-gen, openapi-gen, golangci-lint, helm, promtool; prints its path
 #
 # The Kubernetes binaries live in setup-envtest's store layout
@@ -82,7 +84,30 @@ cluster() {
 	build kwok "$k8s_dir" 7 7 "~1 min the first time" sigs.k8s.io/kwok/cmd/kwokctl
 }
 
+# flux builds Flux's controllers and copies their CRDs, from the same
+# modules, next to them.
+flux() {
+	local out="$bin_dir/flux" controller dir
+	build flux "$out" 1 3 "~4 min the first time" github.com/fluxcd/source-controller
+	build flux "$out" 2 3 "~2 min the first time" github.com/fluxcd/kustomize-controller
+	build flux "$out" 3 3 "~2 min the first time" github.com/fluxcd/helm-controller
+	if [[ "$(cat "$out/crds/.stamp" 2>/dev/null)" != "$(stamp flux)" ]]; then
+		rm -rf "$out/crds"
+		mkdir -p "$out/crds"
+		for controller in source-controller kustomize-controller helm-controller; do
+			dir=$(cd "$tools/flux" && go list -m -f '{{.Dir}}' "github.com/fluxcd/$controller")
+			cp "$dir"/config/crd/bases/*.yaml "$out/crds/"
+		done
+		chmod u+w "$out"/crds/*.yaml
+		stamp flux >"$out/crds/.stamp"
+	fi
+}
+
 case "${1:-}" in
+flux)
+	flux
+	echo "$bin_dir/flux"
+	;;
 envtest)
 	envtest
 	echo "$k8s_dir"
@@ -112,7 +137,7 @@ promtool)
 	echo "$bin_dir/promtool"
 	;;
 *)
-	say "usage: $0 envtest|cluster|controller-gen|openapi-gen|golangci-lint|helm|promtool"
+	say "usage: $0 envtest|cluster|flux|controller-gen|openapi-gen|golangci-lint|helm|promtool"
 	exit 2
 	;;
 esac

@@ -45,8 +45,9 @@ func yamlBlocks(t *testing.T, doc string) []*unstructured.Unstructured {
 // TestGitOpsDocObjects checks what docs/gitops.md tells a GitOps pipeline to
 // apply: the regional values each controller hands the chart render with the
 // chart's schema into a Shared default blueprint that says where its server
-// is, Argo CD's sync respects the differences it ignores, and Flux rolls out
-// every new commit of the chart.
+// is, Argo CD's sync respects the differences it ignores (a team's members
+// and apps, in the teams' Application), and Flux rolls out every new commit
+// of the chart. The e2e TestFluxSyncsBuurtAndTeams applies the Flux objects.
 func TestGitOpsDocObjects(t *testing.T) {
 	g := NewWithT(t)
 	var kinds []string
@@ -55,9 +56,16 @@ func TestGitOpsDocObjects(t *testing.T) {
 		var values map[string]any
 		switch obj.GetKind() {
 		case "Application":
-			values, _, _ = unstructured.NestedMap(obj.Object, "spec", "source", "helm", "valuesObject")
 			options, _, _ := unstructured.NestedStringSlice(obj.Object, "spec", "syncPolicy", "syncOptions")
 			g.Expect(options).To(ContainElements("ServerSideApply=true", "RespectIgnoreDifferences=true"))
+			if path, _, _ := unstructured.NestedString(obj.Object, "spec", "source", "path"); path != "charts/buurt" {
+				// The teams' Application ignores what members edit.
+				ignored, _, _ := unstructured.NestedSlice(obj.Object, "spec", "ignoreDifferences")
+				g.Expect(ignored).To(ConsistOf(map[string]any{"group": "teams.buurt.dev", "kind": "NeighbourhoodTeam",
+					"jsonPointers": []any{"/spec/members", "/spec/apps"}}))
+				continue
+			}
+			values, _, _ = unstructured.NestedMap(obj.Object, "spec", "source", "helm", "valuesObject")
 		case "HelmRelease":
 			values, _, _ = unstructured.NestedMap(obj.Object, "spec", "values")
 			strategy, _, _ := unstructured.NestedString(obj.Object, "spec", "chart", "spec", "reconcileStrategy")
@@ -73,7 +81,14 @@ func TestGitOpsDocObjects(t *testing.T) {
 		g.Expect(bp.Spec.Database.Class).To(Equal(teamsv1alpha1.DatabaseClassShared), obj.GetKind())
 		g.Expect(bp.Spec.Database.Shared.Egress).NotTo(BeNil(), "%s: a Shared blueprint says where its server is", obj.GetKind())
 	}
-	g.Expect(kinds).To(Equal([]string{"Application", "GitRepository", "HelmRelease"}))
+	g.Expect(kinds).To(Equal([]string{
+		// Flux: the operator, the teams' files, the objects that sync them.
+		"GitRepository", "HelmRelease",
+		"Kustomization", "TeamBlueprint", "Coach", "NeighbourhoodTeam", "NeighbourhoodTeam",
+		"GitRepository", "ServiceAccount", "ClusterRoleBinding", "Kustomization",
+		// Argo CD: the operator, its health check for teams, the teams.
+		"Application", "ConfigMap", "Application",
+	}))
 }
 
 // block is a fenced code block of a Markdown file.
