@@ -52,11 +52,7 @@ func TestRejectsStrayArguments(t *testing.T) {
 // authorizes for GET /metrics.
 func TestManagerServesProbesAndProtectedMetrics(t *testing.T) {
 	g := NewWithT(t)
-	env, err := testenv.Start()
-	g.Expect(err).NotTo(HaveOccurred())
-	t.Cleanup(func() { _ = env.Stop() })
-	kubeconfig, err := env.WriteKubeconfig(t.TempDir())
-	g.Expect(err).NotTo(HaveOccurred())
+	env, kubeconfig := testenv.StartForTest(t)
 
 	// The operator's namespace, where its webhook certificate is kept.
 	g.Expect(env.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "buurt-system"}})).To(Succeed())

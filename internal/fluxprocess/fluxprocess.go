@@ -17,7 +17,6 @@ import (
 	"syscall"
 	"time"
 
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/buurt-dev/buurt/internal/freeport"
@@ -37,33 +36,7 @@ func InstallCRDs(ctx context.Context, c client.Client, binDir string) error {
 	if err != nil || len(files) == 0 {
 		return fmt.Errorf("no Flux CRDs in %s/crds: run hack/tools.sh flux", binDir)
 	}
-	for _, file := range files {
-		if err := localcluster.ApplyFile(ctx, c, file); err != nil {
-			return fmt.Errorf("failed to apply %s: %w", filepath.Base(file), err)
-		}
-	}
-	deadline := time.Now().Add(time.Minute)
-	for {
-		crds := &apiextensionsv1.CustomResourceDefinitionList{}
-		if err := c.List(ctx, crds); err != nil {
-			return err
-		}
-		established := 0
-		for _, crd := range crds.Items {
-			for _, cond := range crd.Status.Conditions {
-				if cond.Type == apiextensionsv1.Established && cond.Status == apiextensionsv1.ConditionTrue {
-					established++
-				}
-			}
-		}
-		if established >= len(files) {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return errors.New("flux's CRDs were not established within a minute")
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	return localcluster.ApplyCRDs(ctx, c, files)
 }
 
 // Flux is the three running controllers.

@@ -53,8 +53,15 @@ func InstallCRDs(ctx context.Context, c client.Client, root string) error {
 	if err != nil {
 		return err
 	}
+	return ApplyCRDs(ctx, c, files)
+}
+
+// ApplyCRDs applies the CRDs in files and waits, up to a minute, until the
+// apiserver serves every one of them.
+func ApplyCRDs(ctx context.Context, c client.Client, files []string) error {
+	names := map[string]bool{}
 	for _, file := range files {
-		if err := ApplyFile(ctx, c, file); err != nil {
+		if err := ApplyFile(ctx, c, file, func(obj *unstructured.Unstructured) { names[obj.GetName()] = true }); err != nil {
 			return err
 		}
 	}
@@ -67,16 +74,16 @@ func InstallCRDs(ctx context.Context, c client.Client, root string) error {
 		established := 0
 		for _, crd := range crds.Items {
 			for _, cond := range crd.Status.Conditions {
-				if crd.Spec.Group == "teams.buurt.dev" && cond.Type == apiextensionsv1.Established && cond.Status == apiextensionsv1.ConditionTrue {
+				if names[crd.Name] && cond.Type == apiextensionsv1.Established && cond.Status == apiextensionsv1.ConditionTrue {
 					established++
 				}
 			}
 		}
-		if established == len(files) {
+		if established == len(names) {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("buurt's CRDs were not established within a minute")
+			return fmt.Errorf("%d of %d CRDs were established within a minute", established, len(names))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -26,11 +26,7 @@ import (
 // writes, and compares what they print with golden files.
 func TestDescribeAndCoach(t *testing.T) {
 	g := NewWithT(t)
-	env, err := testenv.Start()
-	g.Expect(err).NotTo(HaveOccurred())
-	t.Cleanup(func() { _ = env.Stop() })
-	kubeconfig, err := env.WriteKubeconfig(t.TempDir())
-	g.Expect(err).NotTo(HaveOccurred())
+	env, kubeconfig := testenv.StartForTest(t)
 	ctx := context.Background()
 	ago := func(d time.Duration) metav1.Time { return metav1.NewTime(now.Add(-d)) }
 
@@ -133,11 +129,7 @@ func TestDescribeAndCoach(t *testing.T) {
 // installed or registered with no endpoint behind it.
 func TestSaysWhenMyBuurtIsMissing(t *testing.T) {
 	g := NewWithT(t)
-	env, err := testenv.Start()
-	g.Expect(err).NotTo(HaveOccurred())
-	t.Cleanup(func() { _ = env.Stop() })
-	kubeconfig, err := env.WriteKubeconfig(t.TempDir())
-	g.Expect(err).NotTo(HaveOccurred())
+	env, kubeconfig := testenv.StartForTest(t)
 	ctx := context.Background()
 	mine := func() (string, error) {
 		var out, errOut bytes.Buffer

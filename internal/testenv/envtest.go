@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -129,6 +130,21 @@ func (e *Env) UserConfig(name string, groups ...string) (*rest.Config, error) {
 		return nil, fmt.Errorf("failed to add user %s: %w", name, err)
 	}
 	return u.Config(), nil
+}
+
+// StartForTest starts an apiserver for a test, stops it when the test
+// ends, and writes a kubeconfig for it; it fails the test when it cannot.
+func StartForTest(t testing.TB) (env *Env, kubeconfig string) {
+	t.Helper()
+	env, err := Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	if kubeconfig, err = env.WriteKubeconfig(t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	return env, kubeconfig
 }
 
 // WriteKubeconfig writes a kubeconfig for a cluster admin of the control
