@@ -100,11 +100,13 @@ func TestFluxSyncsBuurtAndTeams(t *testing.T) {
 	flux, err := fluxprocess.Start(fluxBin, h.cluster.Kubeconfig(), t.TempDir())
 	g.Expect(err).NotTo(HaveOccurred())
 	t.Cleanup(func() {
-		if err := flux.Stop(); err != nil || t.Failed() {
+		if err := flux.Stop(); err != nil {
+			t.Error(err)
+		}
+		if t.Failed() {
 			for name, log := range flux.Logs() {
 				t.Logf("flux's %s log:\n%s", name, log)
 			}
-			t.Log(err)
 		}
 	})
 
