@@ -160,9 +160,13 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&teamsv1alpha1.NeighbourhoodTeam{}, builder.WithPredicates(teamChanged)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Concurrency, 1)})
 	for _, kind := range kinds.TeamChildren() {
-		b = b.Owns(kind, builder.WithPredicates(childChanged))
+		if _, quota := kind.(*corev1.ResourceQuota); !quota {
+			b = b.Owns(kind, builder.WithPredicates(childChanged))
+		}
 	}
+	owner := handler.EnqueueRequestForOwner(mgr.GetScheme(), mgr.GetRESTMapper(), &teamsv1alpha1.NeighbourhoodTeam{}, handler.OnlyControllerOwner())
 	return b.
+		Watches(&corev1.ResourceQuota{}, quotaChanged(owner)).
 		Watches(&corev1.PersistentVolumeClaim{}, handler.EnqueueRequestsFromMapFunc(teamOfClaim)).
 		Watches(&teamsv1alpha1.TeamBlueprint{}, handler.EnqueueRequestsFromMapFunc(r.teamsOf(index.TeamBlueprint)),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).

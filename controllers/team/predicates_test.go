@@ -1,25 +1,34 @@
 package team
 
 import (
+	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	teamsv1alpha1 "github.com/buurt-dev/buurt/api/v1alpha1"
 )
 
-func TestChildChangedWakesNoTeamOnAStatusChangeItDoesNotRead(t *testing.T) {
+func TestQuotaChangedWakesItsTeamAtOnceForDriftAndLaterForItsUse(t *testing.T) {
 	quota := func(change func(*corev1.ResourceQuota)) *corev1.ResourceQuota {
 		q := &corev1.ResourceQuota{
 			ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "buurt-quota", ResourceVersion: "7",
-				Labels: map[string]string{"teams.buurt.dev/team": "a"}},
+				Labels: map[string]string{"teams.buurt.dev/team": "a"},
+				OwnerReferences: []metav1.OwnerReference{{APIVersion: teamsv1alpha1.GroupVersion.String(), Kind: "NeighbourhoodTeam",
+					Name: "a", UID: "a-uid", Controller: ptr.To(true)}}},
 			Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("100")}},
 			Status: corev1.ResourceQuotaStatus{Hard: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("100")},
 				Used: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("3")}},
@@ -29,36 +38,63 @@ func TestChildChangedWakesNoTeamOnAStatusChangeItDoesNotRead(t *testing.T) {
 		}
 		return q
 	}
+	scheme := runtime.NewScheme()
+	NewWithT(t).Expect(teamsv1alpha1.AddToScheme(scheme)).To(Succeed())
+	mapper := meta.NewDefaultRESTMapper(nil)
+	mapper.Add(teamsv1alpha1.GroupVersion.WithKind("NeighbourhoodTeam"), meta.RESTScopeRoot)
+	handle := quotaChanged(handler.EnqueueRequestForOwner(scheme, mapper, &teamsv1alpha1.NeighbourhoodTeam{}, handler.OnlyControllerOwner()))
+	const now, later = "now", "in 10s"
 	for _, tc := range []struct {
 		name   string
 		change func(*corev1.ResourceQuota)
-		wakes  bool
+		wakes  string
 	}{
 		{"its use moved within a step", func(q *corev1.ResourceQuota) {
 			q.Status.Used[corev1.ResourcePods] = resource.MustParse("4")
 			q.ResourceVersion = "8"
 			q.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "kube-controller-manager", Subresource: "status"}}
-		}, false},
+		}, ""},
 		{"its use crossed a step (5% of the quota)", func(q *corev1.ResourceQuota) {
 			q.Status.Used[corev1.ResourcePods] = resource.MustParse("5")
-		}, true},
+		}, later},
 		{"the quota it counts against changed", func(q *corev1.ResourceQuota) {
 			q.Status.Hard[corev1.ResourcePods] = resource.MustParse("50")
-		}, true},
+		}, later},
 		{"its limits were edited", func(q *corev1.ResourceQuota) {
 			q.Spec.Hard[corev1.ResourcePods] = resource.MustParse("200")
-		}, true},
-		{"its labels were edited", func(q *corev1.ResourceQuota) { q.Labels = nil }, true},
-		{"it is being deleted", func(q *corev1.ResourceQuota) { q.DeletionTimestamp = &metav1.Time{Time: time.Unix(1, 0)} }, true},
+		}, now},
+		{"its labels were edited", func(q *corev1.ResourceQuota) { q.Labels = nil }, now},
+		{"it is being deleted", func(q *corev1.ResourceQuota) { q.DeletionTimestamp = &metav1.Time{Time: time.Unix(1, 0)} }, now},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			g := NewWithT(t)
-			g.Expect(childChanged.Update(event.UpdateEvent{ObjectOld: quota(nil), ObjectNew: quota(tc.change)})).To(Equal(tc.wakes))
+			q := &recordingQueue{}
+			handle.Update(context.Background(), event.UpdateEvent{ObjectOld: quota(nil), ObjectNew: quota(tc.change)}, q)
+			var want []string
+			if tc.wakes != "" {
+				want = []string{"a " + tc.wakes}
+			}
+			NewWithT(t).Expect(q.added).To(Equal(want))
 		})
 	}
+	g := NewWithT(t)
 	// buurt made it, in the reconcile that goes on from it.
-	NewWithT(t).Expect(childChanged.Create(event.CreateEvent{Object: quota(nil)})).To(BeFalse())
-	NewWithT(t).Expect(childChanged.Delete(event.DeleteEvent{Object: quota(nil)})).To(BeTrue())
+	q := &recordingQueue{}
+	handle.Create(context.Background(), event.CreateEvent{Object: quota(nil)}, q)
+	g.Expect(q.added).To(BeEmpty())
+	handle.Delete(context.Background(), event.DeleteEvent{Object: quota(nil)}, q)
+	g.Expect(q.added).To(Equal([]string{"a now"}))
+}
+
+// recordingQueue records what is added to it, and when it is to be ready.
+type recordingQueue struct {
+	workqueue.TypedRateLimitingInterface[reconcile.Request]
+	added []string
+}
+
+func (q *recordingQueue) Add(r reconcile.Request) { q.added = append(q.added, r.Name+" now") }
+
+func (q *recordingQueue) AddAfter(r reconcile.Request, after time.Duration) {
+	q.added = append(q.added, fmt.Sprintf("%s in %s", r.Name, after))
 }
 
 func TestChildChangedWakesATeamWhenAnAppBecomesAvailableOrNot(t *testing.T) {
