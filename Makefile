@@ -83,20 +83,15 @@ dev-down: ## Remove the local cluster and the PostgreSQL server of `make dev`.
 ##@ Test
 
 .PHONY: test
-test: ## Run every test: unit, envtest, real PostgreSQL, and end-to-end on a local cluster (test-e2e).
-	@assets=$$(hack/tools.sh cluster) && \
-	echo "using Kubernetes binaries from $$assets" && \
-	helm=$$(hack/tools.sh helm) && \
-	promtool=$$(hack/tools.sh promtool) && \
-	KUBEBUILDER_ASSETS=$$assets HELM=$$helm PROMTOOL=$$promtool go test $(GO_TEST_FLAGS) ./...
-	@$(MAKE) --no-print-directory test-e2e
+test: ## Run every test: unit, envtest, real PostgreSQL, and, side by side with them, end-to-end on a local cluster (test-e2e).
+	@GO_TEST_FLAGS="$(GO_TEST_FLAGS)" hack/test.sh
 
 .PHONY: test-e2e
 test-e2e: ## Run the end-to-end tests (test/e2e, build tag e2e): buurt's binary on a local cluster, and with Flux.
 	@assets=$$(hack/tools.sh cluster) && \
 	helm=$$(hack/tools.sh helm) && \
 	flux=$$(hack/tools.sh flux) && \
-	echo "end-to-end: the operator on a local cluster, as its ServiceAccount (about 12 min)" && \
+	echo "end-to-end: the operator on a local cluster, as its ServiceAccount, and with Flux (about 10 min)" && \
 	KUBEBUILDER_ASSETS=$$assets HELM=$$helm FLUX=$$flux go test -tags e2e -count=1 -timeout 25m ./test/e2e/...
 
 # The benchmark's settings (docs/performance.md; test/bench has the same
