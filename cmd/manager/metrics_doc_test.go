@@ -56,9 +56,7 @@ var descFields = regexp.MustCompile(`^Desc\{fqName: ("(?:[^"\\]|\\.)*"), help: (
 // register, with their labels, and says at least what their help says.
 func TestEveryMetricIsDocumented(t *testing.T) {
 	g := NewWithT(t)
-	env, err := testenv.Start()
-	g.Expect(err).NotTo(HaveOccurred())
-	t.Cleanup(func() { _ = env.Stop() })
+	env, _ := testenv.StartForTest(t)
 
 	registry := &describingRegistry{}
 	saved := ctrlmetrics.Registry

@@ -344,9 +344,7 @@ func regionValues(t *testing.T) string {
 // apiserver with buurt's CRDs as a server-side dry run.
 func TestChartRendersWhatTheAPIServerAccepts(t *testing.T) {
 	g := NewWithT(t)
-	env, err := testenv.Start()
-	g.Expect(err).NotTo(HaveOccurred())
-	t.Cleanup(func() { _ = env.Stop() })
+	env, _ := testenv.StartForTest(t)
 	ctx := context.Background()
 	g.Expect(env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "buurt-system"}})).To(Succeed())
 	for name, args := range map[string][]string{

@@ -225,9 +225,7 @@ func expectMyTeamsAPI(g Gomega, objects []*unstructured.Unstructured, image stri
 // and admission of Kubernetes itself check them.
 func TestDefaultInstallationIsAcceptedByTheAPIServer(t *testing.T) {
 	g := NewWithT(t)
-	env, err := testenv.Start()
-	g.Expect(err).NotTo(HaveOccurred())
-	t.Cleanup(func() { _ = env.Stop() })
+	env, _ := testenv.StartForTest(t)
 	ctx := context.Background()
 	objects := render(t, "config/default")
 	// The namespace really, so that what lives in it can be dry-run.
